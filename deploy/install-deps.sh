@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that matcache needs to build, test and run.
+# Idempotent: prints what is missing, installs only that, and does nothing
+# when every package is already present. Must run as root (or via sudo).
+set -euo pipefail
+
+readonly PACKAGES=(
+  # C++ toolchain and build
+  cmake g++ make pkg-config
+  # C++ libraries
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev xtensor-dev libxsimd-dev libxxhash-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # Python client, stubs and tests
+  python3 python3-grpcio python3-numpy python3-protobuf python3-pytest
+  python3-hypothesis
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+      grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then
+    SUDO="sudo"
+  else
+    echo "install-deps: must run as root to install packages" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

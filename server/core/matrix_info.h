@@ -1,0 +1,36 @@
+// MatrixInfo: what the store tells about one published matrix version.
+#ifndef MATCACHE_SERVER_CORE_MATRIX_INFO_H_
+#define MATCACHE_SERVER_CORE_MATRIX_INFO_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "server/core/dtype.h"
+#include "server/core/header.h"
+#include "server/core/segment.h"
+
+namespace matcache {
+
+struct MatrixInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<int64_t> strides;  // bytes, C-contiguous
+  DType dtype = DType::kFloat64;
+  int64_t nbytes = 0;
+  uint64_t generation = 0;
+  SegmentId id;
+  absl::Time created;
+  std::string path;  // absolute path of the segment file
+  int64_t data_offset = 0;
+  std::string source;
+  uint64_t checksum = 0;
+};
+
+// Describes `segment` from its header and path.
+MatrixInfo DescribeSegment(const Segment& segment);
+
+}  // namespace matcache
+
+#endif  // MATCACHE_SERVER_CORE_MATRIX_INFO_H_

@@ -1,0 +1,119 @@
+#include "server/core/recovery.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/logging.h"
+#include "server/core/posix_error.h"
+#include "server/core/segment_file_name.h"
+
+namespace matcache {
+namespace {
+
+struct Candidate {
+  uint64_t generation;
+  std::string path;
+};
+
+void RemoveFile(const std::string& path, absl::string_view why) {
+  if (unlink(path.c_str()) == 0) {
+    LogInfo("recovery: removed %s %s", why, path);
+  } else if (errno != ENOENT) {
+    LogWarning("recovery: cannot remove %s: %s",
+               path, PosixError(errno, "unlink", path).message());
+  }
+}
+
+bool Quarantine(const std::string& path, absl::string_view reason) {
+  const std::string aside = QuarantineFileName(path);
+  if (rename(path.c_str(), aside.c_str()) != 0) {
+    LogError("recovery: cannot quarantine corrupt %s (%s): %s", path, reason,
+             PosixError(errno, "rename", path).message());
+    return false;
+  }
+  LogError("recovery: quarantined corrupt segment as %s: %s", aside, reason);
+  return true;
+}
+
+// Opens `candidate` and checks that its header agrees with its file name.
+absl::StatusOr<Segment> OpenCandidate(const std::string& name,
+                                      const Candidate& candidate,
+                                      Segment::Verify verify) {
+  absl::StatusOr<Segment> segment =
+      Segment::OpenReadOnly(candidate.path, verify);
+  if (!segment.ok()) return segment.status();
+  if (segment->header().name != name ||
+      segment->header().generation != candidate.generation) {
+    return absl::DataLossError(absl::StrCat(
+        candidate.path, ": header names \"", segment->header().name,
+        "\" generation ", segment->header().generation,
+        ", which does not match the file name"));
+  }
+  return segment;
+}
+
+}  // namespace
+
+absl::StatusOr<RecoveredSegments> RecoverSegments(const std::string& dir,
+                                                  absl::string_view name_space,
+                                                  Segment::Verify verify) {
+  std::unique_ptr<DIR, int (*)(DIR*)> stream(opendir(dir.c_str()), &closedir);
+  if (stream == nullptr) return PosixError(errno, "opendir", dir);
+
+  RecoveredSegments result;
+  std::map<std::string, std::vector<Candidate>> published;
+  errno = 0;
+  while (const dirent* entry = readdir(stream.get())) {
+    std::optional<SegmentFileName> parsed =
+        ParseSegmentFileName(name_space, entry->d_name);
+    if (!parsed.has_value()) continue;
+    result.max_number = std::max(result.max_number, parsed->number);
+    const std::string path = absl::StrCat(dir, "/", entry->d_name);
+    if (parsed->kind == SegmentFileKind::kStaging) {
+      RemoveFile(path, "staging file");
+      ++result.report.staging_removed;
+    } else {
+      published[parsed->name].push_back({parsed->number, path});
+    }
+  }
+  if (errno != 0) return PosixError(errno, "readdir", dir);
+
+  for (auto& [name, candidates] : published) {
+    std::sort(candidates.begin(), candidates.end(),
+              [](const Candidate& a, const Candidate& b) {
+                return a.generation > b.generation;
+              });
+    bool adopted = false;
+    for (const Candidate& candidate : candidates) {
+      absl::StatusOr<Segment> segment = OpenCandidate(name, candidate, verify);
+      if (segment.ok()) {
+        if (adopted) {
+          RemoveFile(candidate.path, "superseded generation");
+          ++result.report.superseded_removed;
+        } else {
+          result.segments.push_back(*std::move(segment));
+          ++result.report.adopted;
+          adopted = true;
+        }
+      } else if (absl::IsDataLoss(segment.status())) {
+        if (Quarantine(candidate.path, segment.status().message())) {
+          ++result.report.quarantined;
+        }
+      } else {
+        LogWarning("recovery: skipping %s: %s", candidate.path,
+                   segment.status().message());
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace matcache

@@ -1,0 +1,218 @@
+#include "server/core/segment.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/core/checksum.h"
+#include "server/core/posix_error.h"
+#include "server/core/status_macros.h"
+
+namespace matcache {
+namespace {
+
+// Closes `fd` on scope exit unless released.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int Release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+absl::Status Fallocate(int fd, off_t size, const std::string& path) {
+  int error;
+  do {
+    error = posix_fallocate(fd, 0, size);
+  } while (error == EINTR);
+  if (error == 0) return absl::OkStatus();
+  if (error == ENOSPC || error == EFBIG || error == EDQUOT) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "not enough space for a %d-byte segment at %s: %s",
+        static_cast<int64_t>(size), path, std::strerror(error)));
+  }
+  return PosixError(error, "posix_fallocate", path);
+}
+
+// Prefaults every page of a shared writable mapping so that later writes take
+// no page faults. Kernels before 5.14 lack MADV_POPULATE_WRITE: then the
+// pages fault in on first write instead, which is only slower.
+absl::Status PopulateWrite(char* map, size_t size, const std::string& path) {
+  if (madvise(map, size, MADV_POPULATE_WRITE) == 0 || errno == EINVAL) {
+    return absl::OkStatus();
+  }
+  return PosixError(errno, "madvise(MADV_POPULATE_WRITE)", path);
+}
+
+absl::StatusOr<char*> Map(int fd, size_t size, int protection,
+                          const std::string& path) {
+  void* map = mmap(nullptr, size, protection, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return PosixError(errno, "mmap", path);
+  return static_cast<char*>(map);
+}
+
+}  // namespace
+
+Segment::Segment(std::string path, SegmentHeader header, int fd, char* map,
+                 size_t map_size)
+    : path_(std::move(path)),
+      header_(std::move(header)),
+      fd_(fd),
+      map_(map),
+      map_size_(map_size) {}
+
+Segment::Segment(Segment&& other) noexcept
+    : path_(std::move(other.path_)),
+      header_(std::move(other.header_)),
+      fd_(std::exchange(other.fd_, -1)),
+      map_(std::exchange(other.map_, nullptr)),
+      map_size_(std::exchange(other.map_size_, 0)) {}
+
+Segment& Segment::operator=(Segment&& other) noexcept {
+  if (this != &other) {
+    Release();
+    path_ = std::move(other.path_);
+    header_ = std::move(other.header_);
+    fd_ = std::exchange(other.fd_, -1);
+    map_ = std::exchange(other.map_, nullptr);
+    map_size_ = std::exchange(other.map_size_, 0);
+  }
+  return *this;
+}
+
+Segment::~Segment() { Release(); }
+
+void Segment::Release() {
+  if (map_ != nullptr) munmap(map_, map_size_);
+  if (fd_ >= 0) close(fd_);
+  map_ = nullptr;
+  fd_ = -1;
+}
+
+absl::StatusOr<Segment> Segment::Create(std::string path, SegmentHeader header,
+                                        mode_t mode, Prefault prefault) {
+  const size_t size = header.data_offset + header.data_length;
+  const int fd =
+      open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return PosixError(errno, "create", path);
+  FdCloser closer(fd);
+  // From here on, any failure must remove the file we created.
+  absl::Status status = [&]() -> absl::Status {
+    if (fchmod(fd, mode) != 0) return PosixError(errno, "fchmod", path);
+    return Fallocate(fd, static_cast<off_t>(size), path);
+  }();
+  char* map = nullptr;
+  if (status.ok()) {
+    absl::StatusOr<char*> mapped = Map(fd, size, PROT_READ | PROT_WRITE, path);
+    if (mapped.ok()) {
+      map = *mapped;
+    } else {
+      status = mapped.status();
+    }
+  }
+  if (status.ok() && prefault == Prefault::kYes) {
+    status = PopulateWrite(map, size, path);
+  }
+  if (!status.ok()) {
+    if (map != nullptr) munmap(map, size);
+    unlink(path.c_str());
+    return status;
+  }
+  EncodeHeader(header, absl::Span<char>(map, kHeaderSize));
+  return Segment(std::move(path), std::move(header), closer.Release(), map,
+                 size);
+}
+
+absl::StatusOr<Segment> Segment::OpenReadOnly(std::string path, Verify verify) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return PosixError(errno, "open", path);
+  FdCloser closer(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return PosixError(errno, "fstat", path);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::DataLossError(absl::StrCat(path, " is not a regular file"));
+  }
+  char page[kHeaderSize];
+  ssize_t got;
+  do {
+    got = pread(fd, page, sizeof(page), 0);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return PosixError(errno, "read", path);
+  absl::StatusOr<SegmentHeader> header =
+      DecodeHeader(absl::Span<const char>(page, static_cast<size_t>(got)));
+  if (!header.ok()) {
+    return absl::DataLossError(absl::StrCat(path, ": ", header.status().message()));
+  }
+  if (header->state != SegmentState::kSealed) {
+    return absl::DataLossError(absl::StrCat(path, ": segment is not sealed"));
+  }
+  const uint64_t expected_size = header->data_offset + header->data_length;
+  if (static_cast<uint64_t>(st.st_size) != expected_size) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s: file has %d bytes but its header describes %d", path,
+        static_cast<int64_t>(st.st_size), expected_size));
+  }
+  ASSIGN_OR_RETURN(char* map, Map(fd, expected_size, PROT_READ, path));
+  Segment segment(std::move(path), *std::move(header), /*fd=*/-1, map,
+                  expected_size);
+  if (verify == Verify::kChecksum &&
+      segment.ComputeChecksum() != segment.header().data_checksum) {
+    return absl::DataLossError(
+        absl::StrCat(segment.path(), ": data does not match its checksum"));
+  }
+  return segment;
+}
+
+uint64_t Segment::ComputeChecksum() const {
+  return Checksum(data(), header_.data_length);
+}
+
+absl::Status Segment::Seal(const std::string& published_path,
+                           uint64_t generation, uint64_t data_checksum,
+                           mode_t mode) {
+  if (sealed() || fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, ": segment is already sealed"));
+  }
+  SegmentHeader sealed_header = header_;
+  sealed_header.state = SegmentState::kSealed;
+  sealed_header.generation = generation;
+  sealed_header.data_checksum = data_checksum;
+  EncodeHeader(sealed_header, absl::Span<char>(map_, kHeaderSize));
+  absl::Status status;
+  if (fchmod(fd_, mode) != 0) {
+    status = PosixError(errno, "fchmod", path_);
+  } else if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD,
+                       published_path.c_str(), RENAME_NOREPLACE) != 0) {
+    status = PosixError(errno, absl::StrCat("rename ", path_, " to"),
+                        published_path);
+  }
+  if (!status.ok()) {
+    EncodeHeader(header_, absl::Span<char>(map_, kHeaderSize));
+    return status;
+  }
+  // The file is now published: from here on nothing may fail or write it.
+  mprotect(map_, map_size_, PROT_READ);
+  close(std::exchange(fd_, -1));
+  path_ = published_path;
+  header_ = std::move(sealed_header);
+  return absl::OkStatus();
+}
+
+absl::Status Segment::Unlink() const {
+  if (unlink(path_.c_str()) != 0) return PosixError(errno, "unlink", path_);
+  return absl::OkStatus();
+}
+
+}  // namespace matcache

@@ -1,0 +1,90 @@
+// Segment: RAII owner of one segment file in the shm directory and of its
+// memory mapping. The mapping is released in the destructor; unlinking the
+// file leaves the mapping valid (tmpfs frees the pages at the last unmap).
+//
+// A segment is either staging (created here, mapped read-write, not yet
+// visible under a published name) or sealed (read-only from then on). A
+// sealed segment is never written, truncated or shrunk again.
+//
+// Not thread-safe for mutation (Seal, Unlink); concurrent reads of data() and
+// header() are safe once no thread mutates.
+#ifndef MATCACHE_SERVER_CORE_SEGMENT_H_
+#define MATCACHE_SERVER_CORE_SEGMENT_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/core/header.h"
+
+namespace matcache {
+
+class Segment {
+ public:
+  enum class Prefault { kNo, kYes };
+  enum class Verify { kHeaderOnly, kChecksum };
+
+  // Creates the staging file `path` with O_EXCL and exactly `mode` (the
+  // umask does not apply), preallocates header plus data with
+  // posix_fallocate, maps it read-write (prefaulting every page if
+  // `prefault` is kYes) and writes `header`, which must be a staging header.
+  // Errors: ALREADY_EXISTS if `path` exists; RESOURCE_EXHAUSTED if the
+  // filesystem lacks the space. On error no file is left behind.
+  static absl::StatusOr<Segment> Create(std::string path, SegmentHeader header,
+                                        mode_t mode, Prefault prefault);
+
+  // Opens the sealed segment `path` read-only (never following a symlink)
+  // and maps it PROT_READ. The mapping is made only after the file size is
+  // checked against the header, so reading it can never fault.
+  // Errors: NOT_FOUND; DATA_LOSS if the header is corrupt, the segment is not
+  // sealed, the file size differs from what the header says, or (with
+  // Verify::kChecksum) the data does not match its checksum.
+  static absl::StatusOr<Segment> OpenReadOnly(std::string path, Verify verify);
+
+  Segment(Segment&& other) noexcept;
+  Segment& operator=(Segment&& other) noexcept;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();
+
+  const std::string& path() const { return path_; }
+  const SegmentHeader& header() const { return header_; }
+  bool sealed() const { return header_.state == SegmentState::kSealed; }
+
+  // header().data_length bytes of data.
+  const char* data() const { return map_ + header_.data_offset; }
+  // Writable data of a staging segment; nullptr once sealed.
+  char* mutable_data() { return sealed() ? nullptr : map_ + header_.data_offset; }
+
+  // XXH3-64 of the data as it is now.
+  uint64_t ComputeChecksum() const;
+
+  // Publishes a staging segment: writes the sealed header with `generation`
+  // and `data_checksum`, sets the file mode to `mode`, renames the file to
+  // `published_path` (failing with ALREADY_EXISTS rather than replacing a
+  // file) and makes the mapping read-only. On error the segment stays
+  // staging under its old path.
+  absl::Status Seal(const std::string& published_path, uint64_t generation,
+                    uint64_t data_checksum, mode_t mode);
+
+  // Removes the file's name from the directory. The mapping stays valid.
+  absl::Status Unlink() const;
+
+ private:
+  Segment(std::string path, SegmentHeader header, int fd, char* map,
+          size_t map_size);
+  void Release();
+
+  std::string path_;
+  SegmentHeader header_;
+  int fd_ = -1;  // open only while staging
+  char* map_ = nullptr;
+  size_t map_size_ = 0;
+};
+
+}  // namespace matcache
+
+#endif  // MATCACHE_SERVER_CORE_SEGMENT_H_

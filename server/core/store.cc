@@ -1,0 +1,266 @@
+#include "server/core/store.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/core/header.h"
+#include "server/core/logging.h"
+#include "server/core/name.h"
+#include "server/core/posix_error.h"
+#include "server/core/segment_file_name.h"
+#include "server/core/status_macros.h"
+
+namespace matcache {
+namespace {
+
+absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir) {
+  char resolved[PATH_MAX];
+  if (realpath(dir.c_str(), resolved) == nullptr) {
+    return PosixError(errno, "shm_dir", dir);
+  }
+  struct stat st;
+  if (stat(resolved, &st) != 0) return PosixError(errno, "stat", resolved);
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("shm_dir ", dir, " is not a directory"));
+  }
+  return std::string(resolved);
+}
+
+// Holds an exclusive flock on <dir>/<namespace>.lock so that two servers never
+// recover (and so delete) each other's files.
+absl::StatusOr<int> LockNamespace(const std::string& dir,
+                                  const std::string& name_space) {
+  const std::string path = absl::StrCat(dir, "/", name_space, ".lock");
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                      0600);
+  if (fd < 0) return PosixError(errno, "open lock file", path);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    close(fd);
+    if (error == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "another process owns namespace \"", name_space, "\" in ", dir,
+          " (", path, " is locked)"));
+    }
+    return PosixError(error, "flock", path);
+  }
+  return fd;
+}
+
+absl::Status NoSuchWrite(absl::string_view write_id) {
+  return absl::NotFoundError(absl::StrCat(
+      "no staging write ", write_id, " (never begun, committed or aborted)"));
+}
+
+absl::Status NoSuchMatrix(absl::string_view name) {
+  return absl::NotFoundError(absl::StrCat("no matrix named \"", name, "\""));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
+  RETURN_IF_ERROR(ValidateNamespace(options.name_space));
+  ASSIGN_OR_RETURN(options.shm_dir, CanonicalDirectory(options.shm_dir));
+  ASSIGN_OR_RETURN(int lock_fd, LockNamespace(options.shm_dir, options.name_space));
+  absl::StatusOr<RecoveredSegments> recovered = RecoverSegments(
+      options.shm_dir, options.name_space,
+      options.verify_on_recover ? Segment::Verify::kChecksum
+                                : Segment::Verify::kHeaderOnly);
+  if (!recovered.ok()) {
+    close(lock_fd);
+    return recovered.status();
+  }
+  const RecoveryReport& report = recovered->report;
+  LogInfo("store %s/%s.*: recovered %d matrices; removed %d staging and %d "
+          "superseded files; quarantined %d",
+          options.shm_dir, options.name_space, report.adopted,
+          report.staging_removed, report.superseded_removed, report.quarantined);
+  return std::unique_ptr<Store>(
+      new Store(std::move(options), lock_fd, *std::move(recovered)));
+}
+
+Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
+    : options_(std::move(options)),
+      lock_fd_(lock_fd),
+      recovery_report_(recovered.report),
+      next_number_(recovered.max_number + 1) {
+  for (Segment& segment : recovered.segments) {
+    std::string name = segment.header().name;
+    published_.emplace(std::move(name),
+                       std::make_shared<const Segment>(std::move(segment)));
+  }
+}
+
+Store::~Store() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [write_id, entry] : staging_) {
+    absl::Status status = entry.segment->Unlink();
+    if (!status.ok()) LogWarning("%s", status.message());
+  }
+  staging_.clear();
+  close(lock_fd_);
+}
+
+std::string Store::PathOf(const std::string& file_name) const {
+  return absl::StrCat(options_.shm_dir, "/", file_name);
+}
+
+absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
+                                               absl::Span<const int64_t> shape,
+                                               DType dtype,
+                                               Segment::Prefault prefault) {
+  ASSIGN_OR_RETURN(SegmentHeader header,
+                   MakeStagingHeader(name, shape, dtype, /*source=*/""));
+  if (header.data_length > static_cast<uint64_t>(options_.max_matrix_bytes)) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "matrix \"%s\" needs %d bytes, over the per-matrix limit of %d bytes",
+        name, header.data_length, options_.max_matrix_bytes));
+  }
+  uint64_t sequence;
+  {
+    absl::MutexLock lock(&mu_);
+    sequence = next_number_++;
+  }
+  const std::string write_id = header.id.ToHex();
+  ASSIGN_OR_RETURN(
+      Segment segment,
+      Segment::Create(
+          PathOf(StagingFileName(options_.name_space, name, sequence)),
+          std::move(header), options_.staging_mode, prefault));
+  auto shared = std::make_shared<Segment>(std::move(segment));
+  absl::MutexLock lock(&mu_);
+  staging_.emplace(write_id, StagingEntry{shared, /*committing=*/false});
+  return StagingWrite{write_id, std::move(shared)};
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Store::TakeForCommit(
+    absl::string_view write_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = staging_.find(write_id);
+  if (it == staging_.end()) return NoSuchWrite(write_id);
+  if (it->second.committing) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("staging write ", write_id, " is already being committed"));
+  }
+  it->second.committing = true;
+  return it->second.segment;
+}
+
+absl::StatusOr<MatrixInfo> Store::Commit(absl::string_view write_id) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Segment> segment, TakeForCommit(write_id));
+  // Hashing reads all the data: do it before taking the lock.
+  const uint64_t checksum = segment->ComputeChecksum();
+
+  absl::MutexLock lock(&mu_);
+  staging_.erase(std::string(write_id));
+  const std::string name = segment->header().name;
+  const uint64_t generation = next_number_++;
+  absl::Status sealed = segment->Seal(
+      PathOf(PublishedFileName(options_.name_space, name, generation)),
+      generation, checksum, options_.published_mode);
+  if (!sealed.ok()) {
+    absl::Status unlinked = segment->Unlink();
+    if (!unlinked.ok()) LogWarning("%s", unlinked.message());
+    return sealed;
+  }
+  // The new generation is in place; only now drop the old one's name.
+  std::shared_ptr<const Segment>& current = published_[name];
+  if (current != nullptr) {
+    absl::Status unlinked = current->Unlink();
+    if (!unlinked.ok()) LogWarning("replace: %s", unlinked.message());
+  }
+  current = segment;
+  return DescribeSegment(*segment);
+}
+
+absl::Status Store::Abort(absl::string_view write_id) {
+  std::shared_ptr<Segment> segment;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = staging_.find(write_id);
+    if (it == staging_.end()) return NoSuchWrite(write_id);
+    if (it->second.committing) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "staging write ", write_id, " is being committed; too late to abort"));
+    }
+    segment = std::move(it->second.segment);
+    staging_.erase(it);
+  }
+  return segment->Unlink();
+}
+
+absl::StatusOr<std::shared_ptr<const Segment>> Store::Acquire(
+    absl::string_view name) const {
+  RETURN_IF_ERROR(ValidateName(name));
+  absl::MutexLock lock(&mu_);
+  auto it = published_.find(name);
+  if (it == published_.end()) return NoSuchMatrix(name);
+  return it->second;
+}
+
+absl::StatusOr<MatrixInfo> Store::Info(absl::string_view name) const {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Segment> segment, Acquire(name));
+  return DescribeSegment(*segment);
+}
+
+std::vector<MatrixInfo> Store::List(absl::string_view prefix) const {
+  std::vector<MatrixInfo> result;
+  absl::MutexLock lock(&mu_);
+  for (auto it = published_.lower_bound(prefix);
+       it != published_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    result.push_back(DescribeSegment(*it->second));
+  }
+  return result;
+}
+
+absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
+  RETURN_IF_ERROR(ValidateName(name));
+  absl::MutexLock lock(&mu_);
+  auto it = published_.find(name);
+  if (it == published_.end()) return NoSuchMatrix(name);
+  const uint64_t current = it->second->header().generation;
+  if (generation != 0 && generation != current) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "matrix \"", name, "\" is at generation ", current, ", not ",
+        generation));
+  }
+  absl::Status unlinked = it->second->Unlink();
+  // A file an operator already removed by hand is as good as deleted.
+  if (!unlinked.ok() && !absl::IsNotFound(unlinked)) return unlinked;
+  published_.erase(it);
+  return absl::OkStatus();
+}
+
+StoreStats Store::Stats() const {
+  StoreStats stats;
+  stats.quarantined_count = recovery_report_.quarantined;
+  struct statvfs fs;
+  if (statvfs(options_.shm_dir.c_str(), &fs) == 0) {
+    stats.shm_dir_total_bytes = static_cast<int64_t>(fs.f_blocks * fs.f_frsize);
+    stats.shm_dir_free_bytes = static_cast<int64_t>(fs.f_bavail * fs.f_frsize);
+  }
+  absl::MutexLock lock(&mu_);
+  stats.matrix_count = static_cast<int64_t>(published_.size());
+  for (const auto& [name, segment] : published_) {
+    stats.matrix_bytes += static_cast<int64_t>(segment->header().data_length);
+  }
+  stats.staging_count = static_cast<int64_t>(staging_.size());
+  for (const auto& [write_id, entry] : staging_) {
+    stats.staging_bytes +=
+        static_cast<int64_t>(entry.segment->header().data_length);
+  }
+  return stats;
+}
+
+}  // namespace matcache

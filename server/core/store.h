@@ -1,0 +1,146 @@
+// Store: the catalogue of published matrices (name -> current generation)
+// and the owner of their segment files in one shm directory and namespace.
+//
+// Writes go through a staging segment: BeginWrite creates it, the caller
+// fills its data (through StagingWrite::segment, or by mapping its path),
+// and Commit publishes it atomically (seal, rename, switch the catalogue,
+// then unlink the previous generation's name). Readers that hold a segment
+// keep valid pages after a replace or delete.
+//
+// Thread-safe. Only one Store may own a namespace of a directory at a time:
+// Open takes an exclusive lock file and fails if another process holds it.
+#ifndef MATCACHE_SERVER_CORE_STORE_H_
+#define MATCACHE_SERVER_CORE_STORE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "server/core/dtype.h"
+#include "server/core/matrix_info.h"
+#include "server/core/recovery.h"
+#include "server/core/segment.h"
+
+namespace matcache {
+
+struct StoreOptions {
+  // Directory holding the segment files; normally a tmpfs.
+  std::string shm_dir = "/dev/shm";
+  // Prefix of every file name; 1-64 characters of [A-Za-z0-9_-].
+  std::string name_space = "matcache";
+  // File modes, applied exactly (the umask does not narrow or widen them).
+  mode_t staging_mode = 0600;
+  mode_t published_mode = 0400;
+  // Largest data size of one matrix, in bytes.
+  int64_t max_matrix_bytes = int64_t{64} << 30;
+  // Re-hash every segment's data during recovery (reads everything).
+  bool verify_on_recover = false;
+};
+
+// A staging segment being written. `segment` stays valid (mapped) for as
+// long as the caller holds it, even if the write is aborted meanwhile.
+struct StagingWrite {
+  std::string write_id;              // names the write in Commit and Abort
+  std::shared_ptr<Segment> segment;  // writable until committed
+};
+
+struct StoreStats {
+  int64_t matrix_count = 0;
+  int64_t matrix_bytes = 0;
+  int64_t staging_count = 0;
+  int64_t staging_bytes = 0;
+  int64_t quarantined_count = 0;
+  int64_t shm_dir_total_bytes = 0;
+  int64_t shm_dir_free_bytes = 0;
+};
+
+class Store {
+ public:
+  // Opens the store: validates the options, locks the namespace, and
+  // recovers the catalogue from the files (see RecoverSegments).
+  // Errors: INVALID_ARGUMENT for a bad namespace; NOT_FOUND or
+  // FAILED_PRECONDITION if shm_dir is missing or not a directory;
+  // FAILED_PRECONDITION if another process owns the namespace.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
+
+  // Removes every staging file still open; published matrices stay.
+  ~Store();
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Creates a staging segment for `name`. INVALID_ARGUMENT for a bad name or
+  // shape; RESOURCE_EXHAUSTED if the matrix exceeds max_matrix_bytes or the
+  // filesystem lacks the space. `prefault` maps every page up front, for
+  // writers that fill the segment through StagingWrite::segment.
+  absl::StatusOr<StagingWrite> BeginWrite(
+      absl::string_view name, absl::Span<const int64_t> shape, DType dtype,
+      Segment::Prefault prefault = Segment::Prefault::kNo);
+
+  // Checksums, seals and publishes a staging write as the newest generation
+  // of its name, then removes the previous generation's file. The caller must
+  // have finished writing. NOT_FOUND if `write_id` is unknown (never begun,
+  // committed, or aborted); FAILED_PRECONDITION if it is being committed.
+  absl::StatusOr<MatrixInfo> Commit(absl::string_view write_id);
+
+  // Discards a staging write and removes its file. NOT_FOUND if unknown;
+  // FAILED_PRECONDITION if it is being committed.
+  absl::Status Abort(absl::string_view write_id);
+
+  // The current version of `name`. NOT_FOUND if none; INVALID_ARGUMENT for
+  // a malformed name.
+  absl::StatusOr<MatrixInfo> Info(absl::string_view name) const;
+
+  // Published matrices whose names start with `prefix`, in name order.
+  std::vector<MatrixInfo> List(absl::string_view prefix) const;
+
+  // Removes `name`. If `generation` is non-zero, only if it is the current
+  // one (else FAILED_PRECONDITION). NOT_FOUND if there is no such matrix.
+  absl::Status Delete(absl::string_view name, uint64_t generation = 0);
+
+  // The current segment of `name`, kept mapped for as long as the caller
+  // holds it, whatever happens to the name meanwhile.
+  absl::StatusOr<std::shared_ptr<const Segment>> Acquire(
+      absl::string_view name) const;
+
+  StoreStats Stats() const;
+  const RecoveryReport& recovery_report() const { return recovery_report_; }
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  struct StagingEntry {
+    std::shared_ptr<Segment> segment;
+    bool committing = false;
+  };
+
+  Store(StoreOptions options, int lock_fd, RecoveredSegments recovered);
+  std::string PathOf(const std::string& file_name) const;
+  absl::StatusOr<std::shared_ptr<Segment>> TakeForCommit(
+      absl::string_view write_id);
+
+  const StoreOptions options_;
+  const int lock_fd_;
+  const RecoveryReport recovery_report_;
+
+  mutable absl::Mutex mu_;
+  uint64_t next_number_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const Segment>, std::less<>> published_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, StagingEntry> staging_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace matcache
+
+#endif  // MATCACHE_SERVER_CORE_STORE_H_
