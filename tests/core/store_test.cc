@@ -1,0 +1,275 @@
+#include "server/core/store.h"
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/barrier.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/checksum.h"
+#include "tests/support/store_test_base.h"
+
+namespace matcache {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+using StoreTest = matcache::testing::StoreTestBase;
+
+TEST_F(StoreTest, CommitPublishesAndInfoDescribesIt) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<MatrixInfo> put = PutFilled(*store, "prices", 5);
+  ASSERT_TRUE(put.ok()) << put.status();
+
+  absl::StatusOr<MatrixInfo> info = store->Info("prices");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->name, "prices");
+  EXPECT_THAT(info->shape, ElementsAre(kCount));
+  EXPECT_THAT(info->strides, ElementsAre(8));
+  EXPECT_EQ(info->dtype, DType::kInt64);
+  EXPECT_EQ(info->nbytes, kCount * 8);
+  EXPECT_EQ(info->generation, put->generation);
+  EXPECT_EQ(info->id, put->id);
+  EXPECT_EQ(info->data_offset, 4096);
+  EXPECT_EQ(info->path, absl::StrCat(dir_.path(), "/t.prices.",
+                                     info->generation, ".shm"));
+  std::vector<int64_t> expected(kCount, 5);
+  EXPECT_EQ(info->checksum, Checksum(expected.data(), kCount * 8));
+  EXPECT_THAT(SegmentFiles(),
+              ElementsAre(absl::StrCat("t.prices.", info->generation, ".shm")));
+
+  struct stat st;
+  ASSERT_EQ(stat(info->path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0400u);
+}
+
+TEST_F(StoreTest, StagingFileIsPrivateAndNeverServed) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<StagingWrite> write =
+      store->BeginWrite("m", {8}, DType::kUInt8);
+  ASSERT_TRUE(write.ok()) << write.status();
+  struct stat st;
+  ASSERT_EQ(stat(write->segment->path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_THAT(write->segment->path(), HasSubstr(".staging.shm"));
+  EXPECT_EQ(store->Info("m").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store->List("").empty());
+}
+
+TEST_F(StoreTest, ReplaceKeepsOldMappingsAndOneFilePerName) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<MatrixInfo> first = PutFilled(*store, "m", 1);
+  ASSERT_TRUE(first.ok());
+  absl::StatusOr<std::shared_ptr<const Segment>> old = store->Acquire("m");
+  ASSERT_TRUE(old.ok());
+
+  absl::StatusOr<MatrixInfo> second = PutFilled(*store, "m", 2);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_GT(second->generation, first->generation);
+  EXPECT_NE(second->id, first->id);
+
+  EXPECT_TRUE(AllEqual(**old, 1));
+  absl::StatusOr<std::shared_ptr<const Segment>> current = store->Acquire("m");
+  ASSERT_TRUE(current.ok());
+  EXPECT_TRUE(AllEqual(**current, 2));
+  absl::StatusOr<Segment> reopened =
+      Segment::OpenReadOnly(second->path, Segment::Verify::kChecksum);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_TRUE(AllEqual(*reopened, 2));
+  EXPECT_THAT(SegmentFiles(),
+              ElementsAre(absl::StrCat("t.m.", second->generation, ".shm")));
+}
+
+TEST_F(StoreTest, AbortLeavesNoFile) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<StagingWrite> write = store->BeginWrite("m", {8}, DType::kInt8);
+  ASSERT_TRUE(write.ok());
+  EXPECT_EQ(SegmentFiles().size(), 1u);
+  ASSERT_TRUE(store->Abort(write->write_id).ok());
+  EXPECT_TRUE(SegmentFiles().empty());
+  EXPECT_EQ(store->Commit(write->write_id).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->Abort(write->write_id).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->Info("m").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, FailedFallocateLeavesNoFile) {
+  StoreOptions options = Options();
+  options.max_matrix_bytes = std::numeric_limits<int64_t>::max();
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  ASSERT_TRUE(store.ok());
+  struct statvfs fs;
+  ASSERT_EQ(statvfs(dir_.path().c_str(), &fs), 0);
+  const int64_t too_many = static_cast<int64_t>(fs.f_blocks * fs.f_frsize) + 1;
+  absl::StatusOr<StagingWrite> write =
+      (*store)->BeginWrite("huge", {too_many}, DType::kUInt8);
+  EXPECT_EQ(write.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(SegmentFiles().empty());
+  EXPECT_EQ((*store)->Stats().staging_count, 0);
+}
+
+TEST_F(StoreTest, PerMatrixLimitIsEnforcedBeforeAnyFileExists) {
+  StoreOptions options = Options();
+  options.max_matrix_bytes = 1024;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  ASSERT_TRUE(store.ok());
+  absl::StatusOr<StagingWrite> write =
+      (*store)->BeginWrite("m", {129}, DType::kFloat64);
+  EXPECT_EQ(write.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(write.status().message(), HasSubstr("1032 bytes"));
+  EXPECT_TRUE(SegmentFiles().empty());
+  EXPECT_TRUE((*store)->BeginWrite("m", {128}, DType::kFloat64).ok());
+}
+
+TEST_F(StoreTest, BadInputIsRefusedWithoutSideEffects) {
+  std::unique_ptr<Store> store = OpenStore();
+  EXPECT_EQ(store->BeginWrite("../x", {1}, DType::kInt8).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->BeginWrite("m", {-1}, DType::kInt8).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Info("a/b").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Delete("").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(SegmentFiles().empty());
+}
+
+TEST_F(StoreTest, ListFiltersByPrefixInNameOrder) {
+  std::unique_ptr<Store> store = OpenStore();
+  for (const char* name : {"b.2", "a", "b.1", "c", "b"}) {
+    ASSERT_TRUE(PutFilled(*store, name, 0).ok());
+  }
+  std::vector<std::string> names;
+  for (const MatrixInfo& info : store->List("b")) names.push_back(info.name);
+  EXPECT_THAT(names, ElementsAre("b", "b.1", "b.2"));
+  EXPECT_EQ(store->List("").size(), 5u);
+  EXPECT_TRUE(store->List("z").empty());
+}
+
+TEST_F(StoreTest, DeleteRemovesTheFileButNotReadersPages) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<MatrixInfo> put = PutFilled(*store, "m", 9);
+  ASSERT_TRUE(put.ok());
+  absl::StatusOr<std::shared_ptr<const Segment>> held = store->Acquire("m");
+  ASSERT_TRUE(held.ok());
+
+  absl::Status stale = store->Delete("m", put->generation + 1);
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(store->Info("m").ok());
+
+  ASSERT_TRUE(store->Delete("m", put->generation).ok());
+  EXPECT_TRUE(SegmentFiles().empty());
+  EXPECT_EQ(store->Info("m").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->Delete("m").code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(AllEqual(**held, 9));
+}
+
+TEST_F(StoreTest, OnlyOneStorePerNamespace) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<std::unique_ptr<Store>> second = Store::Open(Options());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("another process"));
+
+  StoreOptions other = Options();
+  other.name_space = "u";
+  EXPECT_TRUE(Store::Open(other).ok());
+}
+
+TEST_F(StoreTest, OpenRefusesBadOptions) {
+  StoreOptions options = Options();
+  options.name_space = "a.b";
+  EXPECT_EQ(Store::Open(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = Options();
+  options.shm_dir = dir_.path() + "/missing";
+  EXPECT_EQ(Store::Open(options).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, ClosingRemovesStagingAndReopeningKeepsPublished) {
+  MatrixInfo published;
+  {
+    std::unique_ptr<Store> store = OpenStore();
+    absl::StatusOr<MatrixInfo> put = PutFilled(*store, "kept", 3);
+    ASSERT_TRUE(put.ok());
+    published = *put;
+    ASSERT_TRUE(store->BeginWrite("pending", {16}, DType::kInt8).ok());
+    EXPECT_EQ(SegmentFiles().size(), 2u);
+  }
+  EXPECT_EQ(SegmentFiles().size(), 1u);
+
+  std::unique_ptr<Store> store = OpenStore();
+  EXPECT_EQ(store->recovery_report().adopted, 1);
+  absl::StatusOr<MatrixInfo> info = store->Info("kept");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->generation, published.generation);
+  EXPECT_EQ(info->id, published.id);
+  EXPECT_EQ(info->checksum, published.checksum);
+  // New generations continue above the recovered ones.
+  absl::StatusOr<MatrixInfo> next = PutFilled(*store, "kept", 4);
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(next->generation, published.generation);
+}
+
+TEST_F(StoreTest, StatsCountPublishedAndStaging) {
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
+  ASSERT_TRUE(PutFilled(*store, "b", 1).ok());
+  ASSERT_TRUE(store->BeginWrite("c", {10}, DType::kInt16).ok());
+  StoreStats stats = store->Stats();
+  EXPECT_EQ(stats.matrix_count, 2);
+  EXPECT_EQ(stats.matrix_bytes, 2 * kCount * 8);
+  EXPECT_EQ(stats.staging_count, 1);
+  EXPECT_EQ(stats.staging_bytes, 20);
+  EXPECT_GT(stats.shm_dir_total_bytes, 0);
+  EXPECT_GE(stats.shm_dir_total_bytes, stats.shm_dir_free_bytes);
+}
+
+TEST_F(StoreTest, ConcurrentCommitsOfOneNameHaveOneConsistentWinner) {
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 20;
+  std::unique_ptr<Store> store = OpenStore();
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<absl::StatusOr<MatrixInfo>> results(kThreads);
+    absl::Barrier* start = new absl::Barrier(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        if (start->Block()) delete start;
+        results[t] = PutFilled(*store, "same", round * kThreads + t);
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+
+    uint64_t newest = 0;
+    int64_t newest_value = -1;
+    std::set<uint64_t> generations;
+    for (int t = 0; t < kThreads; ++t) {
+      ASSERT_TRUE(results[t].ok()) << results[t].status();
+      generations.insert(results[t]->generation);
+      if (results[t]->generation > newest) {
+        newest = results[t]->generation;
+        newest_value = round * kThreads + t;
+      }
+    }
+    EXPECT_EQ(generations.size(), static_cast<size_t>(kThreads));
+    // The last commit wins, and the catalogue, the file and the data agree.
+    absl::StatusOr<std::shared_ptr<const Segment>> current =
+        store->Acquire("same");
+    ASSERT_TRUE(current.ok());
+    EXPECT_EQ((*current)->header().generation, newest);
+    EXPECT_TRUE(AllEqual(**current, newest_value));
+    EXPECT_THAT(SegmentFiles(),
+                ElementsAre(absl::StrCat("t.same.", newest, ".shm")));
+  }
+  EXPECT_EQ(store->Stats().staging_count, 0);
+}
+
+}  // namespace
+}  // namespace matcache

@@ -1,0 +1,45 @@
+// StoreTestBase: a fixture for tests that run a Store in a temporary
+// directory, with helpers to publish and check int64 matrices.
+#ifndef MATCACHE_TESTS_SUPPORT_STORE_TEST_BASE_H_
+#define MATCACHE_TESTS_SUPPORT_STORE_TEST_BASE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "gtest/gtest.h"
+#include "server/core/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace matcache::testing {
+
+class StoreTestBase : public ::testing::Test {
+ protected:
+  // Elements in every matrix PutFilled publishes.
+  static constexpr int64_t kCount = 1024;
+
+  // Options for a store in the temporary directory, namespace "t".
+  StoreOptions Options() const;
+  // Opens a store with `options` (default Options()); a failure fails the
+  // test and returns nullptr.
+  std::unique_ptr<Store> OpenStore();
+  std::unique_ptr<Store> OpenStore(const StoreOptions& options);
+
+  // Publishes kCount int64 elements all equal to `value` under `name`.
+  static absl::StatusOr<MatrixInfo> PutFilled(Store& store,
+                                              const std::string& name,
+                                              int64_t value);
+  // True if all kCount elements of `segment` equal `value`.
+  static bool AllEqual(const Segment& segment, int64_t value);
+
+  std::string PathOf(const std::string& file) const;
+  // Directory entries other than the namespace lock, sorted.
+  std::vector<std::string> SegmentFiles() const;
+
+  ScopedTempDir dir_;
+};
+
+}  // namespace matcache::testing
+
+#endif  // MATCACHE_TESTS_SUPPORT_STORE_TEST_BASE_H_
