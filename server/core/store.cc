@@ -119,7 +119,8 @@ std::string Store::PathOf(const std::string& file_name) const {
 absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
                                                absl::Span<const int64_t> shape,
                                                DType dtype,
-                                               Segment::Prefault prefault) {
+                                               Segment::Prefault prefault,
+                                               absl::Time lease_deadline) {
   ASSIGN_OR_RETURN(SegmentHeader header,
                    MakeStagingHeader(name, shape, dtype, /*source=*/""));
   if (header.data_length > static_cast<uint64_t>(options_.max_matrix_bytes)) {
@@ -140,7 +141,8 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
           std::move(header), options_.staging_mode, prefault));
   auto shared = std::make_shared<Segment>(std::move(segment));
   absl::MutexLock lock(&mu_);
-  staging_.emplace(write_id, StagingEntry{shared, /*committing=*/false});
+  staging_.emplace(write_id, StagingEntry{shared, lease_deadline,
+                                          /*committing=*/false});
   return StagingWrite{write_id, std::move(shared)};
 }
 
@@ -200,6 +202,27 @@ absl::Status Store::Abort(absl::string_view write_id) {
   return segment->Unlink();
 }
 
+int Store::AbortExpired(absl::Time now) {
+  std::vector<std::shared_ptr<Segment>> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = staging_.begin(); it != staging_.end();) {
+      if (!it->second.committing && it->second.lease_deadline < now) {
+        expired.push_back(std::move(it->second.segment));
+        staging_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const std::shared_ptr<Segment>& segment : expired) {
+    LogInfo("lease expired: removing %s", segment->path());
+    absl::Status unlinked = segment->Unlink();
+    if (!unlinked.ok()) LogWarning("%s", unlinked.message());
+  }
+  return static_cast<int>(expired.size());
+}
+
 absl::StatusOr<std::shared_ptr<const Segment>> Store::Acquire(
     absl::string_view name) const {
   RETURN_IF_ERROR(ValidateName(name));
@@ -214,11 +237,16 @@ absl::StatusOr<MatrixInfo> Store::Info(absl::string_view name) const {
   return DescribeSegment(*segment);
 }
 
-std::vector<MatrixInfo> Store::List(absl::string_view prefix) const {
+std::vector<MatrixInfo> Store::List(absl::string_view prefix,
+                                    absl::string_view start_after,
+                                    size_t limit) const {
   std::vector<MatrixInfo> result;
   absl::MutexLock lock(&mu_);
-  for (auto it = published_.lower_bound(prefix);
-       it != published_.end() && absl::StartsWith(it->first, prefix); ++it) {
+  auto it = start_after < prefix ? published_.lower_bound(prefix)
+                                 : published_.upper_bound(start_after);
+  for (; it != published_.end() && absl::StartsWith(it->first, prefix) &&
+         result.size() < limit;
+       ++it) {
     result.push_back(DescribeSegment(*it->second));
   }
   return result;

@@ -84,10 +84,12 @@ class Store {
   // Creates a staging segment for `name`. INVALID_ARGUMENT for a bad name or
   // shape; RESOURCE_EXHAUSTED if the matrix exceeds max_matrix_bytes or the
   // filesystem lacks the space. `prefault` maps every page up front, for
-  // writers that fill the segment through StagingWrite::segment.
+  // writers that fill the segment through StagingWrite::segment. A write not
+  // committed by `lease_deadline` is aborted by the next AbortExpired.
   absl::StatusOr<StagingWrite> BeginWrite(
       absl::string_view name, absl::Span<const int64_t> shape, DType dtype,
-      Segment::Prefault prefault = Segment::Prefault::kNo);
+      Segment::Prefault prefault = Segment::Prefault::kNo,
+      absl::Time lease_deadline = absl::InfiniteFuture());
 
   // Checksums, seals and publishes a staging write as the newest generation
   // of its name, then removes the previous generation's file. The caller must
@@ -99,12 +101,19 @@ class Store {
   // FAILED_PRECONDITION if it is being committed.
   absl::Status Abort(absl::string_view write_id);
 
+  // Aborts every staging write whose lease deadline is before `now` (and is
+  // not being committed); returns how many.
+  int AbortExpired(absl::Time now);
+
   // The current version of `name`. NOT_FOUND if none; INVALID_ARGUMENT for
   // a malformed name.
   absl::StatusOr<MatrixInfo> Info(absl::string_view name) const;
 
-  // Published matrices whose names start with `prefix`, in name order.
-  std::vector<MatrixInfo> List(absl::string_view prefix) const;
+  // Published matrices whose names start with `prefix` and sort after
+  // `start_after` (all if empty), in name order, at most `limit` of them.
+  std::vector<MatrixInfo> List(absl::string_view prefix,
+                               absl::string_view start_after = "",
+                               size_t limit = SIZE_MAX) const;
 
   // Removes `name`. If `generation` is non-zero, only if it is the current
   // one (else FAILED_PRECONDITION). NOT_FOUND if there is no such matrix.
@@ -122,6 +131,7 @@ class Store {
  private:
   struct StagingEntry {
     std::shared_ptr<Segment> segment;
+    absl::Time lease_deadline;
     bool committing = false;
   };
 

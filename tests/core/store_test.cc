@@ -101,6 +101,26 @@ TEST_F(StoreTest, AbortLeavesNoFile) {
   EXPECT_EQ(store->Info("m").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(StoreTest, ExpiredLeasesAreAbortedAndOthersKept) {
+  std::unique_ptr<Store> store = OpenStore();
+  const absl::Time now = absl::Now();
+  absl::StatusOr<StagingWrite> expiring = store->BeginWrite(
+      "a", {8}, DType::kInt8, Segment::Prefault::kNo, now + absl::Seconds(1));
+  absl::StatusOr<StagingWrite> lasting = store->BeginWrite(
+      "b", {8}, DType::kInt8, Segment::Prefault::kNo, now + absl::Hours(1));
+  absl::StatusOr<StagingWrite> unleased = store->BeginWrite("c", {8}, DType::kInt8);
+  ASSERT_TRUE(expiring.ok() && lasting.ok() && unleased.ok());
+
+  EXPECT_EQ(store->AbortExpired(now), 0);
+  EXPECT_EQ(SegmentFiles().size(), 3u);
+  EXPECT_EQ(store->AbortExpired(now + absl::Seconds(2)), 1);
+  EXPECT_EQ(SegmentFiles().size(), 2u);
+  EXPECT_EQ(store->Commit(expiring->write_id).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store->Commit(lasting->write_id).ok());
+  EXPECT_TRUE(store->Commit(unleased->write_id).ok());
+}
+
 TEST_F(StoreTest, FailedFallocateLeavesNoFile) {
   StoreOptions options = Options();
   options.max_matrix_bytes = std::numeric_limits<int64_t>::max();
@@ -150,6 +170,13 @@ TEST_F(StoreTest, ListFiltersByPrefixInNameOrder) {
   for (const MatrixInfo& info : store->List("b")) names.push_back(info.name);
   EXPECT_THAT(names, ElementsAre("b", "b.1", "b.2"));
   EXPECT_EQ(store->List("").size(), 5u);
+
+  names.clear();
+  for (const MatrixInfo& info : store->List("b", "b", 1)) names.push_back(info.name);
+  EXPECT_THAT(names, ElementsAre("b.1"));
+  names.clear();
+  for (const MatrixInfo& info : store->List("", "b.1", 10)) names.push_back(info.name);
+  EXPECT_THAT(names, ElementsAre("b.2", "c"));
   EXPECT_TRUE(store->List("z").empty());
 }
 

@@ -1,0 +1,116 @@
+// matcached: the matcache server. See --help for its flags.
+#include <signal.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/str_join.h"
+#include "server/core/logging.h"
+#include "server/core/mount_info.h"
+#include "server/service/server.h"
+
+ABSL_FLAG(std::string, listen, "unix:/tmp/matcache/matcached.sock,127.0.0.1:7470",
+          "Comma-separated addresses to serve on: unix:/ABSOLUTE/PATH for a "
+          "unix socket (its directory is created if missing) and HOST:PORT "
+          "for TCP (port 0 picks a free port). The default listens on "
+          "loopback only.");
+ABSL_FLAG(std::string, shm_dir, "/dev/shm",
+          "Directory for the segment files; a tmpfs. A tmpfs mounted with "
+          "huge=within_size makes puts several times faster.");
+ABSL_FLAG(std::string, namespace, "matcache",
+          "Prefix of every segment file name (1-64 of [A-Za-z0-9_-]); lets "
+          "several servers share one shm_dir.");
+ABSL_FLAG(int32_t, lease_seconds, 60,
+          "Seconds a Create's staging segment waits for Commit before it is "
+          "aborted and its file removed.");
+ABSL_FLAG(int64_t, max_matrix_bytes, int64_t{64} << 30,
+          "Largest data size of one matrix, in bytes.");
+ABSL_FLAG(bool, verify_on_recover, false,
+          "At start, re-hash every segment's data and quarantine those that "
+          "do not match their checksum (reads all data; off by default).");
+ABSL_FLAG(int32_t, worker_threads, 4,
+          "Threads for blocking work: creating, hashing and removing "
+          "segments.");
+
+namespace matcache {
+namespace {
+
+// Blocks SIGTERM and SIGINT in every thread (call before any starts) and
+// returns the set, for sigwait.
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+absl::StatusOr<ServerOptions> OptionsFromFlags() {
+  ServerOptions options;
+  absl::StatusOr<std::vector<ListenAddress>> listen =
+      ParseListenAddresses(absl::GetFlag(FLAGS_listen));
+  if (!listen.ok()) return listen.status();
+  options.listen = *std::move(listen);
+  options.store.shm_dir = absl::GetFlag(FLAGS_shm_dir);
+  options.store.name_space = absl::GetFlag(FLAGS_namespace);
+  options.store.max_matrix_bytes = absl::GetFlag(FLAGS_max_matrix_bytes);
+  options.store.verify_on_recover = absl::GetFlag(FLAGS_verify_on_recover);
+  if (absl::GetFlag(FLAGS_lease_seconds) <= 0) {
+    return absl::InvalidArgumentError("--lease_seconds must be positive");
+  }
+  options.service.lease = absl::Seconds(absl::GetFlag(FLAGS_lease_seconds));
+  if (options.store.max_matrix_bytes <= 0) {
+    return absl::InvalidArgumentError("--max_matrix_bytes must be positive");
+  }
+  if (absl::GetFlag(FLAGS_worker_threads) <= 0) {
+    return absl::InvalidArgumentError("--worker_threads must be positive");
+  }
+  options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  return options;
+}
+
+int Run() {
+  const sigset_t stop_signals = BlockStopSignals();
+  absl::StatusOr<ServerOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    LogError("%s", options.status().message());
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<MatcacheServer>> server =
+      MatcacheServer::Start(*options);
+  if (!server.ok()) {
+    LogError("cannot start: %s", server.status().ToString());
+    return 1;
+  }
+  const Store& store = (*server)->store();
+  const MountInfo mount = MountInfoOf(store.options().shm_dir);
+  LogInfo("matcached serving on %s", absl::StrJoin((*server)->addresses(), ", "));
+  LogInfo("shm_dir %s (%s on %s, huge pages: %s), namespace %s",
+          store.options().shm_dir, mount.fs_type, mount.mount_point,
+          mount.huge_pages, store.options().name_space);
+  LogInfo("recovered %d matrices", store.recovery_report().adopted);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogInfo("received %s; shutting down", strsignal(signal_number));
+  (*server)->Shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace matcache
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "matcache server: keeps named matrices in shared-memory segments.\n"
+      "Usage: matcached [--listen=ADDRESSES] [--shm_dir=DIR] [flags]");
+  absl::ParseCommandLine(argc, argv);
+  return matcache::Run();
+}

@@ -1,0 +1,146 @@
+#include "server/service/matrix_cache_service.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/core/name.h"
+#include "server/core/status_macros.h"
+#include "server/service/grpc_status.h"
+#include "server/service/proto_convert.h"
+#include "server/service/put_reactor.h"
+#include "server/service/read_reactor.h"
+
+namespace matcache {
+MatrixCacheService::MatrixCacheService(Store* store, WorkerPool* pool,
+                                       ServiceOptions options)
+    : store_(store), pool_(pool), options_(options) {}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Answer(
+    grpc::CallbackServerContext* context, const char* rpc,
+    const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(rpc, status));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Offload(
+    grpc::CallbackServerContext* context, const char* rpc,
+    absl::AnyInvocable<absl::Status() &&> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const bool scheduled =
+      pool_->TrySchedule([reactor, rpc, work = std::move(work)]() mutable {
+        reactor->Finish(ToGrpcStatus(rpc, std::move(work)()));
+      });
+  if (!scheduled) {
+    reactor->Finish(ToGrpcStatus(
+        rpc, absl::ResourceExhaustedError(
+                 "server busy: too many requests waiting; retry later")));
+  }
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Create(
+    grpc::CallbackServerContext* context, const v1::CreateRequest* request,
+    v1::CreateResponse* response) {
+  return Offload(context, "Create", [this, request, response]() -> absl::Status {
+    ASSIGN_OR_RETURN(DType dtype, FromProto(request->dtype()));
+    const absl::Time lease_deadline = absl::Now() + options_.lease;
+    ASSIGN_OR_RETURN(
+        StagingWrite write,
+        store_->BeginWrite(request->name(), ShapeFromProto(request->shape()),
+                           dtype, Segment::Prefault::kNo, lease_deadline));
+    const SegmentHeader& header = write.segment->header();
+    response->set_lease(write.write_id);
+    response->set_path(write.segment->path());
+    response->set_id(header.id.bytes.data(), header.id.bytes.size());
+    response->set_data_offset(static_cast<int64_t>(header.data_offset));
+    response->set_nbytes(static_cast<int64_t>(header.data_length));
+    ToProto(lease_deadline, response->mutable_lease_expires());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Commit(
+    grpc::CallbackServerContext* context, const v1::CommitRequest* request,
+    v1::MatrixInfo* response) {
+  return Offload(context, "Commit", [this, request, response]() -> absl::Status {
+    ASSIGN_OR_RETURN(MatrixInfo info, store_->Commit(request->lease()));
+    ToProto(info, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Abort(
+    grpc::CallbackServerContext* context, const v1::AbortRequest* request,
+    v1::AbortResponse* /*response*/) {
+  return Offload(context, "Abort", [this, request]() {
+    return store_->Abort(request->lease());
+  });
+}
+
+grpc::ServerReadReactor<v1::PutRequest>* MatrixCacheService::Put(
+    grpc::CallbackServerContext* context, v1::MatrixInfo* response) {
+  return new PutReactor(store_, pool_, context, response);
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Info(
+    grpc::CallbackServerContext* context, const v1::InfoRequest* request,
+    v1::MatrixInfo* response) {
+  absl::StatusOr<MatrixInfo> info = store_->Info(request->name());
+  if (info.ok()) ToProto(*info, response);
+  return Answer(context, "Info", info.status());
+}
+
+absl::Status MatrixCacheService::ListPage(const v1::ListRequest& request,
+                                          v1::ListResponse* response) const {
+  if (request.page_size() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size is negative (", request.page_size(), ")"));
+  }
+  if (!request.page_token().empty() &&
+      !ValidateName(request.page_token()).ok()) {
+    return absl::InvalidArgumentError(
+        "page_token is not one returned by List");
+  }
+  const int page_size = request.page_size() == 0
+                            ? options_.max_list_page
+                            : std::min(request.page_size(), options_.max_list_page);
+  // One more than a page tells whether another page follows.
+  std::vector<MatrixInfo> matrices =
+      store_->List(request.prefix(), request.page_token(), page_size + 1);
+  if (matrices.size() > static_cast<size_t>(page_size)) {
+    matrices.pop_back();
+    response->set_next_page_token(matrices.back().name);
+  }
+  for (const MatrixInfo& info : matrices) ToProto(info, response->add_matrices());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::List(
+    grpc::CallbackServerContext* context, const v1::ListRequest* request,
+    v1::ListResponse* response) {
+  return Answer(context, "List", ListPage(*request, response));
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Delete(
+    grpc::CallbackServerContext* context, const v1::DeleteRequest* request,
+    v1::DeleteResponse* /*response*/) {
+  return Offload(context, "Delete", [this, request]() {
+    return store_->Delete(request->name(), request->generation());
+  });
+}
+
+grpc::ServerWriteReactor<v1::ReadResponse>* MatrixCacheService::Read(
+    grpc::CallbackServerContext* /*context*/, const v1::ReadRequest* request) {
+  return new ReadReactor(*store_, *request, options_.read_chunk_bytes);
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Stats(
+    grpc::CallbackServerContext* context, const v1::StatsRequest* /*request*/,
+    v1::StatsResponse* response) {
+  ToProto(store_->Stats(), store_->options().shm_dir, response);
+  return Answer(context, "Stats", absl::OkStatus());
+}
+
+}  // namespace matcache

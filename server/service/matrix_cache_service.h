@@ -1,0 +1,85 @@
+// MatrixCacheService: the matcache.v1.MatrixCache service on gRPC's callback
+// API, a thin layer over Store. Work that touches files (creating,
+// preallocating, hashing, unlinking) runs on a WorkerPool so that reactions
+// never block; lookups answer inline.
+//
+// Thread-safe. `store` and `pool` must outlive the service, and the gRPC
+// server must be shut down before either is destroyed.
+#ifndef MATCACHE_SERVER_SERVICE_MATRIX_CACHE_SERVICE_H_
+#define MATCACHE_SERVER_SERVICE_MATRIX_CACHE_SERVICE_H_
+
+#include <cstdint>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "matcache/v1/matcache.grpc.pb.h"
+#include "server/core/store.h"
+#include "server/service/worker_pool.h"
+
+namespace matcache {
+
+struct ServiceOptions {
+  // How long a Create's staging segment waits for Commit.
+  absl::Duration lease = absl::Seconds(60);
+  // Largest List page, also the default page size.
+  int max_list_page = 1000;
+  // Data bytes per Read message unless the request asks for fewer.
+  int64_t read_chunk_bytes = int64_t{1} << 20;
+};
+
+// Largest data payload of one Read message.
+inline constexpr int64_t kMaxReadChunkBytes = int64_t{4} << 20;
+
+class MatrixCacheService final : public v1::MatrixCache::CallbackService {
+ public:
+  MatrixCacheService(Store* store, WorkerPool* pool, ServiceOptions options);
+
+  grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
+                                   const v1::CreateRequest* request,
+                                   v1::CreateResponse* response) override;
+  grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* context,
+                                   const v1::CommitRequest* request,
+                                   v1::MatrixInfo* response) override;
+  grpc::ServerUnaryReactor* Abort(grpc::CallbackServerContext* context,
+                                  const v1::AbortRequest* request,
+                                  v1::AbortResponse* response) override;
+  grpc::ServerReadReactor<v1::PutRequest>* Put(
+      grpc::CallbackServerContext* context, v1::MatrixInfo* response) override;
+  grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
+                                 const v1::InfoRequest* request,
+                                 v1::MatrixInfo* response) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
+                                 const v1::ListRequest* request,
+                                 v1::ListResponse* response) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
+                                   const v1::DeleteRequest* request,
+                                   v1::DeleteResponse* response) override;
+  grpc::ServerWriteReactor<v1::ReadResponse>* Read(
+      grpc::CallbackServerContext* context,
+      const v1::ReadRequest* request) override;
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
+                                  const v1::StatsRequest* request,
+                                  v1::StatsResponse* response) override;
+
+ private:
+  // Finishes a unary call with `status` right away.
+  static grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
+                                          const char* rpc,
+                                          const absl::Status& status);
+  // Runs `work` on the pool and finishes the call with its status;
+  // RESOURCE_EXHAUSTED if the pool's queue is full.
+  grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* context,
+                                    const char* rpc,
+                                    absl::AnyInvocable<absl::Status() &&> work);
+  absl::Status ListPage(const v1::ListRequest& request,
+                        v1::ListResponse* response) const;
+
+  Store* const store_;
+  WorkerPool* const pool_;
+  const ServiceOptions options_;
+};
+
+}  // namespace matcache
+
+#endif  // MATCACHE_SERVER_SERVICE_MATRIX_CACHE_SERVICE_H_

@@ -1,0 +1,57 @@
+#include "server/service/proto_convert.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace matcache {
+
+absl::StatusOr<DType> FromProto(v1::DType dtype) {
+  if (dtype == v1::DTYPE_UNSPECIFIED) {
+    return absl::InvalidArgumentError("dtype is not set");
+  }
+  absl::StatusOr<DTypeInfo> info = DTypeFromCode(static_cast<uint32_t>(dtype));
+  if (!info.ok()) return info.status();
+  return info->dtype;
+}
+
+v1::DType ToProto(DType dtype) { return static_cast<v1::DType>(dtype); }
+
+std::vector<int64_t> ShapeFromProto(
+    const google::protobuf::RepeatedField<int64_t>& shape) {
+  return std::vector<int64_t>(shape.begin(), shape.end());
+}
+
+void ToProto(absl::Time time, google::protobuf::Timestamp* proto) {
+  const int64_t nanos = absl::ToUnixNanos(time);
+  proto->set_seconds(nanos / 1000000000);
+  proto->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+void ToProto(const MatrixInfo& info, v1::MatrixInfo* proto) {
+  proto->set_name(info.name);
+  proto->mutable_shape()->Assign(info.shape.begin(), info.shape.end());
+  proto->set_dtype(ToProto(info.dtype));
+  proto->set_nbytes(info.nbytes);
+  proto->set_generation(info.generation);
+  proto->set_id(info.id.bytes.data(), info.id.bytes.size());
+  ToProto(info.created, proto->mutable_created());
+  proto->set_path(info.path);
+  proto->set_data_offset(info.data_offset);
+  proto->mutable_strides()->Assign(info.strides.begin(), info.strides.end());
+  proto->set_source(info.source);
+  proto->set_checksum(info.checksum);
+}
+
+void ToProto(const StoreStats& stats, const std::string& shm_dir,
+             v1::StatsResponse* proto) {
+  proto->set_matrix_count(stats.matrix_count);
+  proto->set_matrix_bytes(stats.matrix_bytes);
+  proto->set_staging_count(stats.staging_count);
+  proto->set_staging_bytes(stats.staging_bytes);
+  proto->set_shm_dir(shm_dir);
+  proto->set_shm_dir_total_bytes(stats.shm_dir_total_bytes);
+  proto->set_shm_dir_free_bytes(stats.shm_dir_free_bytes);
+  proto->set_quarantined_count(stats.quarantined_count);
+}
+
+}  // namespace matcache

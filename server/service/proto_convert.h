@@ -1,0 +1,33 @@
+// Conversions between the v1 protos and server/core types.
+#ifndef MATCACHE_SERVER_SERVICE_PROTO_CONVERT_H_
+#define MATCACHE_SERVER_SERVICE_PROTO_CONVERT_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/repeated_field.h"
+#include "matcache/v1/matcache.pb.h"
+#include "server/core/dtype.h"
+#include "server/core/matrix_info.h"
+#include "server/core/store.h"
+
+namespace matcache {
+
+// INVALID_ARGUMENT for DTYPE_UNSPECIFIED and unknown values.
+absl::StatusOr<DType> FromProto(v1::DType dtype);
+v1::DType ToProto(DType dtype);
+
+std::vector<int64_t> ShapeFromProto(
+    const google::protobuf::RepeatedField<int64_t>& shape);
+
+void ToProto(absl::Time time, google::protobuf::Timestamp* proto);
+void ToProto(const MatrixInfo& info, v1::MatrixInfo* proto);
+void ToProto(const StoreStats& stats, const std::string& shm_dir,
+             v1::StatsResponse* proto);
+
+}  // namespace matcache
+
+#endif  // MATCACHE_SERVER_SERVICE_PROTO_CONVERT_H_

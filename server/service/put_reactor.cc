@@ -1,0 +1,125 @@
+#include "server/service/put_reactor.h"
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/core/logging.h"
+#include "server/service/grpc_status.h"
+#include "server/service/proto_convert.h"
+
+namespace matcache {
+
+PutReactor::PutReactor(Store* store, WorkerPool* pool,
+                       grpc::CallbackServerContext* context,
+                       v1::MatrixInfo* response)
+    : store_(store), pool_(pool), context_(context), response_(response) {
+  StartRead(&request_);
+}
+
+void PutReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    OnEndOfStream();
+  } else if (!write_.has_value()) {
+    OnHeader();
+  } else {
+    OnData();
+  }
+}
+
+void PutReactor::OnHeader() {
+  if (!request_.has_header()) {
+    Fail(absl::InvalidArgumentError(
+        "the first Put message must be a header (name, shape, dtype)"));
+    return;
+  }
+  Schedule([this, header = std::move(*request_.mutable_header())]() {
+    absl::StatusOr<DType> dtype = FromProto(header.dtype());
+    absl::StatusOr<StagingWrite> write =
+        dtype.ok() ? store_->BeginWrite(header.name(),
+                                        ShapeFromProto(header.shape()), *dtype,
+                                        Segment::Prefault::kYes)
+                   : absl::StatusOr<StagingWrite>(dtype.status());
+    if (!write.ok()) {
+      Fail(write.status());
+      return;
+    }
+    write_ = *std::move(write);
+    StartRead(&request_);
+  });
+}
+
+void PutReactor::OnData() {
+  if (!request_.has_data()) {
+    Fail(absl::InvalidArgumentError(
+        "Put sent a second header; only data may follow the first"));
+    return;
+  }
+  const std::string& data = request_.data();
+  const int64_t expected =
+      static_cast<int64_t>(write_->segment->header().data_length);
+  if (static_cast<int64_t>(data.size()) > expected - received_) {
+    Fail(absl::InvalidArgumentError(absl::StrCat(
+        "Put sent more than the ", expected, " bytes its shape and dtype ",
+        "need; nothing published")));
+    return;
+  }
+  std::memcpy(write_->segment->mutable_data() + received_, data.data(),
+              data.size());
+  received_ += static_cast<int64_t>(data.size());
+  StartRead(&request_);
+}
+
+void PutReactor::OnEndOfStream() {
+  if (context_->IsCancelled()) {
+    Fail(absl::CancelledError("Put was cancelled; nothing published"));
+    return;
+  }
+  if (!write_.has_value()) {
+    Fail(absl::InvalidArgumentError("Put stream ended before its header"));
+    return;
+  }
+  const int64_t expected =
+      static_cast<int64_t>(write_->segment->header().data_length);
+  if (received_ != expected) {
+    Fail(absl::InvalidArgumentError(absl::StrCat(
+        "Put stream ended after ", received_, " of ", expected,
+        " bytes; nothing published")));
+    return;
+  }
+  Schedule([this]() {
+    absl::StatusOr<MatrixInfo> info = store_->Commit(write_->write_id);
+    if (!info.ok()) {
+      Fail(info.status());
+      return;
+    }
+    write_.reset();  // published: nothing left to abort
+    ToProto(*info, response_);
+    Finish(grpc::Status::OK);
+  });
+}
+
+void PutReactor::Schedule(absl::AnyInvocable<void() &&> task) {
+  if (!pool_->TrySchedule(std::move(task))) {
+    Fail(absl::ResourceExhaustedError(
+        "server busy: too many requests waiting; retry later"));
+  }
+}
+
+void PutReactor::Fail(const absl::Status& status) {
+  if (write_.has_value()) {
+    absl::Status aborted = store_->Abort(write_->write_id);
+    if (!aborted.ok() && !absl::IsNotFound(aborted)) {
+      LogWarning("Put: %s", aborted.message());
+    }
+    write_.reset();
+  }
+  Finish(ToGrpcStatus("Put", status));
+}
+
+void PutReactor::OnDone() {
+  // Finish is only called after the staging write was committed or aborted.
+  delete this;
+}
+
+}  // namespace matcache

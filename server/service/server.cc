@@ -1,0 +1,104 @@
+#include "server/service/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/core/logging.h"
+#include "server/core/status_macros.h"
+
+namespace matcache {
+
+absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
+    ServerOptions options) {
+  for (const ListenAddress& address : options.listen) {
+    if (address.is_unix) RETURN_IF_ERROR(PrepareUnixSocketPath(address.unix_path));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(options.store));
+  std::unique_ptr<MatcacheServer> server(
+      new MatcacheServer(std::move(options), std::move(store)));
+  RETURN_IF_ERROR(server->StartGrpc());
+  return server;
+}
+
+MatcacheServer::MatcacheServer(ServerOptions options, std::unique_ptr<Store> store)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      pool_(std::make_unique<WorkerPool>(options_.worker_threads,
+                                         options_.max_queued_work)),
+      service_(std::make_unique<MatrixCacheService>(store_.get(), pool_.get(),
+                                                    options_.service)) {}
+
+absl::Status MatcacheServer::StartGrpc() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::vector<int> ports(options_.listen.size(), 0);
+  for (size_t i = 0; i < options_.listen.size(); ++i) {
+    builder.AddListeningPort(options_.listen[i].uri,
+                             grpc::InsecureServerCredentials(), &ports[i]);
+  }
+  builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) {
+    return absl::UnavailableError("gRPC could not start the server");
+  }
+  for (size_t i = 0; i < options_.listen.size(); ++i) {
+    const ListenAddress& address = options_.listen[i];
+    if (ports[i] == 0) {
+      server_->Shutdown();
+      server_ = nullptr;
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", address.uri));
+    }
+    addresses_.push_back(
+        address.is_unix
+            ? address.uri
+            : absl::StrCat(address.uri.substr(0, address.uri.rfind(':')), ":",
+                           ports[i]));
+  }
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  sweeper_ = std::thread([this] { SweepLeases(); });
+  return absl::OkStatus();
+}
+
+void MatcacheServer::SweepLeases() {
+  const absl::Duration period =
+      std::clamp(options_.service.lease / 4, absl::Milliseconds(100),
+                 absl::Seconds(5));
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), period);
+    if (stopping_) break;
+    mu_.Unlock();
+    store_->AbortExpired(absl::Now());
+    mu_.Lock();
+  }
+}
+
+void MatcacheServer::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (sweeper_.joinable()) sweeper_.join();
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      absl::ToChronoSeconds(options_.shutdown_grace));
+    server_->Wait();
+  }
+  pool_.reset();  // runs whatever is still queued, then joins
+  // Staging files go with the store; published segments stay.
+  store_.reset();
+  LogInfo("matcached stopped");
+}
+
+MatcacheServer::~MatcacheServer() { Shutdown(); }
+
+}  // namespace matcache
