@@ -7,7 +7,7 @@
 #include "server/core/name.h"
 #include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
-#include "server/service/proto_convert.h"
+#include "protos/convert/proto_convert.h"
 #include "server/service/put_reactor.h"
 #include "server/service/read_reactor.h"
 

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/core/logging.h"
 #include "server/service/grpc_status.h"
-#include "server/service/proto_convert.h"
+#include "protos/convert/proto_convert.h"
 
 namespace matcache {
 

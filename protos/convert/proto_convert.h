@@ -1,6 +1,6 @@
 // Conversions between the v1 protos and server/core types.
-#ifndef MATCACHE_SERVER_SERVICE_PROTO_CONVERT_H_
-#define MATCACHE_SERVER_SERVICE_PROTO_CONVERT_H_
+#ifndef MATCACHE_PROTOS_CONVERT_PROTO_CONVERT_H_
+#define MATCACHE_PROTOS_CONVERT_PROTO_CONVERT_H_
 
 #include <cstdint>
 #include <vector>
@@ -24,10 +24,14 @@ std::vector<int64_t> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& shape);
 
 void ToProto(absl::Time time, google::protobuf::Timestamp* proto);
+absl::Time FromProto(const google::protobuf::Timestamp& proto);
+
+// INVALID_ARGUMENT if the dtype or the id (16 bytes) is malformed.
+absl::StatusOr<MatrixInfo> FromProto(const v1::MatrixInfo& proto);
 void ToProto(const MatrixInfo& info, v1::MatrixInfo* proto);
 void ToProto(const StoreStats& stats, const std::string& shm_dir,
              v1::StatsResponse* proto);
 
 }  // namespace matcache
 
-#endif  // MATCACHE_SERVER_SERVICE_PROTO_CONVERT_H_
+#endif  // MATCACHE_PROTOS_CONVERT_PROTO_CONVERT_H_

@@ -1,4 +1,6 @@
-#include "server/service/proto_convert.h"
+#include "protos/convert/proto_convert.h"
+
+#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -25,6 +27,33 @@ void ToProto(absl::Time time, google::protobuf::Timestamp* proto) {
   const int64_t nanos = absl::ToUnixNanos(time);
   proto->set_seconds(nanos / 1000000000);
   proto->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& proto) {
+  return absl::FromUnixSeconds(proto.seconds()) + absl::Nanoseconds(proto.nanos());
+}
+
+absl::StatusOr<MatrixInfo> FromProto(const v1::MatrixInfo& proto) {
+  MatrixInfo info;
+  absl::StatusOr<DType> dtype = FromProto(proto.dtype());
+  if (!dtype.ok()) return dtype.status();
+  if (proto.id().size() != info.id.bytes.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "matrix id has ", proto.id().size(), " bytes, not ", info.id.bytes.size()));
+  }
+  info.name = proto.name();
+  info.shape = ShapeFromProto(proto.shape());
+  info.strides = ShapeFromProto(proto.strides());
+  info.dtype = *dtype;
+  info.nbytes = proto.nbytes();
+  info.generation = proto.generation();
+  std::copy(proto.id().begin(), proto.id().end(), info.id.bytes.begin());
+  info.created = FromProto(proto.created());
+  info.path = proto.path();
+  info.data_offset = proto.data_offset();
+  info.source = proto.source();
+  info.checksum = proto.checksum();
+  return info;
 }
 
 void ToProto(const MatrixInfo& info, v1::MatrixInfo* proto) {

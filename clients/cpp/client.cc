@@ -1,0 +1,232 @@
+#include "clients/cpp/client.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "protos/convert/proto_convert.h"
+#include "server/core/header.h"
+#include "server/core/posix_error.h"
+#include "server/core/shape.h"
+#include "server/core/status_macros.h"
+
+namespace matcache {
+namespace {
+
+constexpr int64_t kPutChunkBytes = int64_t{2} << 20;
+
+std::string ResolveAddress(const std::string& address) {
+  if (!address.empty()) return address;
+  const char* from_env = std::getenv("MATCACHE_ADDRESS");
+  return from_env != nullptr && *from_env != '\0' ? from_env : kDefaultAddress;
+}
+
+// Opens the staging file of `created` read-write and checks that it is the
+// segment the server created.
+absl::StatusOr<int> OpenStaging(const v1::CreateResponse& created) {
+  const int fd = open(created.path().c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return PosixError(errno, "open", created.path());
+  char page[kHeaderSize];
+  absl::StatusOr<SegmentHeader> header =
+      pread(fd, page, sizeof(page), 0) == static_cast<ssize_t>(sizeof(page))
+          ? DecodeHeader(absl::MakeConstSpan(page, sizeof(page)))
+          : absl::DataLossError("short header");
+  if (!header.ok() ||
+      std::string(reinterpret_cast<const char*>(header->id.bytes.data()),
+                  header->id.bytes.size()) != created.id()) {
+    close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(
+        created.path(), " here is not the staging segment the server made"));
+  }
+  return fd;
+}
+
+// Copies `nbytes` from `data` into the data area of the open staging file.
+absl::Status WriteStaging(int fd, const v1::CreateResponse& created,
+                          const void* data, int64_t nbytes) {
+  const size_t size = static_cast<size_t>(created.data_offset() + nbytes);
+  void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return PosixError(errno, "mmap", created.path());
+  if (nbytes > 0) {
+    // Prefaulting first costs less than taking a fault on every page.
+    madvise(static_cast<char*>(map) + created.data_offset(),
+            static_cast<size_t>(nbytes), MADV_POPULATE_WRITE);
+    std::memcpy(static_cast<char*>(map) + created.data_offset(), data,
+                static_cast<size_t>(nbytes));
+  }
+  munmap(map, size);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::unique_ptr<Client> Client::Connect(ClientOptions options) {
+  std::string address = ResolveAddress(options.address);
+  return std::unique_ptr<Client>(new Client(std::move(address), std::move(options)));
+}
+
+Client::Client(std::string address, ClientOptions options)
+    : address_(std::move(address)), options_(std::move(options)) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(16 << 20);
+  stub_ = v1::MatrixCache::NewStub(grpc::CreateCustomChannel(
+      address_, grpc::InsecureChannelCredentials(), arguments));
+}
+
+void Client::PrepareContext(grpc::ClientContext* context) const {
+  context->set_deadline(std::chrono::system_clock::now() +
+                        absl::ToChronoMilliseconds(options_.timeout));
+}
+
+absl::Status Client::FromGrpc(const grpc::Status& status) const {
+  if (status.ok()) return absl::OkStatus();
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  if (code == absl::StatusCode::kUnavailable) {
+    return absl::UnavailableError(absl::StrCat(
+        "matcached at ", address_, " is unreachable: ", status.error_message()));
+  }
+  return absl::Status(code, status.error_message());
+}
+
+absl::StatusOr<MatrixInfo> Client::Info(absl::string_view name) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::InfoRequest request;
+  request.set_name(std::string(name));
+  v1::MatrixInfo response;
+  RETURN_IF_ERROR(FromGrpc(stub_->Info(&context, request, &response)));
+  return FromProto(response);
+}
+
+absl::StatusOr<MappedMatrix> Client::Get(absl::string_view name) {
+  ASSIGN_OR_RETURN(MatrixInfo info, Info(name));
+  absl::StatusOr<MappedMatrix> mapped = MappedMatrix::Open(info);
+  if (absl::IsFailedPrecondition(mapped.status())) {
+    // Replaced between Info and open: the newer version is as good.
+    ASSIGN_OR_RETURN(info, Info(name));
+    mapped = MappedMatrix::Open(info);
+  }
+  if (absl::IsNotFound(mapped.status()) ||
+      absl::IsPermissionDenied(mapped.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "matrix \"", name, "\" cannot be mapped from this host: ",
+        mapped.status().message()));
+  }
+  return mapped;
+}
+
+absl::StatusOr<std::vector<MatrixInfo>> Client::List(absl::string_view prefix) {
+  std::vector<MatrixInfo> result;
+  v1::ListRequest request;
+  request.set_prefix(std::string(prefix));
+  do {
+    grpc::ClientContext context;
+    PrepareContext(&context);
+    v1::ListResponse response;
+    RETURN_IF_ERROR(FromGrpc(stub_->List(&context, request, &response)));
+    for (const v1::MatrixInfo& proto : response.matrices()) {
+      ASSIGN_OR_RETURN(MatrixInfo info, FromProto(proto));
+      result.push_back(std::move(info));
+    }
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return result;
+}
+
+absl::Status Client::Delete(absl::string_view name) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::DeleteRequest request;
+  request.set_name(std::string(name));
+  v1::DeleteResponse response;
+  return FromGrpc(stub_->Delete(&context, request, &response));
+}
+
+absl::StatusOr<MatrixInfo> Client::Put(absl::string_view name,
+                                       const void* data,
+                                       absl::Span<const int64_t> shape,
+                                       DType dtype) {
+  ASSIGN_OR_RETURN(int64_t nbytes,
+                   ByteSize(shape, GetDTypeInfo(dtype).item_size));
+  if (options_.local == LocalMode::kNever) {
+    return PutStreamed(name, data, shape, dtype, nbytes);
+  }
+  v1::CreateResponse created;
+  {
+    grpc::ClientContext context;
+    PrepareContext(&context);
+    v1::CreateRequest request;
+    request.set_name(std::string(name));
+    request.mutable_shape()->Assign(shape.begin(), shape.end());
+    request.set_dtype(ToProto(dtype));
+    RETURN_IF_ERROR(FromGrpc(stub_->Create(&context, request, &created)));
+  }
+  absl::StatusOr<int> fd = OpenStaging(created);
+  if (!fd.ok()) {
+    Abort(created.lease());
+    // The server's files are not reachable from here: stream instead.
+    if (options_.local == LocalMode::kAuto) {
+      return PutStreamed(name, data, shape, dtype, nbytes);
+    }
+    return fd.status();
+  }
+  absl::Status written = WriteStaging(*fd, created, data, nbytes);
+  close(*fd);
+  if (!written.ok()) {
+    Abort(created.lease());
+    return written;
+  }
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::CommitRequest request;
+  request.set_lease(created.lease());
+  v1::MatrixInfo response;
+  RETURN_IF_ERROR(FromGrpc(stub_->Commit(&context, request, &response)));
+  return FromProto(response);
+}
+
+void Client::Abort(const std::string& lease) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::AbortRequest request;
+  request.set_lease(lease);
+  v1::AbortResponse response;
+  // Best effort: an unaborted lease expires on the server anyway.
+  (void)stub_->Abort(&context, request, &response);
+}
+
+absl::StatusOr<MatrixInfo> Client::PutStreamed(absl::string_view name,
+                                               const void* data,
+                                               absl::Span<const int64_t> shape,
+                                               DType dtype, int64_t nbytes) {
+  grpc::ClientContext context;
+  PrepareContext(&context);
+  v1::MatrixInfo response;
+  std::unique_ptr<grpc::ClientWriter<v1::PutRequest>> writer =
+      stub_->Put(&context, &response);
+  v1::PutRequest message;
+  v1::PutHeader* header = message.mutable_header();
+  header->set_name(std::string(name));
+  header->mutable_shape()->Assign(shape.begin(), shape.end());
+  header->set_dtype(ToProto(dtype));
+  bool open = writer->Write(message);
+  const char* bytes = static_cast<const char*>(data);
+  for (int64_t sent = 0; open && sent < nbytes; sent += kPutChunkBytes) {
+    message.Clear();
+    message.set_data(bytes + sent,
+                     static_cast<size_t>(std::min(kPutChunkBytes, nbytes - sent)));
+    open = writer->Write(message);
+  }
+  writer->WritesDone();
+  RETURN_IF_ERROR(FromGrpc(writer->Finish()));
+  return FromProto(response);
+}
+
+}  // namespace matcache

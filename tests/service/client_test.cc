@@ -1,0 +1,172 @@
+// matcache::Client against a real server.
+#include "clients/cpp/client.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <complex>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xview.hpp>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/server_test_base.h"
+
+namespace matcache {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class ClientTest : public matcache::testing::ServerTestBase {
+ protected:
+  std::unique_ptr<Client> Connect(LocalMode local = LocalMode::kAuto) {
+    ClientOptions options;
+    options.address = unix_address();
+    options.local = local;
+    return Client::Connect(options);
+  }
+};
+
+TEST_F(ClientTest, PutThenGetMapsTheSegmentReadOnly) {
+  auto client = Connect();
+  const xt::xarray<double> matrix = {{1.5, 2.5, 3.5}, {4.5, 5.5, 6.5}};
+  absl::StatusOr<MatrixInfo> put = client->Put("m", matrix);
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_THAT(put->shape, ElementsAre(2, 3));
+  EXPECT_EQ(put->dtype, DType::kFloat64);
+
+  absl::StatusOr<MappedMatrix> got = client->Get("m");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->info().id, put->id);
+  absl::StatusOr<MatrixView<double>> view = got->View<double>();
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(*view, matrix);
+  // Not a copy: the data is the segment file's page after the header, and
+  // the mapping cannot be made writable.
+  void* data = const_cast<void*>(got->data());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(data) % 4096, 0u);
+  EXPECT_NE(mprotect(data, 4096, PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(errno, EACCES);
+
+  absl::StatusOr<MatrixView<float>> wrong = got->View<float>();
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(wrong.status().message(), HasSubstr("holds float64, not float32"));
+}
+
+TEST_F(ClientTest, MappingOutlivesReplaceAndDelete) {
+  auto client = Connect();
+  ASSERT_TRUE(client->Put("m", xt::xarray<int32_t>{1, 2, 3}).ok());
+  absl::StatusOr<MappedMatrix> old = client->Get("m");
+  ASSERT_TRUE(old.ok());
+  ASSERT_TRUE(client->Put("m", xt::xarray<int32_t>{7, 8, 9, 10}).ok());
+  ASSERT_TRUE(client->Delete("m").ok());
+  EXPECT_EQ(*old->View<int32_t>(), (xt::xarray<int32_t>{1, 2, 3}));
+  EXPECT_EQ(client->Get("m").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ClientTest, StreamedPutEqualsLocalPut) {
+  auto local = Connect(LocalMode::kAlways);
+  auto streamed = Connect(LocalMode::kNever);
+  // 3 MiB: more than one 2 MiB chunk.
+  xt::xarray<int64_t> matrix = xt::arange<int64_t>(3 << 17);
+  matrix.reshape({768, 512});
+  absl::StatusOr<MatrixInfo> a = local->Put("local", matrix);
+  absl::StatusOr<MatrixInfo> b = streamed->Put("streamed", matrix);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();
+  EXPECT_EQ(a->checksum, b->checksum);
+  EXPECT_EQ(a->shape, b->shape);
+  EXPECT_EQ(*local->Get("streamed")->View<int64_t>(), matrix);
+}
+
+TEST_F(ClientTest, EveryDTypeRoundTrips) {
+  auto client = Connect();
+  for (const DTypeInfo& dtype : AllDTypes()) {
+    std::vector<char> bytes(6 * dtype.item_size);
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      bytes[i] = dtype.dtype == DType::kBool ? static_cast<char>(i % 2)
+                                             : static_cast<char>(i * 7 + 1);
+    }
+    const std::string name = std::string(dtype.name);
+    absl::StatusOr<MatrixInfo> put =
+        client->Put(name, bytes.data(), {2, 3}, dtype.dtype);
+    ASSERT_TRUE(put.ok()) << name << ": " << put.status();
+    absl::StatusOr<MappedMatrix> got = client->Get(name);
+    ASSERT_TRUE(got.ok()) << name;
+    EXPECT_EQ(got->info().dtype, dtype.dtype);
+    EXPECT_EQ(std::memcmp(got->data(), bytes.data(), bytes.size()), 0) << name;
+  }
+  EXPECT_EQ(client->List("")->size(), AllDTypes().size());
+}
+
+TEST_F(ClientTest, ZeroDimensionalAndEmptyMatrices) {
+  auto client = Connect();
+  const std::complex<double> scalar(1.5, -2);
+  ASSERT_TRUE(client->Put("scalar", &scalar, {}, DType::kComplex128).ok());
+  absl::StatusOr<MappedMatrix> got = client->Get("scalar");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->info().shape.empty());
+  EXPECT_EQ((*got->View<std::complex<double>>())(), scalar);
+
+  ASSERT_TRUE(client->Put("empty", nullptr, {3, 0}, DType::kFloat32).ok());
+  absl::StatusOr<MappedMatrix> empty = client->Get("empty");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->info().nbytes, 0);
+  EXPECT_EQ(empty->View<float>()->size(), 0u);
+}
+
+TEST_F(ClientTest, ListAndDelete) {
+  auto client = Connect();
+  for (const char* name : {"b", "a", "c"}) {
+    ASSERT_TRUE(client->Put(name, xt::xarray<uint8_t>{1}).ok());
+  }
+  absl::StatusOr<std::vector<MatrixInfo>> all = client->List();
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> names;
+  for (const MatrixInfo& info : *all) names.push_back(info.name);
+  EXPECT_THAT(names, ElementsAre("a", "b", "c"));
+  ASSERT_TRUE(client->Delete("b").ok());
+  EXPECT_EQ(client->List()->size(), 2u);
+  EXPECT_EQ(client->Delete("b").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ClientTest, ErrorsCarryTheServersCodeAndMessage) {
+  auto client = Connect();
+  absl::StatusOr<MatrixInfo> missing = client->Info("nope");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("nope"));
+  EXPECT_EQ(client->Put("../x", xt::xarray<uint8_t>{1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const int64_t overflow[] = {int64_t{1} << 62, 4};
+  EXPECT_EQ(client->Put("x", nullptr, overflow, DType::kInt8).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ClientTest, UnreachableServerIsUnavailableQuickly) {
+  ClientOptions options;
+  options.address = "unix:" + socket_dir_.path() + "/absent.sock";
+  auto client = Client::Connect(options);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<MatrixInfo> info = client->Info("m");
+  EXPECT_EQ(info.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(info.status().message(), HasSubstr("absent.sock"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST_F(ClientTest, AddressComesFromTheEnvironment) {
+  setenv("MATCACHE_ADDRESS", unix_address().c_str(), 1);
+  auto client = Client::Connect();
+  unsetenv("MATCACHE_ADDRESS");
+  EXPECT_EQ(client->address(), unix_address());
+  EXPECT_TRUE(client->Put("m", xt::xarray<int8_t>{1, 2}).ok());
+  EXPECT_EQ(Client::Connect()->address(), kDefaultAddress);
+}
+
+}  // namespace
+}  // namespace matcache
