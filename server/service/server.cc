@@ -42,6 +42,8 @@ absl::Status MatcacheServer::StartGrpc() {
                              grpc::InsecureServerCredentials(), &ports[i]);
   }
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             options_.max_concurrent_streams_per_connection);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) {

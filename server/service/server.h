@@ -32,6 +32,8 @@ struct ServerOptions {
   size_t max_queued_work = 1024;
   // Largest message a client may send (Put chunks must fit).
   int max_receive_message_bytes = 8 << 20;
+  // Concurrent calls one client connection may have open.
+  int max_concurrent_streams_per_connection = 100;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
 };
