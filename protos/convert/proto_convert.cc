@@ -18,6 +18,31 @@ absl::StatusOr<DType> FromProto(v1::DType dtype) {
 
 v1::DType ToProto(DType dtype) { return static_cast<v1::DType>(dtype); }
 
+absl::StatusOr<std::vector<Index>> IndicesFromProto(
+    const google::protobuf::RepeatedPtrField<v1::Index>& indices) {
+  std::vector<Index> result;
+  for (int i = 0; i < indices.size(); ++i) {
+    const v1::Index& index = indices[i];
+    switch (index.kind_case()) {
+      case v1::Index::kAt:
+        result.push_back(Index::At(index.at()));
+        break;
+      case v1::Index::kSlice: {
+        const v1::Slice& slice = index.slice();
+        result.push_back(Index::Slice(
+            slice.has_start() ? std::optional<int64_t>(slice.start()) : std::nullopt,
+            slice.has_stop() ? std::optional<int64_t>(slice.stop()) : std::nullopt,
+            slice.has_step() ? std::optional<int64_t>(slice.step()) : std::nullopt));
+        break;
+      }
+      case v1::Index::KIND_NOT_SET:
+        return absl::InvalidArgumentError(absl::StrCat(
+            "index ", i, " is neither a position (at) nor a slice"));
+    }
+  }
+  return result;
+}
+
 std::vector<int64_t> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& shape) {
   return std::vector<int64_t>(shape.begin(), shape.end());

@@ -12,6 +12,7 @@
 #include "matcache/v1/matcache.pb.h"
 #include "server/core/dtype.h"
 #include "server/core/matrix_info.h"
+#include "server/core/slice.h"
 #include "server/core/store.h"
 
 namespace matcache {
@@ -19,6 +20,10 @@ namespace matcache {
 // INVALID_ARGUMENT for DTYPE_UNSPECIFIED and unknown values.
 absl::StatusOr<DType> FromProto(v1::DType dtype);
 v1::DType ToProto(DType dtype);
+
+// INVALID_ARGUMENT, naming the position, for an Index with no kind set.
+absl::StatusOr<std::vector<Index>> IndicesFromProto(
+    const google::protobuf::RepeatedPtrField<v1::Index>& indices);
 
 std::vector<int64_t> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& shape);

@@ -1,55 +1,66 @@
 #include "server/service/read_reactor.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "protos/convert/proto_convert.h"
+#include "server/core/cast.h"
+#include "server/core/slice.h"
+#include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
 #include "server/service/matrix_cache_service.h"
-#include "protos/convert/proto_convert.h"
 
 namespace matcache {
 
 ReadReactor::ReadReactor(const Store& store, const v1::ReadRequest& request,
                          int64_t default_chunk_bytes) {
-  absl::StatusOr<std::shared_ptr<const Segment>> segment = Open(store, request);
-  if (!segment.ok()) {
-    Finish(ToGrpcStatus("Read", segment.status()));
+  absl::Status started = Start(store, request, default_chunk_bytes);
+  if (!started.ok()) {
+    Finish(ToGrpcStatus("Read", started));
     return;
   }
-  segment_ = *std::move(segment);
-  chunk_bytes_ = request.chunk_bytes() > 0
-                     ? std::min(request.chunk_bytes(), kMaxReadChunkBytes)
-                     : default_chunk_bytes;
-  const SegmentHeader& header = segment_->header();
-  v1::ReadHeader* out = response_.mutable_header();
-  out->mutable_shape()->Assign(header.shape.begin(), header.shape.end());
-  out->set_dtype(ToProto(header.dtype));
-  out->set_generation(header.generation);
-  out->set_nbytes(static_cast<int64_t>(header.data_length));
   StartWrite(&response_);
 }
 
-absl::StatusOr<std::shared_ptr<const Segment>> ReadReactor::Open(
-    const Store& store, const v1::ReadRequest& request) const {
+absl::Status ReadReactor::Start(const Store& store,
+                                const v1::ReadRequest& request,
+                                int64_t default_chunk_bytes) {
   if (request.chunk_bytes() < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("chunk_bytes is negative (", request.chunk_bytes(), ")"));
   }
-  if (request.index_size() > 0 || request.dtype() != v1::DTYPE_UNSPECIFIED) {
-    return absl::UnimplementedError(
-        "Read with indices or a dtype cast is not served by this server "
-        "version; read the whole matrix");
-  }
-  absl::StatusOr<std::shared_ptr<const Segment>> segment =
-      store.Acquire(request.name());
-  if (!segment.ok()) return segment.status();
-  const uint64_t current = (*segment)->header().generation;
-  if (request.generation() != 0 && request.generation() != current) {
+  ASSIGN_OR_RETURN(std::vector<Index> indices, IndicesFromProto(request.index()));
+  ASSIGN_OR_RETURN(segment_, store.Acquire(request.name()));
+  const SegmentHeader& header = segment_->header();
+  if (request.generation() != 0 && request.generation() != header.generation) {
     return absl::FailedPreconditionError(absl::StrCat(
         "generation ", request.generation(), " of \"", request.name(),
-        "\" is gone; the current one is ", current));
+        "\" is gone; the current one is ", header.generation));
   }
-  return segment;
+  source_dtype_ = header.dtype;
+  output_dtype_ = header.dtype;
+  if (request.dtype() != v1::DTYPE_UNSPECIFIED) {
+    ASSIGN_OR_RETURN(output_dtype_, FromProto(request.dtype()));
+  }
+  ASSIGN_OR_RETURN(std::vector<DimSelection> selection,
+                   ResolveIndices(header.shape, indices));
+  const int64_t source_item = GetDTypeInfo(source_dtype_).item_size;
+  const int64_t output_item = GetDTypeInfo(output_dtype_).item_size;
+  reader_.emplace(segment_->data(), header.shape, source_item, selection);
+
+  const int64_t chunk_bytes =
+      request.chunk_bytes() > 0
+          ? std::min(request.chunk_bytes(), kMaxReadChunkBytes)
+          : default_chunk_bytes;
+  chunk_elements_ = std::max<int64_t>(1, chunk_bytes / output_item);
+  const std::vector<int64_t> shape = SelectedShape(selection);
+  v1::ReadHeader* out = response_.mutable_header();
+  out->mutable_shape()->Assign(shape.begin(), shape.end());
+  out->set_dtype(ToProto(output_dtype_));
+  out->set_generation(header.generation);
+  out->set_nbytes(reader_->total_bytes() / source_item * output_item);
+  return absl::OkStatus();
 }
 
 void ReadReactor::OnWriteDone(bool ok) {
@@ -62,15 +73,25 @@ void ReadReactor::OnWriteDone(bool ok) {
 }
 
 void ReadReactor::WriteNextChunk() {
-  const int64_t total = static_cast<int64_t>(segment_->header().data_length);
-  if (sent_ == total) {
+  if (reader_->remaining_bytes() == 0) {
     Finish(grpc::Status::OK);
     return;
   }
-  const int64_t size = std::min(chunk_bytes_, total - sent_);
+  const int64_t source_item = GetDTypeInfo(source_dtype_).item_size;
+  const int64_t output_item = GetDTypeInfo(output_dtype_).item_size;
+  const int64_t elements =
+      std::min(chunk_elements_, reader_->remaining_bytes() / source_item);
   response_.Clear();
-  response_.set_data(segment_->data() + sent_, static_cast<size_t>(size));
-  sent_ += size;
+  std::string* data = response_.mutable_data();
+  data->resize(static_cast<size_t>(elements * output_item));
+  if (source_dtype_ == output_dtype_) {
+    reader_->Read(data->data(), data->size());
+  } else {
+    scratch_.resize(static_cast<size_t>(elements * source_item));
+    reader_->Read(scratch_.data(), scratch_.size());
+    CastElements(source_dtype_, output_dtype_, scratch_.data(), data->data(),
+                 elements);
+  }
   StartWrite(&response_);
 }
 

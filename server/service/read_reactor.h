@@ -1,21 +1,24 @@
-// ReadReactor: one server-streaming Read call. Holds the segment of one
-// generation for the whole stream, so a concurrent replace or delete never
-// mixes versions, and keeps exactly one write in flight, so a client that
-// stops reading holds the server to one chunk of memory.
-//
-// This version streams whole matrices: a request with indices or a dtype
-// cast is answered UNIMPLEMENTED.
+// ReadReactor: one server-streaming Read call: numpy basic indexing of one
+// matrix, optionally cast to another dtype, streamed in C order in bounded
+// chunks. Holds the segment of one generation for the whole stream, so a
+// concurrent replace or delete never mixes versions, and keeps exactly one
+// write in flight, so a client that stops reading holds the server to one
+// chunk of memory.
 #ifndef MATCACHE_SERVER_SERVICE_READ_REACTOR_H_
 #define MATCACHE_SERVER_SERVICE_READ_REACTOR_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "matcache/v1/matcache.pb.h"
+#include "server/core/dtype.h"
 #include "server/core/segment.h"
+#include "server/core/selection_reader.h"
 #include "server/core/store.h"
 
 namespace matcache {
@@ -31,13 +34,18 @@ class ReadReactor final : public grpc::ServerWriteReactor<v1::ReadResponse> {
   void OnDone() override;
 
  private:
-  absl::StatusOr<std::shared_ptr<const Segment>> Open(
-      const Store& store, const v1::ReadRequest& request) const;
+  // Acquires the segment and prepares the reader; the first response (the
+  // header) is left in response_.
+  absl::Status Start(const Store& store, const v1::ReadRequest& request,
+                     int64_t default_chunk_bytes);
   void WriteNextChunk();
 
   std::shared_ptr<const Segment> segment_;
-  int64_t chunk_bytes_ = 0;
-  int64_t sent_ = 0;
+  std::optional<SelectionReader> reader_;
+  DType source_dtype_ = DType::kFloat64;
+  DType output_dtype_ = DType::kFloat64;
+  int64_t chunk_elements_ = 0;
+  std::string scratch_;  // source elements of one chunk, when casting
   v1::ReadResponse response_;
 };
 

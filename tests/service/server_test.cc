@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -289,13 +290,92 @@ TEST_F(ServerTest, ReadStreamsBoundedChunksAndChecksItsRequest) {
   EXPECT_EQ(ReadAll(read, &header, &data).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
   read.set_chunk_bytes(0);
-  read.add_index()->set_at(3);
-  EXPECT_EQ(ReadAll(read, &header, &data).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
-  read.clear_index();
   read.set_name("missing");
   EXPECT_EQ(ReadAll(read, &header, &data).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, ReadSlicesAndCastsLikeNumpy) {
+  // m = np.arange(24).reshape(4, 6)
+  grpc::Status put = PutChunks("m", {4, 6}, v1::DTYPE_INT64, {Bytes(Iota(24, 0))});
+  ASSERT_TRUE(put.ok());
+
+  // m[::-2, 1:5:3] == [[19, 22], [7, 10]]
+  v1::ReadRequest read;
+  read.set_name("m");
+  v1::Slice* rows = read.add_index()->mutable_slice();
+  rows->set_step(-2);
+  v1::Slice* columns = read.add_index()->mutable_slice();
+  columns->set_start(1);
+  columns->set_stop(5);
+  columns->set_step(3);
+  v1::ReadHeader header;
+  std::string data;
+  ASSERT_TRUE(ReadAll(read, &header, &data).ok());
+  EXPECT_THAT(header.shape(), ElementsAre(2, 2));
+  EXPECT_EQ(header.nbytes(), 32);
+  EXPECT_EQ(data, Bytes({19, 22, 7, 10}));
+
+  // m[-1].astype(np.float32)
+  read.clear_index();
+  read.add_index()->set_at(-1);
+  read.set_dtype(v1::DTYPE_FLOAT32);
+  data.clear();
+  ASSERT_TRUE(ReadAll(read, &header, &data).ok());
+  EXPECT_THAT(header.shape(), ElementsAre(6));
+  EXPECT_EQ(header.dtype(), v1::DTYPE_FLOAT32);
+  const std::vector<float> expected = {18, 19, 20, 21, 22, 23};
+  EXPECT_EQ(data, std::string(reinterpret_cast<const char*>(expected.data()), 24));
+
+  // m[2, 3]: a 0-d result.
+  read.clear_index();
+  read.clear_dtype();
+  read.add_index()->set_at(2);
+  read.add_index()->set_at(3);
+  data.clear();
+  ASSERT_TRUE(ReadAll(read, &header, &data).ok());
+  EXPECT_THAT(header.shape(), IsEmpty());
+  EXPECT_EQ(data, Bytes({15}));
+}
+
+TEST_F(ServerTest, BadIndicesAreInvalidArguments) {
+  ASSERT_TRUE(PutChunks("m", {4, 6}, v1::DTYPE_INT64, {Bytes(Iota(24, 0))}).ok());
+  struct Case {
+    std::function<void(v1::ReadRequest&)> make;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](v1::ReadRequest& r) {
+         r.add_index();
+         r.add_index()->mutable_slice()->set_step(0);
+       },
+       "index 0 is neither"},
+      {[](v1::ReadRequest& r) {
+         r.add_index()->mutable_slice();
+         r.add_index()->mutable_slice()->set_step(0);
+       },
+       "step is 0 in dimension 1"},
+      {[](v1::ReadRequest& r) { r.add_index()->set_at(4); },
+       "index 4 is out of bounds for dimension 0 with size 4"},
+      {[](v1::ReadRequest& r) {
+         for (int i = 0; i < 3; ++i) r.add_index()->set_at(0);
+       },
+       "too many indices"},
+      {[](v1::ReadRequest& r) { r.set_dtype(static_cast<v1::DType>(77)); },
+       "dtype code 77"},
+  };
+  for (const Case& c : cases) {
+    v1::ReadRequest read;
+    read.set_name("m");
+    c.make(read);
+    v1::ReadHeader header;
+    std::string data;
+    grpc::Status status = ReadAll(read, &header, &data);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.message;
+    EXPECT_THAT(status.error_message(), HasSubstr(c.message));
+  }
+  v1::MatrixInfo info;
+  EXPECT_TRUE(Info("m", &info).ok());
 }
 
 TEST_F(ServerTest, ReadKeepsItsGenerationThroughAReplace) {
