@@ -224,11 +224,17 @@ int Store::AbortExpired(absl::Time now) {
 }
 
 absl::StatusOr<std::shared_ptr<const Segment>> Store::Acquire(
-    absl::string_view name) const {
+    absl::string_view name, uint64_t generation) const {
   RETURN_IF_ERROR(ValidateName(name));
   absl::MutexLock lock(&mu_);
   auto it = published_.find(name);
   if (it == published_.end()) return NoSuchMatrix(name);
+  const uint64_t current = it->second->header().generation;
+  if (generation != 0 && generation != current) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "generation ", generation, " of \"", name, "\" is gone; the current ",
+        "one is ", current));
+  }
   return it->second;
 }
 

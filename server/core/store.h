@@ -120,9 +120,10 @@ class Store {
   absl::Status Delete(absl::string_view name, uint64_t generation = 0);
 
   // The current segment of `name`, kept mapped for as long as the caller
-  // holds it, whatever happens to the name meanwhile.
+  // holds it, whatever happens to the name meanwhile. If `generation` is
+  // non-zero and not the current one: FAILED_PRECONDITION.
   absl::StatusOr<std::shared_ptr<const Segment>> Acquire(
-      absl::string_view name) const;
+      absl::string_view name, uint64_t generation = 0) const;
 
   StoreStats Stats() const;
   const RecoveryReport& recovery_report() const { return recovery_report_; }

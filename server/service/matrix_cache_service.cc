@@ -8,6 +8,7 @@
 #include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
 #include "protos/convert/proto_convert.h"
+#include "server/service/preview_reactor.h"
 #include "server/service/put_reactor.h"
 #include "server/service/read_reactor.h"
 
@@ -134,6 +135,12 @@ grpc::ServerUnaryReactor* MatrixCacheService::Delete(
 grpc::ServerWriteReactor<v1::ReadResponse>* MatrixCacheService::Read(
     grpc::CallbackServerContext* /*context*/, const v1::ReadRequest* request) {
   return new ReadReactor(*store_, *request, options_.read_chunk_bytes);
+}
+
+grpc::ServerWriteReactor<v1::ReadResponse>* MatrixCacheService::Preview(
+    grpc::CallbackServerContext* /*context*/, const v1::PreviewRequest* request) {
+  return new PreviewReactor(*store_, pool_, *request, options_.read_chunk_bytes,
+                            options_.preview_threads);
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Stats(

@@ -26,6 +26,8 @@ struct ServiceOptions {
   int max_list_page = 1000;
   // Data bytes per Read message unless the request asks for fewer.
   int64_t read_chunk_bytes = int64_t{1} << 20;
+  // Threads one Preview batch is spread over.
+  int preview_threads = 2;
 };
 
 // Largest data payload of one Read message.
@@ -58,6 +60,9 @@ class MatrixCacheService final : public v1::MatrixCache::CallbackService {
   grpc::ServerWriteReactor<v1::ReadResponse>* Read(
       grpc::CallbackServerContext* context,
       const v1::ReadRequest* request) override;
+  grpc::ServerWriteReactor<v1::ReadResponse>* Preview(
+      grpc::CallbackServerContext* context,
+      const v1::PreviewRequest* request) override;
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;

@@ -31,13 +31,8 @@ absl::Status ReadReactor::Start(const Store& store,
         absl::StrCat("chunk_bytes is negative (", request.chunk_bytes(), ")"));
   }
   ASSIGN_OR_RETURN(std::vector<Index> indices, IndicesFromProto(request.index()));
-  ASSIGN_OR_RETURN(segment_, store.Acquire(request.name()));
+  ASSIGN_OR_RETURN(segment_, store.Acquire(request.name(), request.generation()));
   const SegmentHeader& header = segment_->header();
-  if (request.generation() != 0 && request.generation() != header.generation) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "generation ", request.generation(), " of \"", request.name(),
-        "\" is gone; the current one is ", header.generation));
-  }
   source_dtype_ = header.dtype;
   output_dtype_ = header.dtype;
   if (request.dtype() != v1::DTYPE_UNSPECIFIED) {

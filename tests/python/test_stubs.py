@@ -7,7 +7,7 @@ def test_service_has_every_v1_rpc():
     service = matcache_pb2.DESCRIPTOR.services_by_name["MatrixCache"]
     assert sorted(m.name for m in service.methods) == sorted(
         ["Create", "Commit", "Abort", "Put", "Info", "List", "Delete", "Read",
-         "Stats"])
+         "Preview", "Stats"])
     put = service.methods_by_name["Put"]
     read = service.methods_by_name["Read"]
     assert put.client_streaming and not put.server_streaming

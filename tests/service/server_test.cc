@@ -338,6 +338,70 @@ TEST_F(ServerTest, ReadSlicesAndCastsLikeNumpy) {
   EXPECT_EQ(data, Bytes({15}));
 }
 
+TEST_F(ServerTest, PreviewDownsamplesInBoundedChunks) {
+  // np.arange(24).reshape(4, 6): 2x3 blocks of 2x2, means.
+  ASSERT_TRUE(PutChunks("m", {4, 6}, v1::DTYPE_INT64, {Bytes(Iota(24, 0))}).ok());
+  v1::PreviewRequest request;
+  request.set_name("m");
+  request.add_shape(2);
+  request.add_shape(3);
+  request.set_chunk_bytes(16);
+  grpc::ClientContext context;
+  auto reader = stub_->Preview(&context, request);
+  v1::ReadResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  EXPECT_THAT(response.header().shape(), ElementsAre(2, 3));
+  EXPECT_EQ(response.header().dtype(), v1::DTYPE_FLOAT64);
+  std::string data;
+  while (reader->Read(&response)) {
+    EXPECT_LE(response.data().size(), 16u);
+    data += response.data();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  const std::vector<double> expected = {3.5, 5.5, 7.5, 15.5, 17.5, 19.5};
+  EXPECT_EQ(data, std::string(reinterpret_cast<const char*>(expected.data()), 48));
+
+  request.set_method(v1::PREVIEW_METHOD_FIRST);
+  request.clear_shape();
+  request.add_shape(3);  // rows 0, 1, 2 of 4 blocks [0,1) [1,2) [2,4)
+  grpc::ClientContext first_context;
+  auto first = stub_->Preview(&first_context, request);
+  data.clear();
+  while (first->Read(&response)) data += response.data();
+  ASSERT_TRUE(first->Finish().ok());
+  EXPECT_EQ(data, Bytes(Iota(18, 0)));
+}
+
+TEST_F(ServerTest, BadPreviewsAreInvalidArguments) {
+  ASSERT_TRUE(PutChunks("m", {4, 6}, v1::DTYPE_INT64, {Bytes(Iota(24, 0))}).ok());
+  for (const auto& [shape, message] : std::vector<std::pair<std::vector<int64_t>, std::string>>{
+           {{2, 0}, "non-positive"},
+           {{2, 3, 1}, "more dimensions"},
+           {{5, 6}, "larger than the matrix"},
+           {{}, "empty"}}) {
+    v1::PreviewRequest request;
+    request.set_name("m");
+    request.mutable_shape()->Assign(shape.begin(), shape.end());
+    grpc::ClientContext context;
+    auto reader = stub_->Preview(&context, request);
+    v1::ReadResponse response;
+    while (reader->Read(&response)) {
+    }
+    grpc::Status status = reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << message;
+    EXPECT_THAT(status.error_message(), HasSubstr(message));
+  }
+  v1::PreviewRequest missing;
+  missing.set_name("missing");
+  missing.add_shape(1);
+  grpc::ClientContext context;
+  auto reader = stub_->Preview(&context, missing);
+  v1::ReadResponse response;
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(ServerTest, BadIndicesAreInvalidArguments) {
   ASSERT_TRUE(PutChunks("m", {4, 6}, v1::DTYPE_INT64, {Bytes(Iota(24, 0))}).ok());
   struct Case {

@@ -1,0 +1,121 @@
+#include "server/service/preview_reactor.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "protos/convert/proto_convert.h"
+#include "server/core/status_macros.h"
+#include "server/service/grpc_status.h"
+#include "server/service/matrix_cache_service.h"
+
+namespace matcache {
+namespace {
+
+absl::StatusOr<PreviewMethod> MethodFromProto(v1::PreviewMethod method) {
+  switch (method) {
+    case v1::PREVIEW_METHOD_UNSPECIFIED:
+    case v1::PREVIEW_METHOD_MEAN:
+      return PreviewMethod::kMean;
+    case v1::PREVIEW_METHOD_MIN:
+      return PreviewMethod::kMin;
+    case v1::PREVIEW_METHOD_MAX:
+      return PreviewMethod::kMax;
+    case v1::PREVIEW_METHOD_FIRST:
+      return PreviewMethod::kFirst;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown preview method ", static_cast<int>(method)));
+  }
+}
+
+}  // namespace
+
+PreviewReactor::PreviewReactor(const Store& store, WorkerPool* pool,
+                               const v1::PreviewRequest& request,
+                               int64_t default_chunk_bytes, int threads)
+    : pool_(pool), threads_(threads) {
+  absl::Status started = Start(store, request, default_chunk_bytes);
+  if (!started.ok()) {
+    Finish(ToGrpcStatus("Preview", started));
+    return;
+  }
+  StartWrite(&response_);
+}
+
+absl::Status PreviewReactor::Start(const Store& store,
+                                   const v1::PreviewRequest& request,
+                                   int64_t default_chunk_bytes) {
+  if (request.chunk_bytes() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk_bytes is negative (", request.chunk_bytes(), ")"));
+  }
+  ASSIGN_OR_RETURN(PreviewMethod method, MethodFromProto(request.method()));
+  ASSIGN_OR_RETURN(segment_, store.Acquire(request.name(), request.generation()));
+  const SegmentHeader& header = segment_->header();
+  ASSIGN_OR_RETURN(
+      Previewer previewer,
+      Previewer::Create(segment_->data(), header.shape, header.dtype,
+                        ShapeFromProto(request.shape()), method));
+  previewer_.emplace(std::move(previewer));
+  chunk_bytes_ = request.chunk_bytes() > 0
+                     ? std::min(request.chunk_bytes(), kMaxReadChunkBytes)
+                     : default_chunk_bytes;
+  v1::ReadHeader* out = response_.mutable_header();
+  const std::vector<int64_t>& shape = previewer_->output_shape();
+  out->mutable_shape()->Assign(shape.begin(), shape.end());
+  out->set_dtype(ToProto(previewer_->output_dtype()));
+  out->set_generation(header.generation);
+  out->set_nbytes(previewer_->rows() * previewer_->row_bytes());
+  return absl::OkStatus();
+}
+
+void PreviewReactor::OnWriteDone(bool ok) {
+  if (!ok) {
+    Finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                        "Preview stream broken by the client"));
+    return;
+  }
+  SendNext();
+}
+
+void PreviewReactor::SendNext() {
+  if (batch_sent_ < batch_.size()) {
+    const size_t size = std::min(batch_.size() - batch_sent_,
+                                 static_cast<size_t>(chunk_bytes_));
+    response_.Clear();
+    response_.set_data(batch_.data() + batch_sent_, size);
+    batch_sent_ += size;
+    StartWrite(&response_);
+    return;
+  }
+  if (next_row_ == previewer_->rows()) {
+    Finish(grpc::Status::OK);
+    return;
+  }
+  if (!pool_->TrySchedule([this] { ComputeBatch(); })) {
+    Finish(ToGrpcStatus("Preview", absl::ResourceExhaustedError(
+                                       "server busy: too many requests "
+                                       "waiting; retry later")));
+  }
+}
+
+void PreviewReactor::ComputeBatch() {
+  if (cancelled_.load()) {
+    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "Preview cancelled"));
+    return;
+  }
+  const int64_t rows = std::min(
+      previewer_->rows() - next_row_,
+      std::max<int64_t>(1, chunk_bytes_ / std::max<int64_t>(1, previewer_->row_bytes())));
+  batch_.resize(static_cast<size_t>(rows * previewer_->row_bytes()));
+  previewer_->ComputeRows(next_row_, next_row_ + rows, batch_.data(), threads_);
+  next_row_ += rows;
+  batch_sent_ = 0;
+  SendNext();
+}
+
+void PreviewReactor::OnCancel() { cancelled_.store(true); }
+
+void PreviewReactor::OnDone() { delete this; }
+
+}  // namespace matcache
