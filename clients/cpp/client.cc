@@ -95,6 +95,52 @@ absl::Status Client::FromGrpc(const grpc::Status& status) const {
   return absl::Status(code, status.error_message());
 }
 
+void Client::AddIndices(const std::vector<Index>& indices,
+                        v1::ReadRequest* request) {
+  for (const Index& index : indices) {
+    v1::Index* proto = request->add_index();
+    if (!index.is_slice) {
+      proto->set_at(index.at);
+      continue;
+    }
+    v1::Slice* slice = proto->mutable_slice();
+    if (index.start.has_value()) slice->set_start(*index.start);
+    if (index.stop.has_value()) slice->set_stop(*index.stop);
+    if (index.step.has_value()) slice->set_step(*index.step);
+  }
+}
+
+v1::PreviewMethod Client::ToProto(PreviewMethod method) {
+  switch (method) {
+    case PreviewMethod::kMean:
+      return v1::PREVIEW_METHOD_MEAN;
+    case PreviewMethod::kMin:
+      return v1::PREVIEW_METHOD_MIN;
+    case PreviewMethod::kMax:
+      return v1::PREVIEW_METHOD_MAX;
+    case PreviewMethod::kFirst:
+      return v1::PREVIEW_METHOD_FIRST;
+  }
+  return v1::PREVIEW_METHOD_UNSPECIFIED;
+}
+
+absl::Status Client::StreamError(const grpc::Status& status,
+                                 absl::string_view otherwise) const {
+  if (!status.ok()) return FromGrpc(status);
+  return absl::DataLossError(otherwise);
+}
+
+absl::Status Client::CheckHeader(const v1::ReadHeader& header, DType dtype) {
+  if (header.dtype() != matcache::ToProto(dtype)) {
+    absl::StatusOr<DType> got = FromProto(header.dtype());
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the result holds ",
+        got.ok() ? GetDTypeInfo(*got).name : "an unknown dtype",
+        ", not the requested ", GetDTypeInfo(dtype).name));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<MatrixInfo> Client::Info(absl::string_view name) {
   grpc::ClientContext context;
   PrepareContext(&context);
@@ -165,7 +211,7 @@ absl::StatusOr<MatrixInfo> Client::Put(absl::string_view name,
     v1::CreateRequest request;
     request.set_name(std::string(name));
     request.mutable_shape()->Assign(shape.begin(), shape.end());
-    request.set_dtype(ToProto(dtype));
+    request.set_dtype(matcache::ToProto(dtype));
     RETURN_IF_ERROR(FromGrpc(stub_->Create(&context, request, &created)));
   }
   absl::StatusOr<int> fd = OpenStaging(created);
@@ -215,7 +261,7 @@ absl::StatusOr<MatrixInfo> Client::PutStreamed(absl::string_view name,
   v1::PutHeader* header = message.mutable_header();
   header->set_name(std::string(name));
   header->mutable_shape()->Assign(shape.begin(), shape.end());
-  header->set_dtype(ToProto(dtype));
+  header->set_dtype(matcache::ToProto(dtype));
   bool open = writer->Write(message);
   const char* bytes = static_cast<const char*>(data);
   for (int64_t sent = 0; open && sent < nbytes; sent += kPutChunkBytes) {

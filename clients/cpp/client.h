@@ -12,6 +12,7 @@
 #define MATCACHE_CLIENTS_CPP_CLIENT_H_
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -28,6 +30,10 @@
 #include "clients/cpp/mapped_matrix.h"
 #include "matcache/v1/matcache.grpc.pb.h"
 #include "server/core/matrix_info.h"
+#include "server/core/preview.h"
+#include "server/core/slice.h"
+#include "server/core/status_macros.h"
+#include "protos/convert/proto_convert.h"
 
 namespace matcache {
 
@@ -78,6 +84,40 @@ class Client {
     return Put(name, array.data(), shape, DTypeOf<T>());
   }
 
+  // numpy basic indexing `indices` (see server/core/slice.h) of the current
+  // version, cast to T on the server, streamed into a new array.
+  template <typename T>
+  absl::StatusOr<xt::xarray<T>> Read(absl::string_view name,
+                                     const std::vector<Index>& indices = {}) {
+    v1::ReadRequest request;
+    request.set_name(std::string(name));
+    AddIndices(indices, &request);
+    request.set_dtype(matcache::ToProto(DTypeOf<T>()));
+    xt::xarray<T> result;
+    RETURN_IF_ERROR(Stream(
+        [&](grpc::ClientContext* context) { return stub_->Read(context, request); },
+        DTypeOf<T>(), &result));
+    return result;
+  }
+
+  // The current version downsampled to `shape` (see server/core/preview.h).
+  // T must be the preview's dtype: double for kMean on real matrices,
+  // std::complex<double> on complex ones, the stored type otherwise.
+  template <typename T>
+  absl::StatusOr<xt::xarray<T>> Preview(absl::string_view name,
+                                        const std::vector<int64_t>& shape,
+                                        PreviewMethod method = PreviewMethod::kMean) {
+    v1::PreviewRequest request;
+    request.set_name(std::string(name));
+    request.mutable_shape()->Assign(shape.begin(), shape.end());
+    request.set_method(ToProto(method));
+    xt::xarray<T> result;
+    RETURN_IF_ERROR(Stream(
+        [&](grpc::ClientContext* context) { return stub_->Preview(context, request); },
+        DTypeOf<T>(), &result));
+    return result;
+  }
+
   absl::StatusOr<MatrixInfo> Info(absl::string_view name);
   // Every matrix whose name starts with `prefix`, in name order.
   absl::StatusOr<std::vector<MatrixInfo>> List(absl::string_view prefix = "");
@@ -92,6 +132,46 @@ class Client {
                                          absl::Span<const int64_t> shape,
                                          DType dtype, int64_t nbytes);
   void Abort(const std::string& lease);
+  static void AddIndices(const std::vector<Index>& indices,
+                         v1::ReadRequest* request);
+  static v1::PreviewMethod ToProto(PreviewMethod method);
+
+  // Runs a Read-style stream opened by `open` and fills `result` (an
+  // xt::xarray of `dtype`'s element type) chunk by chunk, in place.
+  template <typename T, typename Open>
+  absl::Status Stream(Open open, DType dtype, xt::xarray<T>* result) {
+    grpc::ClientContext context;
+    PrepareContext(&context);
+    auto reader = open(&context);
+    v1::ReadResponse response;
+    if (!reader->Read(&response) || !response.has_header()) {
+      return StreamError(reader->Finish(), "stream ended before its header");
+    }
+    RETURN_IF_ERROR(CheckHeader(response.header(), dtype));
+    std::vector<size_t> shape(response.header().shape().begin(),
+                              response.header().shape().end());
+    *result = xt::xarray<T>::from_shape(shape);
+    char* out = reinterpret_cast<char*>(result->data());
+    const size_t total = result->size() * sizeof(T);
+    size_t received = 0;
+    while (reader->Read(&response)) {
+      const std::string& data = response.data();
+      if (data.size() > total - received) {
+        return absl::DataLossError("server sent more data than its header said");
+      }
+      std::memcpy(out + received, data.data(), data.size());
+      received += data.size();
+    }
+    RETURN_IF_ERROR(FromGrpc(reader->Finish()));
+    if (received != total) {
+      return absl::DataLossError(absl::StrCat("stream ended after ", received,
+                                              " of ", total, " bytes"));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status StreamError(const grpc::Status& status,
+                           absl::string_view otherwise) const;
+  static absl::Status CheckHeader(const v1::ReadHeader& header, DType dtype);
 
   const std::string address_;
   const ClientOptions options_;

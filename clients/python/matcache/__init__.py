@@ -1,0 +1,39 @@
+"""matcache: a cache of named numpy matrices held in shared memory by the
+matcached server.
+
+    import matcache
+    with matcache.Client() as c:
+        c.put("prices", array)     # zero-copy local write when possible
+        a = c.get("prices")        # read-only array, a view of shared memory
+
+See Client for the API and matcache.errors for the exceptions.
+"""
+
+from matcache.client import Client
+from matcache.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    MatcacheError,
+    NotFoundError,
+    NotLocalError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    StatusError,
+    UnavailableError,
+)
+from matcache.info import MatrixInfo, Stats
+
+__all__ = [
+    "Client",
+    "FailedPreconditionError",
+    "InvalidArgumentError",
+    "MatcacheError",
+    "MatrixInfo",
+    "NotFoundError",
+    "NotLocalError",
+    "PermissionDeniedError",
+    "ResourceExhaustedError",
+    "Stats",
+    "StatusError",
+    "UnavailableError",
+]

@@ -1,0 +1,245 @@
+"""The matcache client: put, get, inspect and delete named matrices."""
+
+import functools
+import logging
+import os
+
+import grpc
+import numpy as np
+
+from matcache import dtypes, errors, segment, wire
+from matcache.info import MatrixInfo, Stats
+from matcache.v1 import matcache_pb2 as pb
+from matcache.v1 import matcache_pb2_grpc as pb_grpc
+
+DEFAULT_ADDRESS = "unix:/tmp/matcache/matcached.sock"
+ADDRESS_ENV = "MATCACHE_ADDRESS"
+DEFAULT_TIMEOUT = 60.0
+CHUNK_BYTES = 2 << 20
+# Read chunks are capped at 4 MiB of data; leave room for the framing.
+_MAX_RECEIVE_BYTES = 8 << 20
+_SERVICE = pb.DESCRIPTOR.services_by_name["MatrixCache"].full_name
+
+_log = logging.getLogger("matcache")
+
+
+def _translating_errors(method):
+    """Turns every grpc.RpcError escaping `method` into a MatcacheError."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except grpc.RpcError as e:
+            raise errors.from_rpc_error(e, self.address) from None
+
+    return wrapper
+
+
+class Client:
+    """A connection to one matcached server.
+
+    Args:
+        address: gRPC target, "unix:PATH" or "HOST:PORT". Defaults to
+            $MATCACHE_ADDRESS, else DEFAULT_ADDRESS.
+        local: None (default) maps segments directly when this process can
+            open them and streams otherwise, deciding per matrix; True always
+            maps (NotLocalError if impossible); False always streams.
+        timeout: deadline in seconds of each unary call. Put and Read streams
+            have no deadline: their duration grows with the matrix size.
+
+    Thread-safe; one client may serve many threads. Usable as a context
+    manager, which closes it at exit. Every method raises MatcacheError
+    subclasses: NotFoundError, InvalidArgumentError, ResourceExhaustedError,
+    PermissionDeniedError, FailedPreconditionError, UnavailableError (server
+    unreachable), StatusError (any other status).
+    """
+
+    def __init__(self, address=None, local=None, timeout=DEFAULT_TIMEOUT):
+        self.address = address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
+        self.local = local
+        self.timeout = timeout
+        self._channel = grpc.insecure_channel(
+            self.address,
+            options=[("grpc.max_receive_message_length", _MAX_RECEIVE_BYTES)])
+        self._stub = pb_grpc.MatrixCacheStub(self._channel)
+        # The two payload streams bypass the generated message classes to
+        # avoid copying the data (see matcache.wire).
+        self._put_stream = self._channel.stream_unary(
+            f"/{_SERVICE}/Put", request_serializer=None,
+            response_deserializer=pb.MatrixInfo.FromString)
+        self._read_stream = self._channel.unary_stream(
+            f"/{_SERVICE}/Read",
+            request_serializer=pb.ReadRequest.SerializeToString,
+            response_deserializer=wire.decode_read_response)
+
+    def __repr__(self):
+        return f"Client(address={self.address!r}, local={self.local!r})"
+
+    def close(self):
+        """Closes the connection. Arrays already returned stay valid."""
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    @_translating_errors
+    def put(self, name, array):
+        """Publishes `array` as the new version of `name` and returns its
+        MatrixInfo. Readers of the previous version keep it unchanged.
+
+        `array` is anything np.asarray accepts, of any layout and byte order;
+        it is stored C-ordered and little-endian. A dtype matcache does not
+        store raises InvalidArgumentError before anything is sent.
+        """
+        array = np.asarray(array)
+        code = dtypes.to_proto(array.dtype)
+        dtype = dtypes.from_proto(code)
+        if self.local is not False:
+            try:
+                return self._put_local(name, array, code, dtype)
+            except errors.NotLocalError:
+                if self.local:
+                    raise
+        return self._put_streamed(name, array, code, dtype)
+
+    def _put_local(self, name, array, code, dtype):
+        created = self._stub.Create(
+            pb.CreateRequest(name=name, shape=array.shape, dtype=code),
+            timeout=self.timeout)
+        try:
+            segment.fill_staging(created.path, created.id, created.data_offset,
+                                 created.nbytes, array, dtype)
+            return MatrixInfo.from_proto(self._stub.Commit(
+                pb.CommitRequest(lease=created.lease), timeout=self.timeout))
+        except BaseException:
+            self._abort(created.lease)
+            raise
+
+    def _abort(self, lease):
+        # Best effort: the caller re-raises the error that got us here, and a
+        # lease the server never hears about again expires on its own.
+        try:
+            self._stub.Abort(pb.AbortRequest(lease=lease), timeout=self.timeout)
+        except grpc.RpcError as e:
+            _log.warning("Abort of lease %s failed: %s", lease,
+                         errors.from_rpc_error(e, self.address))
+
+    def _put_streamed(self, name, array, code, dtype):
+        # Not np.ascontiguousarray: it turns a 0-d array into a 1-d one.
+        data = np.asarray(array, dtype=dtype, order="C")
+        payload = memoryview(data.reshape(-1).view(np.uint8))
+
+        def requests():
+            yield wire.encode_put_header(name, array.shape, code)
+            for start in range(0, len(payload), CHUNK_BYTES):
+                yield wire.encode_put_data(payload[start:start + CHUNK_BYTES])
+
+        return MatrixInfo.from_proto(self._put_stream(requests()))
+
+    @_translating_errors
+    def get(self, name):
+        """Returns the current version of `name` as a read-only array.
+
+        Locally the array is a view of the server's segment (no copy, O(1) in
+        the size) that stays valid, unchanged, for as long as it or any view
+        of it lives, whatever happens to the name meanwhile. Otherwise the
+        data is streamed into a new array, also marked read-only.
+        """
+        if self.local is False:
+            return self._get_streamed(name)
+        info = self._info(name)
+        try:
+            return segment.map_published(info)
+        except errors.NotLocalError as e:
+            error = e
+        # A replace between Info and open unlinks the file we were told of;
+        # ask once more before concluding the segment is not reachable here.
+        fresh = self._info(name)
+        if fresh.id != info.id:
+            try:
+                return segment.map_published(fresh)
+            except errors.NotLocalError as e:
+                error = e
+        if self.local:
+            raise error
+        return self._get_streamed(name)
+
+    def _get_streamed(self, name):
+        responses = self._read_stream(pb.ReadRequest(name=name))
+        try:
+            return _receive_array(responses)
+        except BaseException:
+            responses.cancel()
+            raise
+
+    @_translating_errors
+    def info(self, name):
+        """Returns the MatrixInfo of the current version of `name`."""
+        return self._info(name)
+
+    def _info(self, name):
+        return MatrixInfo.from_proto(
+            self._stub.Info(pb.InfoRequest(name=name), timeout=self.timeout))
+
+    @_translating_errors
+    def list(self, prefix=""):
+        """Returns the MatrixInfo of every matrix whose name starts with
+        `prefix`, in name order (all pages)."""
+        result = []
+        token = ""
+        while True:
+            page = self._stub.List(
+                pb.ListRequest(prefix=prefix, page_token=token),
+                timeout=self.timeout)
+            result.extend(MatrixInfo.from_proto(m) for m in page.matrices)
+            token = page.next_page_token
+            if not token:
+                return result
+
+    @_translating_errors
+    def delete(self, name, generation=0):
+        """Removes `name`. With a non-zero `generation`, only if that is the
+        current one (else FailedPreconditionError). Readers holding the
+        matrix keep their arrays."""
+        self._stub.Delete(pb.DeleteRequest(name=name, generation=generation),
+                          timeout=self.timeout)
+
+    @_translating_errors
+    def stats(self):
+        """Returns the server-wide counters as a Stats."""
+        return Stats.from_proto(
+            self._stub.Stats(pb.StatsRequest(), timeout=self.timeout))
+
+
+def _receive_array(responses):
+    """Assembles a Read stream (a header, then data chunks) into a new
+    read-only array."""
+    header, _ = next(responses, (None, None))
+    if header is None:
+        raise errors.MatcacheError("the Read stream did not start with a header")
+    out = np.empty(tuple(header.shape), dtypes.from_proto(header.dtype))
+    if out.nbytes != header.nbytes:
+        raise errors.MatcacheError(
+            f"the Read header announces {header.nbytes} bytes for shape "
+            f"{out.shape} of {out.dtype}, which needs {out.nbytes}")
+    flat = out.reshape(-1).view(np.uint8)
+    received = 0
+    for _, data in responses:
+        if data is None:
+            raise errors.MatcacheError(
+                "the Read stream sent a message without data after the header")
+        end = received + len(data)
+        if end > flat.size:
+            raise errors.MatcacheError(
+                f"the Read stream sent more than the {flat.size} bytes announced")
+        flat[received:end] = np.frombuffer(data, dtype=np.uint8)
+        received = end
+    if received != flat.size:
+        raise errors.MatcacheError(
+            f"the Read stream ended after {received} of {flat.size} bytes")
+    out.flags.writeable = False
+    return out

@@ -1,0 +1,95 @@
+"""Exceptions raised by the matcache client.
+
+Every failure the client reports is a MatcacheError. Server statuses map to
+one subclass each; the builtin base classes (KeyError, ValueError,
+PermissionError) let callers catch them the way they would catch the
+equivalent failure of a dict or a file.
+"""
+
+import grpc
+
+
+class MatcacheError(Exception):
+    """Base class of every matcache error.
+
+    Attributes:
+        message: the human-readable explanation (also what str() returns).
+        code: the grpc.StatusCode the server answered with, or None when the
+            error was detected by the client itself.
+    """
+
+    def __init__(self, message, code=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __str__(self):
+        # The message as is, also for NotFoundError, where KeyError.__str__
+        # would repr-quote it.
+        return self.message
+
+
+class NotFoundError(MatcacheError, KeyError):
+    """No matrix (or lease) with that name (NOT_FOUND)."""
+
+
+class InvalidArgumentError(MatcacheError, ValueError):
+    """A malformed name, shape, dtype, index or chunk (INVALID_ARGUMENT)."""
+
+
+class FailedPreconditionError(MatcacheError):
+    """The requested generation is no longer current (FAILED_PRECONDITION)."""
+
+
+class ResourceExhaustedError(MatcacheError):
+    """The matrix does not fit: size limit, memory or tmpfs space."""
+
+
+class PermissionDeniedError(MatcacheError, PermissionError):
+    """The caller may not perform the mutation (PERMISSION_DENIED)."""
+
+
+class UnavailableError(MatcacheError):
+    """The server cannot be reached (UNAVAILABLE); the message names it."""
+
+
+class StatusError(MatcacheError):
+    """Any other non-OK status (UNIMPLEMENTED, INTERNAL, DEADLINE_EXCEEDED,
+    ...); `code` tells which."""
+
+
+class NotLocalError(MatcacheError):
+    """A segment cannot be mapped from this process (another host or
+    container, no access, or the file is not the version the server named).
+    Raised only when local access was demanded with local=True."""
+
+
+_BY_CODE = {
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.UNAVAILABLE: UnavailableError,
+}
+
+
+def from_rpc_error(error, address):
+    """Returns the MatcacheError for a failed call.
+
+    Args:
+        error: the grpc.RpcError raised by a call (it is also a grpc.Call,
+            so it carries code() and details()).
+        address: the server address the call went to, named in the
+            message of an UnavailableError.
+    """
+    code = error.code()
+    details = error.details() or code.name
+    cls = _BY_CODE.get(code, StatusError)
+    if cls is UnavailableError:
+        message = f"cannot reach matcached at {address}: {details}"
+    elif cls is StatusError:
+        message = f"{code.name}: {details}"
+    else:
+        message = details
+    return cls(message, code)

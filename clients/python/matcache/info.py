@@ -1,0 +1,79 @@
+"""Plain-Python views of the server's metadata messages."""
+
+import dataclasses
+import datetime
+
+import numpy as np
+
+from matcache import dtypes
+
+
+@dataclasses.dataclass(frozen=True)
+class MatrixInfo:
+    """Metadata of one published matrix version.
+
+    Attributes:
+        name: the matrix name.
+        shape: extent of each dimension; () for a 0-d matrix.
+        dtype: little-endian numpy dtype of the elements.
+        nbytes: size of the data in bytes.
+        generation: version number; a replace publishes a higher one.
+        id: the 16-byte random identifier of this version's segment.
+        created: when this version was created, a UTC-aware datetime.
+        path: the segment file on the server's host.
+        data_offset: offset of the first data byte in that file.
+        strides: byte strides of each dimension (C order).
+        source: where the data came from; empty for puts.
+        checksum: XXH3-64 of the data bytes.
+    """
+
+    name: str
+    shape: tuple
+    dtype: np.dtype
+    nbytes: int
+    generation: int
+    id: bytes
+    created: datetime.datetime
+    path: str
+    data_offset: int
+    strides: tuple
+    source: str
+    checksum: int
+
+    @classmethod
+    def from_proto(cls, message):
+        """Builds a MatrixInfo from a matcache.v1.MatrixInfo message."""
+        return cls(
+            name=message.name,
+            shape=tuple(int(n) for n in message.shape),
+            dtype=dtypes.from_proto(message.dtype),
+            nbytes=int(message.nbytes),
+            generation=int(message.generation),
+            id=bytes(message.id),
+            created=message.created.ToDatetime(tzinfo=datetime.timezone.utc),
+            path=message.path,
+            data_offset=int(message.data_offset),
+            strides=tuple(int(n) for n in message.strides),
+            source=message.source,
+            checksum=int(message.checksum),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """Server-wide counters (the fields of StatsResponse)."""
+
+    matrix_count: int
+    matrix_bytes: int
+    staging_count: int
+    staging_bytes: int
+    shm_dir: str
+    shm_dir_total_bytes: int
+    shm_dir_free_bytes: int
+    quarantined_count: int
+
+    @classmethod
+    def from_proto(cls, message):
+        """Builds Stats from a matcache.v1.StatsResponse message."""
+        return cls(**{f.name: getattr(message, f.name)
+                      for f in dataclasses.fields(cls)})

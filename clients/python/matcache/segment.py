@@ -1,0 +1,132 @@
+"""Direct access to segment files on this host.
+
+A segment file starts with a 4 KiB header (layout in server/core/header.h)
+followed by C-ordered little-endian data at a page-aligned offset. A client
+uses a file only if it can open it and the header's id is the one the server
+named; otherwise the segment is not local (NotLocalError) and the caller
+streams instead.
+"""
+
+import errno
+import math
+import mmap
+import os
+
+import numpy as np
+
+from matcache.errors import MatcacheError, NotLocalError
+
+HEADER_SIZE = 4096
+MAGIC = b"MATCACHE"
+STATE_SEALED = 2
+_STATE = slice(12, 16)
+_ID = slice(16, 32)
+# Linux 5.14+; older kernels answer EINVAL and the copy faults pages in.
+_MADV_POPULATE_WRITE = 23
+
+
+def _open(path, flags):
+    """Opens an existing segment file; NotLocalError if this process cannot."""
+    try:
+        return os.open(path, flags)
+    except (FileNotFoundError, NotADirectoryError, PermissionError) as e:
+        raise NotLocalError(f"cannot open segment {path}: {e.strerror}") from e
+
+
+def _check_header(fd, path, segment_id, want_sealed):
+    header = os.pread(fd, HEADER_SIZE, 0)
+    if len(header) < HEADER_SIZE or header[:len(MAGIC)] != MAGIC:
+        raise NotLocalError(f"{path} is not a matcache segment")
+    if header[_ID] != segment_id:
+        raise NotLocalError(
+            f"{path} holds segment {header[_ID].hex()}, not {segment_id.hex()}")
+    if want_sealed:
+        state = int.from_bytes(header[_STATE], "little")
+        if state != STATE_SEALED:
+            raise NotLocalError(f"{path} is not sealed (state {state})")
+
+
+def _element_count(shape, dtype, nbytes):
+    count = math.prod(shape)
+    if count * dtype.itemsize != nbytes:
+        raise MatcacheError(
+            f"the server described {nbytes} bytes for shape {shape} of "
+            f"{dtype}, which needs {count * dtype.itemsize}")
+    return count
+
+
+def map_published(info):
+    """Maps the published segment described by `info` (a MatrixInfo).
+
+    Returns a read-only numpy array of info.shape and info.dtype that is a
+    view of the mapped file: no data is copied, and the mapping lives exactly
+    as long as the array or any view of it. Raises NotLocalError if the file
+    cannot be opened here, is not a sealed matcache segment with info.id, or
+    does not have the expected size.
+    """
+    count = _element_count(info.shape, info.dtype, info.nbytes)
+    length = info.data_offset + info.nbytes
+    fd = _open(info.path, os.O_RDONLY)
+    try:
+        _check_header(fd, info.path, info.id, want_sealed=True)
+        size = os.fstat(fd).st_size
+        if size != length:
+            raise NotLocalError(
+                f"{info.path} has {size} bytes, expected {length}")
+        mapping = mmap.mmap(fd, length, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)
+    array = np.frombuffer(mapping, dtype=info.dtype, count=count,
+                          offset=info.data_offset)
+    return array.reshape(info.shape)
+
+
+def _populate(mapping, offset, length):
+    try:
+        mapping.madvise(_MADV_POPULATE_WRITE, offset, length)
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+
+
+def _copy_into(mapping, offset, array, dtype):
+    target = np.frombuffer(mapping, dtype=dtype, count=array.size,
+                           offset=offset).reshape(array.shape)
+    try:
+        np.copyto(target, array, casting="equiv")
+    finally:
+        # The mapping can only be closed once no array exports it.
+        del target
+
+
+def fill_staging(path, segment_id, data_offset, nbytes, array, dtype):
+    """Writes `array` into a staging segment file, in one copy.
+
+    Args:
+        path, segment_id, data_offset, nbytes: from the CreateResponse.
+        array: the data; any layout and byte order of `dtype`'s kind.
+        dtype: the little-endian dtype stored (the copy converts to it and
+            to C order).
+
+    Raises NotLocalError if the file cannot be opened here or is not the
+    segment the server created; MatcacheError if it is too short to hold the
+    data.
+    """
+    _element_count(array.shape, dtype, nbytes)
+    length = max(data_offset + nbytes, HEADER_SIZE)
+    fd = _open(path, os.O_RDWR)
+    try:
+        _check_header(fd, path, segment_id, want_sealed=False)
+        size = os.fstat(fd).st_size
+        if size < length:
+            raise MatcacheError(
+                f"staging segment {path} has {size} bytes, needs {length}")
+        mapping = mmap.mmap(fd, length)
+    finally:
+        os.close(fd)
+    try:
+        if nbytes:
+            _populate(mapping, data_offset, nbytes)
+            _copy_into(mapping, data_offset, array, dtype)
+    finally:
+        mapping.close()

@@ -1,0 +1,90 @@
+"""Fixtures: a real matcached for the whole session, extra servers on
+demand, and unique matrix names."""
+
+import os
+import secrets
+import shutil
+import tempfile
+
+import pytest
+
+import matcache
+from serverproc import ServerProcess
+
+# Large enough for the 1 GiB latency case, small enough that a 2 GiB + 8
+# byte request is refused without touching memory.
+MAX_MATRIX_BYTES = 2 << 30
+
+
+def _new_server(args, cleanups):
+    workdir = tempfile.mkdtemp(prefix="matcache-test-")
+    cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    shm_dir = tempfile.mkdtemp(prefix="matcache-test-", dir="/dev/shm")
+    cleanups.append(lambda: shutil.rmtree(shm_dir, ignore_errors=True))
+    server = ServerProcess(workdir, shm_dir, f"t{secrets.token_hex(4)}", args)
+    cleanups.append(lambda: server.kill() if server.running() else None)
+    return server
+
+
+def _run_cleanups(cleanups):
+    errors = []
+    for cleanup in reversed(cleanups):
+        try:
+            cleanup()
+        except Exception as e:  # keep cleaning up; report below
+            errors.append(e)
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture(scope="session")
+def server():
+    """The session's matcached (a ServerProcess), also published to
+    subprocesses as $MATCACHE_ADDRESS."""
+    cleanups = []
+    saved_address = os.environ.get("MATCACHE_ADDRESS")
+    try:
+        srv = _new_server(["--lease_seconds", "60",
+                           "--max_matrix_bytes", str(MAX_MATRIX_BYTES)],
+                          cleanups)
+        srv.start()
+        os.environ["MATCACHE_ADDRESS"] = srv.address
+        yield srv
+        assert srv.stop() == 0, srv.stderr()
+    finally:
+        if saved_address is None:
+            os.environ.pop("MATCACHE_ADDRESS", None)
+        else:
+            os.environ["MATCACHE_ADDRESS"] = saved_address
+        _run_cleanups(cleanups)
+
+
+@pytest.fixture
+def start_server():
+    """A function starting an extra matcached with the given extra flags;
+    every server it started is stopped and its directories removed at the
+    end of the test."""
+    cleanups = []
+
+    def start(*args):
+        srv = _new_server(args, cleanups)
+        srv.start()
+        return srv
+
+    try:
+        yield start
+    finally:
+        _run_cleanups(cleanups)
+
+
+@pytest.fixture
+def client(server):
+    """A Client of the session server (default local mode)."""
+    with matcache.Client(server.address) as c:
+        yield c
+
+
+@pytest.fixture
+def name():
+    """A matrix name no other test uses."""
+    return f"m{secrets.token_hex(6)}"

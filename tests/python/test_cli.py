@@ -1,0 +1,113 @@
+"""The matcache command line, as `python3 -m matcache` and as the
+installed script."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from serverproc import CLI_SCRIPT
+
+
+@pytest.fixture(params=["module", "script"])
+def matcache_cli(request, server):
+    """Runs the CLI with the given arguments against the session server and
+    returns the CompletedProcess."""
+    prefix = {"module": [sys.executable, "-m", "matcache"],
+              "script": [str(CLI_SCRIPT)]}[request.param]
+
+    def run(*args):
+        return subprocess.run([*prefix, "--address", server.address, *args],
+                              capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ))
+
+    return run
+
+
+def _ok(done):
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    return done.stdout
+
+
+def _single_error_line(done):
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("matcache: error: ")
+    return lines[0]
+
+
+def test_put_ls_info_get_rm_round_trip(matcache_cli, name, tmp_path):
+    array = np.arange(24, dtype=">i4").reshape(2, 3, 4)
+    source = tmp_path / "in.npy"
+    np.save(source, array)
+
+    out = _ok(matcache_cli("put", str(source), name))
+    assert name in out and "2x3x4" in out
+
+    listing = _ok(matcache_cli("ls", name)).splitlines()
+    assert listing[0].split() == ["NAME", "SHAPE", "DTYPE", "SIZE", "GEN",
+                                  "CREATED"]
+    assert len(listing) == 2
+    row = listing[1].split()
+    assert row[:5] == [name, "2x3x4", "int32", "96", "B"]
+
+    info = dict(line.split(":", 1) for line in
+                _ok(matcache_cli("info", name)).splitlines())
+    assert info["name"].strip() == name
+    assert info["shape"].strip() == "(2, 3, 4)"
+    assert info["size"].strip() == "96 B (96 bytes)"
+    assert info["path"].strip().endswith(".shm")
+    assert len(info["id"].strip()) == 32
+
+    target = tmp_path / "out.npy"
+    _ok(matcache_cli("get", name, str(target)))
+    loaded = np.load(target)
+    assert np.array_equal(loaded, array)
+    assert loaded.dtype == np.dtype("<i4")
+
+    _ok(matcache_cli("rm", name))
+    assert name not in _ok(matcache_cli("ls", name))
+    line = _single_error_line(matcache_cli("rm", name))
+    assert name in line
+
+
+def test_sizes_are_human_readable(matcache_cli, name, tmp_path):
+    source = tmp_path / "in.npy"
+    np.save(source, np.zeros(3 << 18))  # 6 MiB of float64
+    _ok(matcache_cli("put", str(source), name))
+    row = _ok(matcache_cli("ls", name)).splitlines()[1]
+    assert " 6.0 MiB " in row
+    _ok(matcache_cli("rm", name))
+
+
+def test_stats(matcache_cli, server):
+    out = _ok(matcache_cli("stats"))
+    assert str(server.shm_dir) in out
+    assert out.startswith("matrices:")
+
+
+def test_missing_file_is_one_line(matcache_cli, name, tmp_path):
+    line = _single_error_line(
+        matcache_cli("put", str(tmp_path / "absent.npy"), name))
+    assert "absent.npy" in line
+
+
+def test_non_npy_file_is_one_line(matcache_cli, name, tmp_path):
+    bogus = tmp_path / "bogus.npy"
+    bogus.write_text("not numpy")
+    assert "bogus.npy" in _single_error_line(
+        matcache_cli("put", str(bogus), name))
+
+
+def test_unreachable_server_is_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "matcache", "--address",
+         "unix:/nonexistent/sock", "ls"],
+        capture_output=True, text=True, timeout=30)
+    line = _single_error_line(done)
+    assert "unix:/nonexistent/sock" in line

@@ -1,0 +1,83 @@
+"""Every error class comes from a real failing call."""
+
+import time
+
+import numpy as np
+import pytest
+
+import matcache
+
+
+@pytest.mark.parametrize("call", ["get", "info", "delete"])
+def test_missing_name_is_not_found(client, name, call):
+    with pytest.raises(matcache.NotFoundError) as raised:
+        getattr(client, call)(name)
+    assert isinstance(raised.value, KeyError)
+    assert isinstance(raised.value, matcache.MatcacheError)
+    assert name in str(raised.value)
+    assert str(raised.value) == raised.value.message  # not repr-quoted
+
+
+def test_streamed_get_of_missing_name_is_not_found(server, name):
+    with matcache.Client(server.address, local=False) as remote:
+        with pytest.raises(matcache.NotFoundError):
+            remote.get(name)
+
+
+@pytest.mark.parametrize("local", [None, False])
+@pytest.mark.parametrize("bad", ["../x", "", "a/b", ".hidden", "x" * 201])
+def test_bad_name_is_invalid_argument(server, local, bad):
+    with matcache.Client(server.address, local=local) as c:
+        with pytest.raises(matcache.InvalidArgumentError) as raised:
+            c.put(bad, np.zeros(3))
+    assert isinstance(raised.value, ValueError)
+    with matcache.Client(server.address) as c:
+        with pytest.raises(matcache.InvalidArgumentError):
+            c.info(bad)
+
+
+@pytest.mark.parametrize("array", [
+    np.array([object(), 1], dtype=object),
+    np.array(["a", "bc"]),
+    np.array([b"a", b"bc"]),
+    np.zeros(2, dtype=[("x", "i4"), ("y", "f8")]),
+    np.array(["2024-01-01"], dtype="datetime64[D]"),
+    np.zeros(2, dtype=np.longdouble),
+], ids=["object", "unicode", "bytes", "structured", "datetime", "longdouble"])
+def test_unsupported_dtype_is_refused_before_any_call(array):
+    # No server listens here: reaching it would raise UnavailableError.
+    with matcache.Client("unix:/nonexistent/matcache.sock") as c:
+        with pytest.raises(matcache.InvalidArgumentError) as raised:
+            c.put("x", array)
+    assert isinstance(raised.value, ValueError)
+    assert str(array.dtype) in str(raised.value)
+
+
+def test_too_large_is_resource_exhausted_and_leaves_no_file(server, client,
+                                                            name):
+    # 2 GiB + 8 bytes that occupy no memory: every element aliases one.
+    huge = np.broadcast_to(np.zeros(1), ((1 << 28) + 1,))
+    with pytest.raises(matcache.ResourceExhaustedError):
+        client.put(name, huge)
+    assert server.staging_files() == []
+    assert client.stats().staging_count == 0
+    with pytest.raises(matcache.NotFoundError):
+        client.info(name)
+
+
+def test_stale_generation_is_failed_precondition(client, name):
+    first = client.put(name, np.zeros(2))
+    client.put(name, np.ones(2))
+    with pytest.raises(matcache.FailedPreconditionError):
+        client.delete(name, generation=first.generation)
+    assert np.array_equal(client.get(name), np.ones(2))
+
+
+def test_unreachable_server_is_unavailable_quickly():
+    address = "unix:/nonexistent/sock"
+    start = time.monotonic()
+    with matcache.Client(address) as c:
+        with pytest.raises(matcache.UnavailableError) as raised:
+            c.info("x")
+    assert time.monotonic() - start < 5
+    assert address in str(raised.value)

@@ -1,0 +1,95 @@
+"""Local segment access checks the file before trusting it (no server
+needed: the files are written here in the header layout of
+server/core/header.h)."""
+
+import os
+
+import numpy as np
+import pytest
+
+import matcache
+from matcache import segment
+from matcache.info import MatrixInfo
+
+SEGMENT_ID = bytes(range(16))
+
+
+def _write_segment(path, data, state=2, segment_id=SEGMENT_ID, extra=b""):
+    header = bytearray(4096)
+    header[0:8] = b"MATCACHE"
+    header[8:12] = (1).to_bytes(4, "little")
+    header[12:16] = state.to_bytes(4, "little")
+    header[16:32] = segment_id
+    with open(path, "wb") as f:
+        f.write(header + data.tobytes() + extra)
+
+
+def _info(path, data, segment_id=SEGMENT_ID):
+    return MatrixInfo(
+        name="m", shape=data.shape, dtype=data.dtype, nbytes=data.nbytes,
+        generation=1, id=segment_id, created=None, path=str(path),
+        data_offset=4096, strides=data.strides, source="", checksum=0)
+
+
+def test_maps_a_sealed_segment_read_only(tmp_path):
+    data = np.arange(12, dtype="<i4").reshape(3, 4)
+    path = tmp_path / "ok.shm"
+    _write_segment(path, data)
+    got = segment.map_published(_info(path, data))
+    assert np.array_equal(got, data)
+    assert not got.flags.writeable
+    with pytest.raises(ValueError):
+        got.flags.writeable = True
+
+
+def test_maps_zero_size_and_scalar(tmp_path):
+    for data in (np.zeros((3, 0)), np.array(2.5)):
+        path = tmp_path / f"{data.ndim}.shm"
+        _write_segment(path, data)
+        got = segment.map_published(_info(path, data))
+        assert got.shape == data.shape and np.array_equal(got, data)
+
+
+@pytest.mark.parametrize("problem", ["other id", "staging", "longer",
+                                     "not a segment", "missing"])
+def test_refuses_a_file_that_is_not_the_named_version(tmp_path, problem):
+    data = np.arange(5.0)
+    path = tmp_path / "s.shm"
+    if problem == "other id":
+        _write_segment(path, data, segment_id=bytes(16))
+    elif problem == "staging":
+        _write_segment(path, data, state=1)
+    elif problem == "longer":
+        _write_segment(path, data, extra=b"\0" * 8)
+    elif problem == "not a segment":
+        path.write_bytes(b"\0" * (4096 + data.nbytes))
+    with pytest.raises(matcache.NotLocalError):
+        segment.map_published(_info(path, data))
+
+
+def test_fill_staging_writes_c_ordered_little_endian(tmp_path):
+    source = np.asfortranarray(np.arange(6, dtype=">u2").reshape(2, 3))
+    path = tmp_path / "staging.shm"
+    _write_segment(path, np.zeros(6, dtype="<u2"), state=1)
+    segment.fill_staging(str(path), SEGMENT_ID, 4096, 12, source,
+                         np.dtype("<u2"))
+    raw = path.read_bytes()
+    assert raw[:8] == b"MATCACHE" and raw[16:32] == SEGMENT_ID
+    assert raw[4096:] == np.arange(6, dtype="<u2").tobytes()
+
+
+def test_fill_staging_refuses_a_short_file(tmp_path):
+    path = tmp_path / "short.shm"
+    _write_segment(path, np.zeros(2, dtype="<u2"), state=1)
+    with pytest.raises(matcache.MatcacheError, match="needs"):
+        segment.fill_staging(str(path), SEGMENT_ID, 4096, 12,
+                             np.arange(6, dtype="<u2"), np.dtype("<u2"))
+    assert os.path.getsize(path) == 4096 + 4
+
+
+def test_fill_staging_refuses_another_segment(tmp_path):
+    path = tmp_path / "other.shm"
+    _write_segment(path, np.zeros(6, dtype="<u2"), state=1)
+    with pytest.raises(matcache.NotLocalError):
+        segment.fill_staging(str(path), bytes(16), 4096, 12,
+                             np.arange(6, dtype="<u2"), np.dtype("<u2"))

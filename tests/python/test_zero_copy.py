@@ -1,0 +1,152 @@
+"""Local gets map the server's segment read-only: no copy, constant time,
+independent of other processes and of later replaces."""
+
+import os
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import matcache
+from serverproc import run_python
+
+
+def _mapping_of(address):
+    """Returns (permissions, path) of the mapping of this process that
+    contains `address`, from /proc/self/maps."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            low, high = (int(x, 16) for x in fields[0].split("-"))
+            if low <= address < high:
+                path = fields[5].rstrip("\n") if len(fields) > 5 else ""
+                return fields[1], path
+    raise AssertionError(f"address {address:#x} is in no mapping")
+
+
+def _data_address(array):
+    return array.__array_interface__["data"][0]
+
+
+def test_get_in_another_process_maps_the_segment_read_only(server, client,
+                                                           name):
+    run_python(textwrap.dedent(f"""
+        import numpy as np, matcache
+        data = np.random.default_rng(11).standard_normal((300, 200))
+        matcache.Client().put({name!r}, data)
+    """), server.address)
+    expected = np.random.default_rng(11).standard_normal((300, 200))
+
+    got = client.get(name)
+
+    assert got.tobytes() == expected.tobytes()
+    assert not got.flags.writeable
+    with pytest.raises(ValueError):
+        got[0, 0] = 1.0
+    with pytest.raises(ValueError):
+        got.flags.writeable = True
+    perms, path = _mapping_of(_data_address(got))
+    assert path == client.info(name).path
+    assert perms == "r--s"
+    assert _mapping_of(_data_address(got[150:, 100:]))[1] == path
+
+
+def test_streamed_get_is_read_only_and_private(server, name):
+    with matcache.Client(server.address, local=False) as remote:
+        remote.put(name, np.arange(10))
+        got = remote.get(name)
+    assert not got.flags.writeable
+    with pytest.raises(ValueError):
+        got[0] = 5
+    assert not _mapping_of(_data_address(got))[1].endswith(".shm")
+
+
+def test_array_outlives_client_and_its_views_keep_the_mapping(server, name):
+    with matcache.Client(server.address) as c:
+        c.put(name, np.arange(1000.0))
+        view = c.get(name)[10:20]
+    path = _mapping_of(_data_address(view))[1]
+    assert path.endswith(".shm")
+    assert np.array_equal(view, np.arange(10.0, 20.0))
+
+
+def test_local_true_maps(server, name):
+    with matcache.Client(server.address, local=True) as c:
+        c.put(name, np.ones(5))
+        got = c.get(name)
+        assert _mapping_of(_data_address(got))[1] == c.info(name).path
+
+
+def test_a_reader_exiting_does_not_delete_the_matrix(server, client, name):
+    data = np.arange(5000, dtype=np.int32)
+    client.put(name, data)
+    path = client.info(name).path
+    total = run_python(textwrap.dedent(f"""
+        import matcache
+        print(int(matcache.Client().get({name!r}).sum()))
+    """), server.address)
+    assert int(total) == int(data.sum())
+    assert name in [m.name for m in client.list(name)]
+    assert os.path.exists(path)
+    assert np.array_equal(client.get(name), data)
+
+
+def test_replace_leaves_existing_readers_on_the_old_version(server, client,
+                                                            name):
+    old = np.arange(100_000, dtype=np.float64)
+    new = -old
+    client.put(name, old)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, numpy as np, matcache
+            held = matcache.Client().get({name!r})
+            print("holding", flush=True)
+            sys.stdin.readline()
+            expected = np.arange(100_000, dtype=np.float64)
+            print("old" if np.array_equal(held, expected) else "changed")
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=dict(os.environ, MATCACHE_ADDRESS=server.address))
+    try:
+        assert reader.stdout.readline() == "holding\n", reader.stderr.read()
+        client.put(name, new)
+        out, err = reader.communicate("go\n", timeout=30)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.communicate()
+    assert reader.returncode == 0, err
+    assert out == "old\n"
+    assert np.array_equal(client.get(name), new)
+
+
+def _median_get_seconds(client, name, repetitions=20):
+    times = []
+    for _ in range(repetitions):
+        start = time.perf_counter()
+        array = client.get(name)
+        times.append(time.perf_counter() - start)
+        del array
+    return statistics.median(times)
+
+
+def test_get_time_does_not_grow_with_size(client, name):
+    small, big = f"{name}.1MiB", f"{name}.1GiB"
+    try:
+        client.put(small, np.ones(1 << 17))
+        big_array = np.ones(1 << 27)
+        client.put(big, big_array)
+        del big_array
+        small_seconds = _median_get_seconds(client, small)
+        big_seconds = _median_get_seconds(client, big)
+    finally:
+        for n in (small, big):
+            try:
+                client.delete(n)
+            except matcache.NotFoundError:
+                pass  # the put failed; the test reports that error
+    assert big_seconds < 10 * small_seconds, (small_seconds, big_seconds)
