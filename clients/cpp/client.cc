@@ -1,7 +1,6 @@
 #include "clients/cpp/client.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,19 +48,22 @@ absl::StatusOr<int> OpenStaging(const v1::CreateResponse& created) {
 }
 
 // Copies `nbytes` from `data` into the data area of the open staging file.
+// write() fills the file's (preallocated) pages without mapping them: no
+// page faults, no page-table set-up, no zeroing.
 absl::Status WriteStaging(int fd, const v1::CreateResponse& created,
                           const void* data, int64_t nbytes) {
-  const size_t size = static_cast<size_t>(created.data_offset() + nbytes);
-  void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (map == MAP_FAILED) return PosixError(errno, "mmap", created.path());
-  if (nbytes > 0) {
-    // Prefaulting first costs less than taking a fault on every page.
-    madvise(static_cast<char*>(map) + created.data_offset(),
-            static_cast<size_t>(nbytes), MADV_POPULATE_WRITE);
-    std::memcpy(static_cast<char*>(map) + created.data_offset(), data,
-                static_cast<size_t>(nbytes));
+  const char* bytes = static_cast<const char*>(data);
+  int64_t written = 0;
+  while (written < nbytes) {
+    const ssize_t n = pwrite(fd, bytes + written,
+                             static_cast<size_t>(nbytes - written),
+                             created.data_offset() + written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return PosixError(errno, "write", created.path());
+    }
+    written += n;
   }
-  munmap(map, size);
   return absl::OkStatus();
 }
 

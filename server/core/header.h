@@ -12,7 +12,7 @@
 //    48  u64       data offset (= kHeaderSize)
 //    56  u64       data length in bytes
 //    64  i64       creation time, nanoseconds since the Unix epoch
-//    72  u64       XXH3-64 of the data (valid once sealed)
+//    72  u64       DataChecksum of the data (checksum.h; valid once sealed)
 //    80  u64       XXH3-64 of these 4096 bytes with this field zeroed
 //    88  u32       name length
 //    92  u32       source length

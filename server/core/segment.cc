@@ -174,8 +174,8 @@ absl::StatusOr<Segment> Segment::OpenReadOnly(std::string path, Verify verify) {
   return segment;
 }
 
-uint64_t Segment::ComputeChecksum() const {
-  return Checksum(data(), header_.data_length);
+uint64_t Segment::ComputeChecksum(int threads) const {
+  return DataChecksum(data(), header_.data_length, threads);
 }
 
 absl::Status Segment::Seal(const std::string& published_path,

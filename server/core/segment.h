@@ -59,8 +59,8 @@ class Segment {
   // Writable data of a staging segment; nullptr once sealed.
   char* mutable_data() { return sealed() ? nullptr : map_ + header_.data_offset; }
 
-  // XXH3-64 of the data as it is now.
-  uint64_t ComputeChecksum() const;
+  // DataChecksum of the data as it is now, on up to `threads` threads.
+  uint64_t ComputeChecksum(int threads = 1) const;
 
   // Publishes a staging segment: writes the sealed header with `generation`
   // and `data_checksum`, sets the file mode to `mode`, renames the file to

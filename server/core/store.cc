@@ -159,10 +159,20 @@ absl::StatusOr<std::shared_ptr<Segment>> Store::TakeForCommit(
   return it->second.segment;
 }
 
-absl::StatusOr<MatrixInfo> Store::Commit(absl::string_view write_id) {
+absl::StatusOr<MatrixInfo> Store::Commit(
+    absl::string_view write_id, std::shared_ptr<const Segment>* replaced) {
+  std::shared_ptr<const Segment> previous;
+  absl::StatusOr<MatrixInfo> info = Publish(write_id, &previous);
+  if (replaced != nullptr) *replaced = std::move(previous);
+  // Otherwise the previous generation's pages are freed here, unlocked.
+  return info;
+}
+
+absl::StatusOr<MatrixInfo> Store::Publish(
+    absl::string_view write_id, std::shared_ptr<const Segment>* previous) {
   ASSIGN_OR_RETURN(std::shared_ptr<Segment> segment, TakeForCommit(write_id));
   // Hashing reads all the data: do it before taking the lock.
-  const uint64_t checksum = segment->ComputeChecksum();
+  const uint64_t checksum = segment->ComputeChecksum(options_.checksum_threads);
 
   absl::MutexLock lock(&mu_);
   staging_.erase(std::string(write_id));
@@ -182,7 +192,7 @@ absl::StatusOr<MatrixInfo> Store::Commit(absl::string_view write_id) {
     absl::Status unlinked = current->Unlink();
     if (!unlinked.ok()) LogWarning("replace: %s", unlinked.message());
   }
-  current = segment;
+  *previous = std::exchange(current, segment);
   return DescribeSegment(*segment);
 }
 
@@ -260,6 +270,7 @@ std::vector<MatrixInfo> Store::List(absl::string_view prefix,
 
 absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
   RETURN_IF_ERROR(ValidateName(name));
+  std::shared_ptr<const Segment> removed;  // destroyed after the lock
   absl::MutexLock lock(&mu_);
   auto it = published_.find(name);
   if (it == published_.end()) return NoSuchMatrix(name);
@@ -272,6 +283,8 @@ absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
   absl::Status unlinked = it->second->Unlink();
   // A file an operator already removed by hand is as good as deleted.
   if (!unlinked.ok() && !absl::IsNotFound(unlinked)) return unlinked;
+  // Free the pages (when nobody else holds them) after unlocking.
+  removed = std::move(it->second);
   published_.erase(it);
   return absl::OkStatus();
 }

@@ -47,6 +47,8 @@ struct StoreOptions {
   int64_t max_matrix_bytes = int64_t{64} << 30;
   // Re-hash every segment's data during recovery (reads everything).
   bool verify_on_recover = false;
+  // Threads that hash a matrix's data at Commit.
+  int checksum_threads = 2;
 };
 
 // A staging segment being written. `segment` stays valid (mapped) for as
@@ -95,7 +97,12 @@ class Store {
   // of its name, then removes the previous generation's file. The caller must
   // have finished writing. NOT_FOUND if `write_id` is unknown (never begun,
   // committed, or aborted); FAILED_PRECONDITION if it is being committed.
-  absl::StatusOr<MatrixInfo> Commit(absl::string_view write_id);
+  // If `replaced` is given, the previous generation's segment is moved there:
+  // releasing the last reference frees its memory, which takes time for a
+  // large matrix, and the caller may prefer to do it after replying.
+  absl::StatusOr<MatrixInfo> Commit(
+      absl::string_view write_id,
+      std::shared_ptr<const Segment>* replaced = nullptr);
 
   // Discards a staging write and removes its file. NOT_FOUND if unknown;
   // FAILED_PRECONDITION if it is being committed.
@@ -140,6 +147,9 @@ class Store {
   std::string PathOf(const std::string& file_name) const;
   absl::StatusOr<std::shared_ptr<Segment>> TakeForCommit(
       absl::string_view write_id);
+  // Commit, handing the replaced generation (if any) to `previous`.
+  absl::StatusOr<MatrixInfo> Publish(absl::string_view write_id,
+                                     std::shared_ptr<const Segment>* previous);
 
   const StoreOptions options_;
   const int lock_fd_;

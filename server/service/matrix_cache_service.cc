@@ -33,11 +33,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Offload(
       pool_->TrySchedule([reactor, rpc, work = std::move(work)]() mutable {
         reactor->Finish(ToGrpcStatus(rpc, std::move(work)()));
       });
-  if (!scheduled) {
-    reactor->Finish(ToGrpcStatus(
-        rpc, absl::ResourceExhaustedError(
-                 "server busy: too many requests waiting; retry later")));
-  }
+  if (!scheduled) reactor->Finish(ToGrpcStatus(rpc, BusyError()));
   return reactor;
 }
 
@@ -65,11 +61,17 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
 grpc::ServerUnaryReactor* MatrixCacheService::Commit(
     grpc::CallbackServerContext* context, const v1::CommitRequest* request,
     v1::MatrixInfo* response) {
-  return Offload(context, "Commit", [this, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(MatrixInfo info, store_->Commit(request->lease()));
-    ToProto(info, response);
-    return absl::OkStatus();
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const bool scheduled = pool_->TrySchedule([this, reactor, request, response] {
+    std::shared_ptr<const Segment> replaced;
+    absl::StatusOr<MatrixInfo> info = store_->Commit(request->lease(), &replaced);
+    if (info.ok()) ToProto(*info, response);
+    reactor->Finish(ToGrpcStatus("Commit", info.status()));
+    // Freeing the replaced generation's pages is not the caller's wait.
+    replaced.reset();
   });
+  if (!scheduled) reactor->Finish(ToGrpcStatus("Commit", BusyError()));
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Abort(

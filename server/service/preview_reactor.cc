@@ -93,9 +93,7 @@ void PreviewReactor::SendNext() {
     return;
   }
   if (!pool_->TrySchedule([this] { ComputeBatch(); })) {
-    Finish(ToGrpcStatus("Preview", absl::ResourceExhaustedError(
-                                       "server busy: too many requests "
-                                       "waiting; retry later")));
+    Finish(ToGrpcStatus("Preview", BusyError()));
   }
 }
 

@@ -88,7 +88,8 @@ void PutReactor::OnEndOfStream() {
     return;
   }
   Schedule([this]() {
-    absl::StatusOr<MatrixInfo> info = store_->Commit(write_->write_id);
+    std::shared_ptr<const Segment> replaced;
+    absl::StatusOr<MatrixInfo> info = store_->Commit(write_->write_id, &replaced);
     if (!info.ok()) {
       Fail(info.status());
       return;
@@ -96,13 +97,15 @@ void PutReactor::OnEndOfStream() {
     write_.reset();  // published: nothing left to abort
     ToProto(*info, response_);
     Finish(grpc::Status::OK);
+    // `this` may be gone now; freeing the replaced pages is not the
+    // caller's wait.
+    replaced.reset();
   });
 }
 
 void PutReactor::Schedule(absl::AnyInvocable<void() &&> task) {
   if (!pool_->TrySchedule(std::move(task))) {
-    Fail(absl::ResourceExhaustedError(
-        "server busy: too many requests waiting; retry later"));
+    Fail(BusyError());
   }
 }
 

@@ -42,4 +42,9 @@ void WorkerPool::Run() {
   }
 }
 
+absl::Status BusyError() {
+  return absl::ResourceExhaustedError(
+      "server busy: too many requests waiting; retry later");
+}
+
 }  // namespace matcache

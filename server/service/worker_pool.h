@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
 namespace matcache {
@@ -38,6 +39,9 @@ class WorkerPool {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
+
+// What to answer a request whose work TrySchedule refused.
+absl::Status BusyError();
 
 }  // namespace matcache
 

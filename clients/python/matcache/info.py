@@ -24,7 +24,8 @@ class MatrixInfo:
         data_offset: offset of the first data byte in that file.
         strides: byte strides of each dimension (C order).
         source: where the data came from; empty for puts.
-        checksum: XXH3-64 of the data bytes.
+        checksum: the data's checksum (XXH3-64 over the XXH3-64 of each
+            16 MiB block; see server/core/checksum.h).
     """
 
     name: str
