@@ -1,6 +1,7 @@
 #include "clients/cpp/client.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -124,6 +125,15 @@ v1::PreviewMethod Client::ToProto(PreviewMethod method) {
       return v1::PREVIEW_METHOD_FIRST;
   }
   return v1::PREVIEW_METHOD_UNSPECIFIED;
+}
+
+void Client::AdviseHugePages(char* buffer, size_t size) {
+  constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+  const uintptr_t begin =
+      (reinterpret_cast<uintptr_t>(buffer) + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(buffer) + size) & ~(kHugePage - 1);
+  // Only advice: without huge pages the buffer works the same.
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 }
 
 absl::Status Client::StreamError(const grpc::Status& status,

@@ -39,6 +39,10 @@ namespace matcache {
 
 inline constexpr char kDefaultAddress[] = "unix:/tmp/matcache/matcached.sock";
 
+// Data bytes per streamed message the client asks for (the server's cap):
+// fewer, larger messages stream faster.
+inline constexpr int64_t kStreamChunkBytes = int64_t{4} << 20;
+
 // Whether puts write the segment directly (the server's host) or stream.
 enum class LocalMode {
   kAuto,    // local when the staging file opens here, else streamed
@@ -93,6 +97,7 @@ class Client {
     request.set_name(std::string(name));
     AddIndices(indices, &request);
     request.set_dtype(matcache::ToProto(DTypeOf<T>()));
+    request.set_chunk_bytes(kStreamChunkBytes);
     xt::xarray<T> result;
     RETURN_IF_ERROR(Stream(
         [&](grpc::ClientContext* context) { return stub_->Read(context, request); },
@@ -111,6 +116,7 @@ class Client {
     request.set_name(std::string(name));
     request.mutable_shape()->Assign(shape.begin(), shape.end());
     request.set_method(ToProto(method));
+    request.set_chunk_bytes(kStreamChunkBytes);
     xt::xarray<T> result;
     RETURN_IF_ERROR(Stream(
         [&](grpc::ClientContext* context) { return stub_->Preview(context, request); },
@@ -153,6 +159,7 @@ class Client {
     *result = xt::xarray<T>::from_shape(shape);
     char* out = reinterpret_cast<char*>(result->data());
     const size_t total = result->size() * sizeof(T);
+    AdviseHugePages(out, total);
     size_t received = 0;
     while (reader->Read(&response)) {
       const std::string& data = response.data();
@@ -169,6 +176,9 @@ class Client {
     }
     return absl::OkStatus();
   }
+  // Asks for transparent huge pages over a large fresh buffer, as numpy
+  // does: 512 times fewer page faults while the stream fills it.
+  static void AdviseHugePages(char* buffer, size_t size);
   absl::Status StreamError(const grpc::Status& status,
                            absl::string_view otherwise) const;
   static absl::Status CheckHeader(const v1::ReadHeader& header, DType dtype);

@@ -57,6 +57,13 @@ size_t SelectionReader::Read(char* out, size_t capacity) {
   return written;
 }
 
+const char* SelectionReader::Take(size_t size) {
+  const char* next = source_ + run_start_ + run_done_;
+  run_done_ += static_cast<int64_t>(size);
+  produced_bytes_ += static_cast<int64_t>(size);
+  return next;
+}
+
 void SelectionReader::AdvanceRun() {
   run_done_ = 0;
   for (size_t d = loops_.size(); d-- > 0;) {

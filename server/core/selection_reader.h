@@ -31,6 +31,12 @@ class SelectionReader {
   // returns how many.
   size_t Read(char* out, size_t capacity);
 
+  // True if the whole result is one contiguous range of the source.
+  bool contiguous() const { return loops_.empty(); }
+  // For a contiguous result: returns where the next `size` bytes (at most
+  // remaining_bytes()) are in the source, and skips them, without copying.
+  const char* Take(size_t size);
+
  private:
   struct Loop {
     int64_t count;

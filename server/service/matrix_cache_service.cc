@@ -134,13 +134,13 @@ grpc::ServerUnaryReactor* MatrixCacheService::Delete(
   });
 }
 
-grpc::ServerWriteReactor<v1::ReadResponse>* MatrixCacheService::Read(
-    grpc::CallbackServerContext* /*context*/, const v1::ReadRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* MatrixCacheService::Read(
+    grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* request) {
   return new ReadReactor(*store_, *request, options_.read_chunk_bytes);
 }
 
-grpc::ServerWriteReactor<v1::ReadResponse>* MatrixCacheService::Preview(
-    grpc::CallbackServerContext* /*context*/, const v1::PreviewRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* MatrixCacheService::Preview(
+    grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* request) {
   return new PreviewReactor(*store_, pool_, *request, options_.read_chunk_bytes,
                             options_.preview_threads);
 }

@@ -33,7 +33,11 @@ struct ServiceOptions {
 // Largest data payload of one Read message.
 inline constexpr int64_t kMaxReadChunkBytes = int64_t{4} << 20;
 
-class MatrixCacheService final : public v1::MatrixCache::CallbackService {
+// Read and Preview take and produce raw frames (see read_frames.h).
+class MatrixCacheService final
+    : public v1::MatrixCache::WithRawCallbackMethod_Read<
+          v1::MatrixCache::WithRawCallbackMethod_Preview<
+              v1::MatrixCache::CallbackService>> {
  public:
   MatrixCacheService(Store* store, WorkerPool* pool, ServiceOptions options);
 
@@ -57,12 +61,12 @@ class MatrixCacheService final : public v1::MatrixCache::CallbackService {
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
                                    const v1::DeleteRequest* request,
                                    v1::DeleteResponse* response) override;
-  grpc::ServerWriteReactor<v1::ReadResponse>* Read(
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Read(
       grpc::CallbackServerContext* context,
-      const v1::ReadRequest* request) override;
-  grpc::ServerWriteReactor<v1::ReadResponse>* Preview(
+      const grpc::ByteBuffer* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Preview(
       grpc::CallbackServerContext* context,
-      const v1::PreviewRequest* request) override;
+      const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;

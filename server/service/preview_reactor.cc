@@ -7,6 +7,7 @@
 #include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
 #include "server/service/matrix_cache_service.h"
+#include "server/service/read_frames.h"
 
 namespace matcache {
 namespace {
@@ -31,15 +32,17 @@ absl::StatusOr<PreviewMethod> MethodFromProto(v1::PreviewMethod method) {
 }  // namespace
 
 PreviewReactor::PreviewReactor(const Store& store, WorkerPool* pool,
-                               const v1::PreviewRequest& request,
+                               const grpc::ByteBuffer& request,
                                int64_t default_chunk_bytes, int threads)
     : pool_(pool), threads_(threads) {
-  absl::Status started = Start(store, request, default_chunk_bytes);
+  v1::PreviewRequest parsed;
+  absl::Status started = ParseRequest(request, &parsed);
+  if (started.ok()) started = Start(store, parsed, default_chunk_bytes);
   if (!started.ok()) {
     Finish(ToGrpcStatus("Preview", started));
     return;
   }
-  StartWrite(&response_);
+  StartWrite(&frame_);
 }
 
 absl::Status PreviewReactor::Start(const Store& store,
@@ -60,12 +63,13 @@ absl::Status PreviewReactor::Start(const Store& store,
   chunk_bytes_ = request.chunk_bytes() > 0
                      ? std::min(request.chunk_bytes(), kMaxReadChunkBytes)
                      : default_chunk_bytes;
-  v1::ReadHeader* out = response_.mutable_header();
+  v1::ReadHeader out;
   const std::vector<int64_t>& shape = previewer_->output_shape();
-  out->mutable_shape()->Assign(shape.begin(), shape.end());
-  out->set_dtype(ToProto(previewer_->output_dtype()));
-  out->set_generation(header.generation);
-  out->set_nbytes(previewer_->rows() * previewer_->row_bytes());
+  out.mutable_shape()->Assign(shape.begin(), shape.end());
+  out.set_dtype(ToProto(previewer_->output_dtype()));
+  out.set_generation(header.generation);
+  out.set_nbytes(previewer_->rows() * previewer_->row_bytes());
+  frame_ = HeaderFrame(out);
   return absl::OkStatus();
 }
 
@@ -79,13 +83,12 @@ void PreviewReactor::OnWriteDone(bool ok) {
 }
 
 void PreviewReactor::SendNext() {
-  if (batch_sent_ < batch_.size()) {
-    const size_t size = std::min(batch_.size() - batch_sent_,
+  if (batch_ != nullptr && batch_sent_ < batch_->size()) {
+    const size_t size = std::min(batch_->size() - batch_sent_,
                                  static_cast<size_t>(chunk_bytes_));
-    response_.Clear();
-    response_.set_data(batch_.data() + batch_sent_, size);
+    frame_ = DataFrame(BorrowedSlice(batch_->data() + batch_sent_, size, batch_));
     batch_sent_ += size;
-    StartWrite(&response_);
+    StartWrite(&frame_);
     return;
   }
   if (next_row_ == previewer_->rows()) {
@@ -105,8 +108,10 @@ void PreviewReactor::ComputeBatch() {
   const int64_t rows = std::min(
       previewer_->rows() - next_row_,
       std::max<int64_t>(1, chunk_bytes_ / std::max<int64_t>(1, previewer_->row_bytes())));
-  batch_.resize(static_cast<size_t>(rows * previewer_->row_bytes()));
-  previewer_->ComputeRows(next_row_, next_row_ + rows, batch_.data(), threads_);
+  // A new buffer each time: slices of the last one may still be in flight.
+  batch_ = std::make_shared<std::string>(
+      static_cast<size_t>(rows * previewer_->row_bytes()), '\0');
+  previewer_->ComputeRows(next_row_, next_row_ + rows, batch_->data(), threads_);
   next_row_ += rows;
   batch_sent_ = 0;
   SendNext();

@@ -2,7 +2,8 @@
 // one generation for the whole stream. Output rows are computed in batches
 // of about one chunk on the worker pool (each batch spread over several
 // threads) while at most one write is in flight, so memory stays bounded by
-// one batch; a cancelled call stops before its next batch.
+// one batch; a cancelled call stops before its next batch. Batches are sent
+// as raw frames (read_frames.h) without copying.
 #ifndef MATCACHE_SERVER_SERVICE_PREVIEW_REACTOR_H_
 #define MATCACHE_SERVER_SERVICE_PREVIEW_REACTOR_H_
 
@@ -23,13 +24,14 @@
 
 namespace matcache {
 
-class PreviewReactor final : public grpc::ServerWriteReactor<v1::ReadResponse> {
+class PreviewReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  // Validates `request` and starts streaming (or finishes with an error).
-  // Deletes itself when the call is done.
+  // Parses and validates the PreviewRequest in `request` and starts
+  // streaming (or finishes with an error). Deletes itself when the call is
+  // done.
   PreviewReactor(const Store& store, WorkerPool* pool,
-                 const v1::PreviewRequest& request,
-                 int64_t default_chunk_bytes, int threads);
+                 const grpc::ByteBuffer& request, int64_t default_chunk_bytes,
+                 int threads);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -50,9 +52,10 @@ class PreviewReactor final : public grpc::ServerWriteReactor<v1::ReadResponse> {
   std::optional<Previewer> previewer_;
   int64_t chunk_bytes_ = 0;
   int64_t next_row_ = 0;
-  std::string batch_;
+  // The computed rows being sent; shared with the slices that carry them.
+  std::shared_ptr<std::string> batch_;
   size_t batch_sent_ = 0;
-  v1::ReadResponse response_;
+  grpc::ByteBuffer frame_;
 };
 
 }  // namespace matcache

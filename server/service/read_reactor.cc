@@ -10,17 +10,20 @@
 #include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
 #include "server/service/matrix_cache_service.h"
+#include "server/service/read_frames.h"
 
 namespace matcache {
 
-ReadReactor::ReadReactor(const Store& store, const v1::ReadRequest& request,
+ReadReactor::ReadReactor(const Store& store, const grpc::ByteBuffer& request,
                          int64_t default_chunk_bytes) {
-  absl::Status started = Start(store, request, default_chunk_bytes);
+  v1::ReadRequest parsed;
+  absl::Status started = ParseRequest(request, &parsed);
+  if (started.ok()) started = Start(store, parsed, default_chunk_bytes);
   if (!started.ok()) {
     Finish(ToGrpcStatus("Read", started));
     return;
   }
-  StartWrite(&response_);
+  StartWrite(&frame_);
 }
 
 absl::Status ReadReactor::Start(const Store& store,
@@ -50,11 +53,12 @@ absl::Status ReadReactor::Start(const Store& store,
           : default_chunk_bytes;
   chunk_elements_ = std::max<int64_t>(1, chunk_bytes / output_item);
   const std::vector<int64_t> shape = SelectedShape(selection);
-  v1::ReadHeader* out = response_.mutable_header();
-  out->mutable_shape()->Assign(shape.begin(), shape.end());
-  out->set_dtype(ToProto(output_dtype_));
-  out->set_generation(header.generation);
-  out->set_nbytes(reader_->total_bytes() / source_item * output_item);
+  v1::ReadHeader out;
+  out.mutable_shape()->Assign(shape.begin(), shape.end());
+  out.set_dtype(ToProto(output_dtype_));
+  out.set_generation(header.generation);
+  out.set_nbytes(reader_->total_bytes() / source_item * output_item);
+  frame_ = HeaderFrame(out);
   return absl::OkStatus();
 }
 
@@ -76,18 +80,23 @@ void ReadReactor::WriteNextChunk() {
   const int64_t output_item = GetDTypeInfo(output_dtype_).item_size;
   const int64_t elements =
       std::min(chunk_elements_, reader_->remaining_bytes() / source_item);
-  response_.Clear();
-  std::string* data = response_.mutable_data();
-  data->resize(static_cast<size_t>(elements * output_item));
-  if (source_dtype_ == output_dtype_) {
-    reader_->Read(data->data(), data->size());
+  const size_t size = static_cast<size_t>(elements * output_item);
+  if (source_dtype_ == output_dtype_ && reader_->contiguous()) {
+    // Straight from the mapping: the slice keeps the segment alive.
+    frame_ = DataFrame(BorrowedSlice(reader_->Take(size), size, segment_));
   } else {
-    scratch_.resize(static_cast<size_t>(elements * source_item));
-    reader_->Read(scratch_.data(), scratch_.size());
-    CastElements(source_dtype_, output_dtype_, scratch_.data(), data->data(),
-                 elements);
+    grpc::Slice payload(size);
+    char* out = reinterpret_cast<char*>(const_cast<uint8_t*>(payload.begin()));
+    if (source_dtype_ == output_dtype_) {
+      reader_->Read(out, size);
+    } else {
+      scratch_.resize(static_cast<size_t>(elements * source_item));
+      reader_->Read(scratch_.data(), scratch_.size());
+      CastElements(source_dtype_, output_dtype_, scratch_.data(), out, elements);
+    }
+    frame_ = DataFrame(std::move(payload));
   }
-  StartWrite(&response_);
+  StartWrite(&frame_);
 }
 
 void ReadReactor::OnDone() { delete this; }

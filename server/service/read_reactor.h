@@ -3,7 +3,9 @@
 // chunks. Holds the segment of one generation for the whole stream, so a
 // concurrent replace or delete never mixes versions, and keeps exactly one
 // write in flight, so a client that stops reading holds the server to one
-// chunk of memory.
+// chunk of memory. Works on raw frames (read_frames.h): a contiguous result
+// is sent straight from the segment's mapping, anything else is gathered
+// (and cast) once into the outgoing buffer.
 #ifndef MATCACHE_SERVER_SERVICE_READ_REACTOR_H_
 #define MATCACHE_SERVER_SERVICE_READ_REACTOR_H_
 
@@ -23,11 +25,11 @@
 
 namespace matcache {
 
-class ReadReactor final : public grpc::ServerWriteReactor<v1::ReadResponse> {
+class ReadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  // Validates `request` and starts streaming (or finishes with an error).
-  // Deletes itself when the call is done.
-  ReadReactor(const Store& store, const v1::ReadRequest& request,
+  // Parses and validates the ReadRequest in `request` and starts streaming
+  // (or finishes with an error). Deletes itself when the call is done.
+  ReadReactor(const Store& store, const grpc::ByteBuffer& request,
               int64_t default_chunk_bytes);
 
   void OnWriteDone(bool ok) override;
@@ -46,7 +48,7 @@ class ReadReactor final : public grpc::ServerWriteReactor<v1::ReadResponse> {
   DType output_dtype_ = DType::kFloat64;
   int64_t chunk_elements_ = 0;
   std::string scratch_;  // source elements of one chunk, when casting
-  v1::ReadResponse response_;
+  grpc::ByteBuffer frame_;
 };
 
 }  // namespace matcache

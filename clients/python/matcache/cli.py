@@ -1,18 +1,22 @@
-"""The `matcache` command line: list, inspect, put, get and remove matrices.
+"""The `matcache` command line: list, inspect, put, get (whole, sliced or
+cast), preview and remove matrices.
 
 Every failure prints one line, "matcache: error: <message>", to stderr and
 exits with status 1.
 """
 
 import argparse
+import re
 import sys
 
 import numpy as np
 
+from matcache import index
 from matcache.client import ADDRESS_ENV, DEFAULT_ADDRESS, Client
 from matcache.errors import MatcacheError
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+_SHAPE_TEXT = re.compile(r"[0-9]+(x[0-9]+)*")
 
 
 class CliError(Exception):
@@ -91,10 +95,32 @@ def _cmd_put(client, args):
           f"{format_bytes(info.nbytes)}, generation {info.generation}")
 
 
-def _cmd_get(client, args):
-    array = client.get(args.name)
-    with open(args.out, "wb") as f:
+def parse_shape(text):
+    """Returns the extents of a shape written "AxB[xC...]" ("500x500") as a
+    tuple of ints; CliError for anything else."""
+    if not _SHAPE_TEXT.fullmatch(text):
+        raise CliError(
+            f"bad shape {text!r}: expected extents joined by x, like 500x500")
+    return tuple(int(n) for n in text.split("x"))
+
+
+def _save_npy(path, array):
+    with open(path, "wb") as f:
         np.save(f, array)
+
+
+def _cmd_get(client, args):
+    if args.slice is None and args.dtype is None:
+        array = client.get(args.name)
+    else:
+        key = () if args.slice is None else index.parse(args.slice)
+        array = client.read(args.name, key, args.dtype)
+    _save_npy(args.out, array)
+
+
+def _cmd_preview(client, args):
+    _save_npy(args.out, client.preview(args.name, parse_shape(args.shape),
+                                       args.method))
 
 
 def _cmd_rm(client, args):
@@ -135,10 +161,30 @@ def _parser():
     put.add_argument("name", metavar="NAME")
     put.set_defaults(run=_cmd_put)
 
-    get = commands.add_parser("get", help="save matrix NAME to a .npy file")
+    get = commands.add_parser(
+        "get", help="save matrix NAME, or a slice of it, to a .npy file")
     get.add_argument("name", metavar="NAME")
     get.add_argument("out", metavar="OUT.npy")
+    get.add_argument(
+        "--slice", metavar="INDEX",
+        help="numpy basic index: comma-separated parts, each an integer, "
+             "start:stop[:step] or ..., e.g. '::10,100:-100' (write "
+             "--slice=INDEX when INDEX starts with -)")
+    get.add_argument("--dtype", metavar="DTYPE",
+                     help="convert to this dtype (numpy astype), e.g. float32")
     get.set_defaults(run=_cmd_get)
+
+    preview = commands.add_parser(
+        "preview", help="save matrix NAME downsampled to SHAPE to a .npy file")
+    preview.add_argument("name", metavar="NAME")
+    preview.add_argument(
+        "shape", metavar="SHAPE",
+        help="extents of the leading dimensions, e.g. 500x500")
+    preview.add_argument("out", metavar="OUT.npy")
+    preview.add_argument(
+        "--method", choices=("mean", "min", "max", "first"), default="mean",
+        help="how a cell summarizes its block (default: mean)")
+    preview.set_defaults(run=_cmd_preview)
 
     rm = commands.add_parser("rm", help="remove a matrix")
     rm.add_argument("name", metavar="NAME")

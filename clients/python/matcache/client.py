@@ -2,12 +2,13 @@
 
 import functools
 import logging
+import operator
 import os
 
 import grpc
 import numpy as np
 
-from matcache import dtypes, errors, segment, wire
+from matcache import dtypes, errors, index, segment, wire
 from matcache.info import MatrixInfo, Stats
 from matcache.v1 import matcache_pb2 as pb
 from matcache.v1 import matcache_pb2_grpc as pb_grpc
@@ -16,8 +17,16 @@ DEFAULT_ADDRESS = "unix:/tmp/matcache/matcached.sock"
 ADDRESS_ENV = "MATCACHE_ADDRESS"
 DEFAULT_TIMEOUT = 60.0
 CHUNK_BYTES = 2 << 20
-# Read chunks are capped at 4 MiB of data; leave room for the framing.
+# Data bytes per Read or Preview message asked of the server (its maximum).
+RECEIVE_CHUNK_BYTES = 4 << 20
+# Leave room for the framing around a full chunk.
 _MAX_RECEIVE_BYTES = 8 << 20
+_PREVIEW_METHODS = {
+    "mean": pb.PREVIEW_METHOD_MEAN,
+    "min": pb.PREVIEW_METHOD_MIN,
+    "max": pb.PREVIEW_METHOD_MAX,
+    "first": pb.PREVIEW_METHOD_FIRST,
+}
 _SERVICE = pb.DESCRIPTOR.services_by_name["MatrixCache"].full_name
 
 _log = logging.getLogger("matcache")
@@ -63,14 +72,18 @@ class Client:
             self.address,
             options=[("grpc.max_receive_message_length", _MAX_RECEIVE_BYTES)])
         self._stub = pb_grpc.MatrixCacheStub(self._channel)
-        # The two payload streams bypass the generated message classes to
-        # avoid copying the data (see matcache.wire).
+        # The payload streams bypass the generated message classes to avoid
+        # copying the data (see matcache.wire).
         self._put_stream = self._channel.stream_unary(
             f"/{_SERVICE}/Put", request_serializer=None,
             response_deserializer=pb.MatrixInfo.FromString)
         self._read_stream = self._channel.unary_stream(
             f"/{_SERVICE}/Read",
             request_serializer=pb.ReadRequest.SerializeToString,
+            response_deserializer=wire.decode_read_response)
+        self._preview_stream = self._channel.unary_stream(
+            f"/{_SERVICE}/Preview",
+            request_serializer=pb.PreviewRequest.SerializeToString,
             response_deserializer=wire.decode_read_response)
 
     def __repr__(self):
@@ -150,7 +163,7 @@ class Client:
         data is streamed into a new array, also marked read-only.
         """
         if self.local is False:
-            return self._get_streamed(name)
+            return self._read(name, index.BasicIndex(()), None)
         info = self._info(name)
         try:
             return segment.map_published(info)
@@ -166,10 +179,88 @@ class Client:
                 error = e
         if self.local:
             raise error
-        return self._get_streamed(name)
+        return self._read(name, index.BasicIndex(()), None)
 
-    def _get_streamed(self, name):
-        responses = self._read_stream(pb.ReadRequest(name=name))
+    @_translating_errors
+    def read(self, name, key=(), dtype=None):
+        """Returns `np.asarray(get(name))[key]`, then `.astype(dtype)` if
+        `dtype` is given, as a new read-only array; only the selected
+        elements travel, always streamed (also when the matrix is local).
+
+        `key` is a numpy basic index: an int (numpy integers too), a slice,
+        Ellipsis, or a tuple of these, with numpy's rules for negative and
+        omitted bounds and negative steps; fewer parts than dimensions read
+        the remaining dimensions whole. None/np.newaxis, booleans, lists and
+        arrays raise InvalidArgumentError before anything is sent. An
+        integer for every dimension gives a 0-d array. `dtype` is anything
+        np.dtype accepts that matcache stores (InvalidArgumentError
+        otherwise); the conversion is numpy's astype (casting="unsafe") and
+        the result is little-endian.
+
+        The data comes from one generation, even if the matrix is replaced
+        or deleted while it streams. Raises InvalidArgumentError (naming
+        the offending part) for a step of 0, an integer out of range or
+        more parts than dimensions; NotFoundError for an unknown name.
+        """
+        code = pb.DTYPE_UNSPECIFIED if dtype is None else dtypes.to_proto(dtype)
+        return self._read(name, index.BasicIndex(key), code)
+
+    def _read(self, name, key, dtype_code):
+        if not key.needs_ndim:
+            return self._read_generation(name, key, dtype_code, None)
+        # An Ellipsis inside the key: expand it for the dimensions of one
+        # generation and read exactly that one. A replace in between makes
+        # that generation gone; ask once more.
+        try:
+            return self._read_generation(name, key, dtype_code,
+                                         self._info(name))
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+        return self._read_generation(name, key, dtype_code, self._info(name))
+
+    def _read_generation(self, name, key, dtype_code, info):
+        """Reads the current version, or with a MatrixInfo `info` that
+        generation, expanding the key for its dimensions."""
+        request = pb.ReadRequest(name=name, dtype=dtype_code,
+                                 chunk_bytes=RECEIVE_CHUNK_BYTES)
+        if info is None:
+            request.index.extend(key.to_proto())
+        else:
+            request.generation = info.generation
+            request.index.extend(key.to_proto(len(info.shape)))
+        return self._receive(self._read_stream, request)
+
+    @_translating_errors
+    def preview(self, name, shape, method="mean"):
+        """Returns `name` downsampled to `shape`, as a new read-only array:
+        what a heatmap of a huge matrix draws.
+
+        `shape` (a sequence of ints) gives the extents of the leading
+        dimensions, 1 to ndim of them, each from 1 to the matrix's extent;
+        the remaining dimensions are kept whole. Along a dimension of n
+        split into t, output cell i covers source positions
+        [floor(i*n/t), floor((i+1)*n/t)). `method` says how a cell
+        summarizes its block: "mean" (computed and returned as float64, or
+        complex128 for complex matrices), "min" or "max" (NaN if the block
+        has one; stored dtype; not for complex matrices) or "first" (a
+        stride pick; stored dtype).
+
+        Raises InvalidArgumentError for an unknown method or a shape that is
+        not a sequence of ints (before anything is sent), for a shape the
+        matrix does not allow and for an output over 64 MiB; NotFoundError
+        for an unknown name.
+        """
+        if method not in _PREVIEW_METHODS:
+            raise errors.InvalidArgumentError(
+                f"unknown preview method {method!r}: use one of "
+                f"{', '.join(_PREVIEW_METHODS)}")
+        return self._receive(self._preview_stream, pb.PreviewRequest(
+            name=name, shape=_preview_shape(shape),
+            method=_PREVIEW_METHODS[method], chunk_bytes=RECEIVE_CHUNK_BYTES))
+
+    def _receive(self, stream, request):
+        responses = stream(request)
         try:
             return _receive_array(responses)
         except BaseException:
@@ -215,31 +306,48 @@ class Client:
             self._stub.Stats(pb.StatsRequest(), timeout=self.timeout))
 
 
+def _preview_shape(shape):
+    """Returns a preview `shape` as a list of ints; InvalidArgumentError if
+    it is not a sequence of 64-bit integers."""
+    try:
+        extents = list(shape)
+        if any(isinstance(n, (bool, np.bool_)) for n in extents):
+            raise TypeError("a boolean is not an extent")
+        extents = [operator.index(n) for n in extents]
+    except TypeError:
+        raise errors.InvalidArgumentError(
+            f"bad preview shape {shape!r}: expected a sequence of ints") from None
+    if any(not -2**63 <= n < 2**63 for n in extents):
+        raise errors.InvalidArgumentError(
+            f"bad preview shape {shape!r}: an extent does not fit in 64 bits")
+    return extents
+
+
 def _receive_array(responses):
-    """Assembles a Read stream (a header, then data chunks) into a new
-    read-only array."""
+    """Assembles a Read or Preview stream (a header, then data chunks) into
+    a new read-only array."""
     header, _ = next(responses, (None, None))
     if header is None:
-        raise errors.MatcacheError("the Read stream did not start with a header")
+        raise errors.MatcacheError("the stream did not start with a header")
     out = np.empty(tuple(header.shape), dtypes.from_proto(header.dtype))
     if out.nbytes != header.nbytes:
         raise errors.MatcacheError(
-            f"the Read header announces {header.nbytes} bytes for shape "
+            f"the stream's header announces {header.nbytes} bytes for shape "
             f"{out.shape} of {out.dtype}, which needs {out.nbytes}")
     flat = out.reshape(-1).view(np.uint8)
     received = 0
     for _, data in responses:
         if data is None:
             raise errors.MatcacheError(
-                "the Read stream sent a message without data after the header")
+                "the stream sent a message without data after the header")
         end = received + len(data)
         if end > flat.size:
             raise errors.MatcacheError(
-                f"the Read stream sent more than the {flat.size} bytes announced")
+                f"the stream sent more than the {flat.size} bytes announced")
         flat[received:end] = np.frombuffer(data, dtype=np.uint8)
         received = end
     if received != flat.size:
         raise errors.MatcacheError(
-            f"the Read stream ended after {received} of {flat.size} bytes")
+            f"the stream ended after {received} of {flat.size} bytes")
     out.flags.writeable = False
     return out

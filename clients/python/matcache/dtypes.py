@@ -39,11 +39,17 @@ SUPPORTED = tuple(_FROM_PROTO.values())
 def to_proto(dtype):
     """Returns the DType value for a numpy dtype of any byte order.
 
-    Raises InvalidArgumentError, naming the dtype, for anything that is not
-    bool, a signed or unsigned integer of 1-8 bytes, float16/32/64 or
-    complex64/128 (objects, strings, structured, datetimes, float128, ...).
+    `dtype` is anything np.dtype accepts. Raises InvalidArgumentError,
+    naming the dtype, for what np.dtype does not understand and for anything
+    that is not bool, a signed or unsigned integer of 1-8 bytes,
+    float16/32/64 or complex64/128 (objects, strings, structured, datetimes,
+    float128, ...).
     """
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise InvalidArgumentError(
+            f"unknown dtype {dtype!r}: numpy does not understand it") from None
     code = None
     if dtype.fields is None and dtype.subdtype is None:
         code = _TO_PROTO.get((dtype.kind, dtype.itemsize))
