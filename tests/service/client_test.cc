@@ -121,6 +121,46 @@ TEST_F(ClientTest, ZeroDimensionalAndEmptyMatrices) {
   EXPECT_EQ(empty->View<float>()->size(), 0u);
 }
 
+TEST_F(ClientTest, ReadSlicesAndCastsIntoXarrays) {
+  auto client = Connect();
+  xt::xarray<int32_t> matrix = xt::arange<int32_t>(24);
+  matrix.reshape({4, 6});
+  ASSERT_TRUE(client->Put("m", matrix).ok());
+
+  absl::StatusOr<xt::xarray<int32_t>> all = client->Read<int32_t>("m");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, matrix);
+
+  // m[::-2, 1:5:3].astype(float64)
+  absl::StatusOr<xt::xarray<double>> window = client->Read<double>(
+      "m", {Index::Slice({}, {}, -2), Index::Slice(1, 5, 3)});
+  ASSERT_TRUE(window.ok()) << window.status();
+  EXPECT_EQ(*window, (xt::xarray<double>{{19, 22}, {7, 10}}));
+
+  absl::StatusOr<xt::xarray<int32_t>> bad =
+      client->Read<int32_t>("m", {Index::At(9)});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("out of bounds"));
+}
+
+TEST_F(ClientTest, PreviewIntoXarrays) {
+  auto client = Connect();
+  xt::xarray<int64_t> matrix = xt::arange<int64_t>(24);
+  matrix.reshape({4, 6});
+  ASSERT_TRUE(client->Put("m", matrix).ok());
+  absl::StatusOr<xt::xarray<double>> mean = client->Preview<double>("m", {2, 3});
+  ASSERT_TRUE(mean.ok()) << mean.status();
+  EXPECT_EQ(*mean, (xt::xarray<double>{{3.5, 5.5, 7.5}, {15.5, 17.5, 19.5}}));
+  absl::StatusOr<xt::xarray<int64_t>> high =
+      client->Preview<int64_t>("m", {2}, PreviewMethod::kMax);
+  ASSERT_TRUE(high.ok()) << high.status();
+  EXPECT_EQ(*high, (xt::xarray<int64_t>{{6, 7, 8, 9, 10, 11}, {18, 19, 20, 21, 22, 23}}));
+  // A mean preview is float64: asking for another type is refused.
+  absl::StatusOr<xt::xarray<float>> wrong = client->Preview<float>("m", {2, 3});
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(wrong.status().message(), HasSubstr("float64"));
+}
+
 TEST_F(ClientTest, ListAndDelete) {
   auto client = Connect();
   for (const char* name : {"b", "a", "c"}) {
