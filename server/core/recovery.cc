@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/crash_point.h"
 #include "server/core/logging.h"
 #include "server/core/posix_error.h"
 #include "server/core/segment_file_name.h"
@@ -80,6 +81,7 @@ absl::StatusOr<RecoveredSegments> RecoverSegments(const std::string& dir,
     if (parsed->kind == SegmentFileKind::kStaging) {
       RemoveFile(path, "staging file");
       ++result.report.staging_removed;
+      CrashPoint("mid_recovery");
     } else {
       published[parsed->name].push_back({parsed->number, path});
     }
@@ -98,6 +100,7 @@ absl::StatusOr<RecoveredSegments> RecoverSegments(const std::string& dir,
         if (adopted) {
           RemoveFile(candidate.path, "superseded generation");
           ++result.report.superseded_removed;
+          CrashPoint("mid_recovery");
         } else {
           result.segments.push_back(*std::move(segment));
           ++result.report.adopted;

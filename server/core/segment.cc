@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/core/checksum.h"
+#include "server/core/crash_point.h"
 #include "server/core/posix_error.h"
 #include "server/core/status_macros.h"
 
@@ -193,10 +194,13 @@ absl::Status Segment::Seal(const std::string& published_path,
   absl::Status status;
   if (fchmod(fd_, mode) != 0) {
     status = PosixError(errno, "fchmod", path_);
-  } else if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD,
-                       published_path.c_str(), RENAME_NOREPLACE) != 0) {
-    status = PosixError(errno, absl::StrCat("rename ", path_, " to"),
-                        published_path);
+  } else {
+    CrashPoint("after_seal_before_rename");
+    if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, published_path.c_str(),
+                  RENAME_NOREPLACE) != 0) {
+      status = PosixError(errno, absl::StrCat("rename ", path_, " to"),
+                          published_path);
+    }
   }
   if (!status.ok()) {
     EncodeHeader(header_, absl::Span<char>(map_, kHeaderSize));

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/core/crash_point.h"
 #include "server/core/header.h"
 #include "server/core/logging.h"
 #include "server/core/name.h"
@@ -139,6 +140,7 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
       Segment::Create(
           PathOf(StagingFileName(options_.name_space, name, sequence)),
           std::move(header), options_.staging_mode, prefault));
+  CrashPoint("after_staging_create");
   auto shared = std::make_shared<Segment>(std::move(segment));
   absl::MutexLock lock(&mu_);
   staging_.emplace(write_id, StagingEntry{shared, lease_deadline,
@@ -187,6 +189,7 @@ absl::StatusOr<MatrixInfo> Store::Publish(
     return sealed;
   }
   // The new generation is in place; only now drop the old one's name.
+  CrashPoint("after_rename_before_unlink");
   std::shared_ptr<const Segment>& current = published_[name];
   if (current != nullptr) {
     absl::Status unlinked = current->Unlink();
@@ -281,6 +284,7 @@ absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
         generation));
   }
   absl::Status unlinked = it->second->Unlink();
+  CrashPoint("mid_delete");
   // A file an operator already removed by hand is as good as deleted.
   if (!unlinked.ok() && !absl::IsNotFound(unlinked)) return unlinked;
   // Free the pages (when nobody else holds them) after unlocking.

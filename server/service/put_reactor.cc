@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/crash_point.h"
 #include "server/core/logging.h"
 #include "server/service/grpc_status.h"
 #include "protos/convert/proto_convert.h"
@@ -67,6 +68,7 @@ void PutReactor::OnData() {
   std::memcpy(write_->segment->mutable_data() + received_, data.data(),
               data.size());
   received_ += static_cast<int64_t>(data.size());
+  if (received_ < expected) CrashPoint("mid_put_data");
   StartRead(&request_);
 }
 
