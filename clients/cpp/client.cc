@@ -166,10 +166,11 @@ absl::StatusOr<MatrixInfo> Client::Info(absl::string_view name) {
 absl::StatusOr<MappedMatrix> Client::Get(absl::string_view name) {
   ASSIGN_OR_RETURN(MatrixInfo info, Info(name));
   absl::StatusOr<MappedMatrix> mapped = MappedMatrix::Open(info);
-  if (absl::IsFailedPrecondition(mapped.status())) {
-    // Replaced between Info and open: the newer version is as good.
-    ASSIGN_OR_RETURN(info, Info(name));
-    mapped = MappedMatrix::Open(info);
+  if (!mapped.ok()) {
+    // A replace between Info and open unlinks the file we were told of (or
+    // puts another in its place): ask once more before giving up.
+    ASSIGN_OR_RETURN(MatrixInfo fresh, Info(name));
+    if (fresh.id != info.id) mapped = MappedMatrix::Open(fresh);
   }
   if (absl::IsNotFound(mapped.status()) ||
       absl::IsPermissionDenied(mapped.status())) {

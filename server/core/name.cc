@@ -7,7 +7,10 @@
 namespace matcache {
 namespace {
 
-constexpr size_t kMaxNamespaceLength = 64;
+// With a 200-character name, a 20-digit number and the longest suffix
+// (".shm.quarantined"), a 16-character namespace keeps file names within
+// NAME_MAX (255).
+constexpr size_t kMaxNamespaceLength = 16;
 
 bool IsNameChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||

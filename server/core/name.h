@@ -14,7 +14,7 @@ inline constexpr size_t kMaxNameLength = 200;
 // with '.'; otherwise INVALID_ARGUMENT saying what is wrong.
 absl::Status ValidateName(absl::string_view name);
 
-// OK if `name_space` has 1-64 characters of [A-Za-z0-9_-] (no '.', so it
+// OK if `name_space` has 1-16 characters of [A-Za-z0-9_-] (no '.', so it
 // never collides with a name); otherwise INVALID_ARGUMENT.
 absl::Status ValidateNamespace(absl::string_view name_space);
 

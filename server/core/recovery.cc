@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,10 +45,27 @@ bool Quarantine(const std::string& path, absl::string_view reason) {
   return true;
 }
 
+// FAILED_PRECONDITION unless `path` is a regular file of this process's
+// user, with one link and no write permission: anything else was not made
+// by this server (in a shared directory such as /dev/shm, another user could
+// plant it and keep the power to change it).
+absl::Status CheckOwnership(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return PosixError(errno, "stat", path);
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1 ||
+      (st.st_mode & 0222) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " is not a read-only file of this server's user with one link"));
+  }
+  return absl::OkStatus();
+}
+
 // Opens `candidate` and checks that its header agrees with its file name.
 absl::StatusOr<Segment> OpenCandidate(const std::string& name,
                                       const Candidate& candidate,
                                       Segment::Verify verify) {
+  absl::Status owned = CheckOwnership(candidate.path);
+  if (!owned.ok()) return owned;
   absl::StatusOr<Segment> segment =
       Segment::OpenReadOnly(candidate.path, verify);
   if (!segment.ok()) return segment.status();

@@ -30,8 +30,9 @@ struct RecoveredSegments {
 //  - for each name, adopts the newest generation that opens and validates
 //    (with `verify`), deletes the older valid generations, and renames each
 //    corrupt one aside (QuarantineFileName) with a log line;
-//  - leaves files it does not recognize, or cannot open for another reason
-//    than corruption, untouched (logged).
+//  - leaves files it does not recognize, cannot open for another reason
+//    than corruption, or that are not read-only single-link files of this
+//    process's user, untouched (logged).
 // Running it again on its own result changes nothing, so a crash during
 // recovery is repaired by the next run. Errors only if `dir` cannot be read.
 absl::StatusOr<RecoveredSegments> RecoverSegments(const std::string& dir,

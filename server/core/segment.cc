@@ -207,10 +207,22 @@ absl::Status Segment::Seal(const std::string& published_path,
     return status;
   }
   // The file is now published: from here on nothing may fail or write it.
-  mprotect(map_, map_size_, PROT_READ);
   close(std::exchange(fd_, -1));
   path_ = published_path;
   header_ = std::move(sealed_header);
+  return absl::OkStatus();
+}
+
+void Segment::ProtectReadOnly() { mprotect(map_, map_size_, PROT_READ); }
+
+absl::Status Segment::CheckFileSize() const {
+  struct stat st;
+  if (fd_ < 0 || fstat(fd_, &st) != 0) return absl::OkStatus();
+  if (static_cast<size_t>(st.st_size) != map_size_) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s was resized to %d bytes while staging (expected %d); nothing "
+        "published", path_, static_cast<int64_t>(st.st_size), map_size_));
+  }
   return absl::OkStatus();
 }
 

@@ -63,12 +63,19 @@ class Segment {
   uint64_t ComputeChecksum(int threads = 1) const;
 
   // Publishes a staging segment: writes the sealed header with `generation`
-  // and `data_checksum`, sets the file mode to `mode`, renames the file to
-  // `published_path` (failing with ALREADY_EXISTS rather than replacing a
-  // file) and makes the mapping read-only. On error the segment stays
-  // staging under its old path.
+  // and `data_checksum`, sets the file mode to `mode` and renames the file
+  // to `published_path` (failing with ALREADY_EXISTS rather than replacing a
+  // file). On error the segment stays staging under its old path.
   absl::Status Seal(const std::string& published_path, uint64_t generation,
                     uint64_t data_checksum, mode_t mode);
+
+  // Makes this process's mapping of a sealed segment read-only (Seal leaves
+  // it writable: for a large mapping this takes time better spent unlocked).
+  void ProtectReadOnly();
+
+  // DATA_LOSS if the file no longer has the size of header plus data (a
+  // writer truncated it): reading the missing part would fault.
+  absl::Status CheckFileSize() const;
 
   // Removes the file's name from the directory. The mapping stays valid.
   absl::Status Unlink() const;

@@ -60,8 +60,13 @@ absl::StatusOr<int> LockNamespace(const std::string& dir,
 }
 
 absl::Status NoSuchWrite(absl::string_view write_id) {
+  if (write_id.size() != 32 ||
+      write_id.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "malformed lease: expected the 32 hex digits Create returned");
+  }
   return absl::NotFoundError(absl::StrCat(
-      "no staging write ", write_id, " (never begun, committed or aborted)"));
+      "no staging write ", write_id, " (never begun, committed, aborted or expired)"));
 }
 
 absl::Status NoSuchMatrix(absl::string_view name) {
@@ -134,7 +139,8 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
     absl::MutexLock lock(&mu_);
     sequence = next_number_++;
   }
-  const std::string write_id = header.id.ToHex();
+  // Not the segment's id (readable in the file): a token of its own.
+  const std::string write_id = SegmentId::Random().ToHex();
   ASSIGN_OR_RETURN(
       Segment segment,
       Segment::Create(
@@ -164,15 +170,28 @@ absl::StatusOr<std::shared_ptr<Segment>> Store::TakeForCommit(
 absl::StatusOr<MatrixInfo> Store::Commit(
     absl::string_view write_id, std::shared_ptr<const Segment>* replaced) {
   std::shared_ptr<const Segment> previous;
-  absl::StatusOr<MatrixInfo> info = Publish(write_id, &previous);
+  std::shared_ptr<Segment> published;
+  absl::StatusOr<MatrixInfo> info = Publish(write_id, &published, &previous);
+  // Rewriting the page tables of a large mapping takes time: not under mu_.
+  if (published != nullptr) published->ProtectReadOnly();
   if (replaced != nullptr) *replaced = std::move(previous);
   // Otherwise the previous generation's pages are freed here, unlocked.
   return info;
 }
 
 absl::StatusOr<MatrixInfo> Store::Publish(
-    absl::string_view write_id, std::shared_ptr<const Segment>* previous) {
+    absl::string_view write_id, std::shared_ptr<Segment>* published,
+    std::shared_ptr<const Segment>* previous) {
   ASSIGN_OR_RETURN(std::shared_ptr<Segment> segment, TakeForCommit(write_id));
+  // A writer that shrank the file would make hashing fault: refuse first.
+  absl::Status intact = segment->CheckFileSize();
+  if (!intact.ok()) {
+    absl::MutexLock lock(&mu_);
+    staging_.erase(std::string(write_id));
+    absl::Status unlinked = segment->Unlink();
+    if (!unlinked.ok()) LogWarning("%s", unlinked.message());
+    return intact;
+  }
   // Hashing reads all the data: do it before taking the lock.
   const uint64_t checksum = segment->ComputeChecksum(options_.checksum_threads);
 
@@ -196,6 +215,7 @@ absl::StatusOr<MatrixInfo> Store::Publish(
     if (!unlinked.ok()) LogWarning("replace: %s", unlinked.message());
   }
   *previous = std::exchange(current, segment);
+  *published = segment;
   return DescribeSegment(*segment);
 }
 
@@ -213,6 +233,15 @@ absl::Status Store::Abort(absl::string_view write_id) {
     staging_.erase(it);
   }
   return segment->Unlink();
+}
+
+absl::Status Store::RenewLease(absl::string_view write_id,
+                              absl::Time lease_deadline) {
+  absl::MutexLock lock(&mu_);
+  auto it = staging_.find(write_id);
+  if (it == staging_.end()) return NoSuchWrite(write_id);
+  it->second.lease_deadline = lease_deadline;
+  return absl::OkStatus();
 }
 
 int Store::AbortExpired(absl::Time now) {

@@ -38,7 +38,7 @@ namespace matcache {
 struct StoreOptions {
   // Directory holding the segment files; normally a tmpfs.
   std::string shm_dir = "/dev/shm";
-  // Prefix of every file name; 1-64 characters of [A-Za-z0-9_-].
+  // Prefix of every file name; 1-16 characters of [A-Za-z0-9_-].
   std::string name_space = "matcache";
   // File modes, applied exactly (the umask does not narrow or widen them).
   mode_t staging_mode = 0600;
@@ -108,6 +108,10 @@ class Store {
   // FAILED_PRECONDITION if it is being committed.
   absl::Status Abort(absl::string_view write_id);
 
+  // Moves the lease deadline of a staging write. NOT_FOUND if unknown (for
+  // example already expired).
+  absl::Status RenewLease(absl::string_view write_id, absl::Time lease_deadline);
+
   // Aborts every staging write whose lease deadline is before `now` (and is
   // not being committed); returns how many.
   int AbortExpired(absl::Time now);
@@ -147,8 +151,10 @@ class Store {
   std::string PathOf(const std::string& file_name) const;
   absl::StatusOr<std::shared_ptr<Segment>> TakeForCommit(
       absl::string_view write_id);
-  // Commit, handing the replaced generation (if any) to `previous`.
+  // Commit without the final mprotect: hands the published segment to
+  // `published` and the replaced generation (if any) to `previous`.
   absl::StatusOr<MatrixInfo> Publish(absl::string_view write_id,
+                                     std::shared_ptr<Segment>* published,
                                      std::shared_ptr<const Segment>* previous);
 
   const StoreOptions options_;

@@ -40,13 +40,20 @@ grpc::ServerUnaryReactor* MatrixCacheService::Offload(
 grpc::ServerUnaryReactor* MatrixCacheService::Create(
     grpc::CallbackServerContext* context, const v1::CreateRequest* request,
     v1::CreateResponse* response) {
-  return Offload(context, "Create", [this, request, response]() -> absl::Status {
+  return Offload(context, "Create", [this, context, request,
+                                     response]() -> absl::Status {
     ASSIGN_OR_RETURN(DType dtype, FromProto(request->dtype()));
     const absl::Time lease_deadline = absl::Now() + options_.lease;
     ASSIGN_OR_RETURN(
         StagingWrite write,
         store_->BeginWrite(request->name(), ShapeFromProto(request->shape()),
                            dtype, Segment::Prefault::kNo, lease_deadline));
+    if (context->IsCancelled()) {
+      // Nobody will receive the lease: do not hold the space until it expires.
+      absl::Status aborted = store_->Abort(write.write_id);
+      if (!aborted.ok()) return aborted;
+      return absl::CancelledError("Create was cancelled by the client");
+    }
     const SegmentHeader& header = write.segment->header();
     response->set_lease(write.write_id);
     response->set_path(write.segment->path());
@@ -84,7 +91,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Abort(
 
 grpc::ServerReadReactor<v1::PutRequest>* MatrixCacheService::Put(
     grpc::CallbackServerContext* context, v1::MatrixInfo* response) {
-  return new PutReactor(store_, pool_, context, response);
+  return new PutReactor(store_, pool_, options_.lease, context, response);
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Info(

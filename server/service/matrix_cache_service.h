@@ -30,8 +30,9 @@ struct ServiceOptions {
   int preview_threads = 2;
 };
 
-// Largest data payload of one Read message.
-inline constexpr int64_t kMaxReadChunkBytes = int64_t{4} << 20;
+// Largest data payload of one Read or Preview message: with its framing it
+// stays under gRPC's default 4 MiB receive limit.
+inline constexpr int64_t kMaxReadChunkBytes = (int64_t{4} << 20) - 64;
 
 // Read and Preview take and produce raw frames (see read_frames.h).
 class MatrixCacheService final

@@ -11,10 +11,14 @@
 
 namespace matcache {
 
-PutReactor::PutReactor(Store* store, WorkerPool* pool,
+PutReactor::PutReactor(Store* store, WorkerPool* pool, absl::Duration lease,
                        grpc::CallbackServerContext* context,
                        v1::MatrixInfo* response)
-    : store_(store), pool_(pool), context_(context), response_(response) {
+    : store_(store),
+      pool_(pool),
+      lease_(lease),
+      context_(context),
+      response_(response) {
   StartRead(&request_);
 }
 
@@ -39,7 +43,8 @@ void PutReactor::OnHeader() {
     absl::StatusOr<StagingWrite> write =
         dtype.ok() ? store_->BeginWrite(header.name(),
                                         ShapeFromProto(header.shape()), *dtype,
-                                        Segment::Prefault::kYes)
+                                        Segment::Prefault::kYes,
+                                        absl::Now() + lease_)
                    : absl::StatusOr<StagingWrite>(dtype.status());
     if (!write.ok()) {
       Fail(write.status());
@@ -63,6 +68,12 @@ void PutReactor::OnData() {
     Fail(absl::InvalidArgumentError(absl::StrCat(
         "Put sent more than the ", expected, " bytes its shape and dtype ",
         "need; nothing published")));
+    return;
+  }
+  absl::Status renewed = store_->RenewLease(write_->write_id, absl::Now() + lease_);
+  if (!renewed.ok()) {
+    Fail(absl::DeadlineExceededError(
+        "Put stalled longer than its lease; nothing published"));
     return;
   }
   std::memcpy(write_->segment->mutable_data() + received_, data.data(),
@@ -113,11 +124,16 @@ void PutReactor::Schedule(absl::AnyInvocable<void() &&> task) {
 
 void PutReactor::Fail(const absl::Status& status) {
   if (write_.has_value()) {
-    absl::Status aborted = store_->Abort(write_->write_id);
-    if (!aborted.ok() && !absl::IsNotFound(aborted)) {
-      LogWarning("Put: %s", aborted.message());
-    }
+    // Unlinking and unmapping a large segment takes time: off this thread
+    // when the pool has room.
+    auto abort = [store = store_, write = *std::move(write_)]() {
+      absl::Status aborted = store->Abort(write.write_id);
+      if (!aborted.ok() && !absl::IsNotFound(aborted)) {
+        LogWarning("Put: %s", aborted.message());
+      }
+    };
     write_.reset();
+    if (!pool_->TrySchedule(abort)) abort();
   }
   Finish(ToGrpcStatus("Put", status));
 }

@@ -22,7 +22,9 @@ namespace matcache {
 class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
  public:
   // Starts reading. Deletes itself when the call is done.
-  PutReactor(Store* store, WorkerPool* pool,
+  // The staging segment's lease lasts `lease` after the latest message: a
+  // stream that stalls for longer is aborted.
+  PutReactor(Store* store, WorkerPool* pool, absl::Duration lease,
              grpc::CallbackServerContext* context, v1::MatrixInfo* response);
 
   void OnReadDone(bool ok) override;
@@ -39,6 +41,7 @@ class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
 
   Store* const store_;
   WorkerPool* const pool_;
+  const absl::Duration lease_;
   grpc::CallbackServerContext* const context_;
   v1::MatrixInfo* const response_;
   v1::PutRequest request_;

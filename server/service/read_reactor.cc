@@ -51,7 +51,9 @@ absl::Status ReadReactor::Start(const Store& store,
       request.chunk_bytes() > 0
           ? std::min(request.chunk_bytes(), kMaxReadChunkBytes)
           : default_chunk_bytes;
-  chunk_elements_ = std::max<int64_t>(1, chunk_bytes / output_item);
+  // Bounded by the larger item size: the cast's scratch holds source items.
+  chunk_elements_ =
+      std::max<int64_t>(1, chunk_bytes / std::max(source_item, output_item));
   const std::vector<int64_t> shape = SelectedShape(selection);
   v1::ReadHeader out;
   out.mutable_shape()->Assign(shape.begin(), shape.end());

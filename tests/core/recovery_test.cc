@@ -35,7 +35,8 @@ class RecoveryTest : public matcache::testing::StoreTestBase {
     return info.path.substr(info.path.rfind('/') + 1);
   }
 
-  // Overwrites one byte of a (read-only) segment file, as a stray write would.
+  // Overwrites one byte of a (read-only) segment file, as a stray write
+  // would, and leaves its mode as it was.
   static void Scribble(const std::string& path, off_t offset) {
     ASSERT_EQ(chmod(path.c_str(), 0600), 0);
     const int fd = open(path.c_str(), O_WRONLY);
@@ -43,6 +44,7 @@ class RecoveryTest : public matcache::testing::StoreTestBase {
     char byte = 0x5a;
     ASSERT_EQ(pwrite(fd, &byte, 1, offset), 1);
     close(fd);
+    ASSERT_EQ(chmod(path.c_str(), 0400), 0);
   }
 
   void Touch(const std::string& file) {
@@ -163,6 +165,26 @@ TEST_F(RecoveryTest, DataCorruptionIsCaughtOnlyWhenVerifying) {
   EXPECT_EQ(store->recovery_report().adopted, 0);
   EXPECT_EQ(store->recovery_report().quarantined, 1);
   EXPECT_EQ(store->Info("m").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RecoveryTest, FilesThisServerDidNotMakeAreLeftAlone) {
+  MatrixInfo linked, writable;
+  {
+    std::unique_ptr<Store> store = OpenStore();
+    linked = Put(*store, "linked", 1);
+    writable = Put(*store, "writable", 2);
+  }
+  // A second link could let someone else keep the file; a writable file
+  // could change under readers.
+  ASSERT_EQ(link(linked.path.c_str(), PathOf("elsewhere").c_str()), 0);
+  ASSERT_EQ(chmod(writable.path.c_str(), 0644), 0);
+  std::unique_ptr<Store> store = OpenStore();
+  EXPECT_EQ(store->recovery_report().adopted, 0);
+  EXPECT_EQ(store->recovery_report().quarantined, 0);
+  EXPECT_EQ(store->Info("linked").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->Info("writable").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(access(linked.path.c_str(), F_OK), 0);
+  EXPECT_EQ(access(writable.path.c_str(), F_OK), 0);
 }
 
 TEST_F(RecoveryTest, MissingDirectoryIsAnError) {

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from matcache import cli
 from serverproc import CLI_SCRIPT
 
 
@@ -111,3 +112,65 @@ def test_unreachable_server_is_one_line(tmp_path):
         capture_output=True, text=True, timeout=30)
     line = _single_error_line(done)
     assert "unix:/nonexistent/sock" in line
+
+
+def test_get_slice_and_dtype(matcache_cli, client, name, tmp_path):
+    array = np.arange(20 * 300, dtype=np.float64).reshape(20, 300) / 4
+    client.put(name, array)
+    target = tmp_path / "out.npy"
+    try:
+        _ok(matcache_cli("get", name, str(target), "--slice", "::10,100:-100"))
+        np.testing.assert_array_equal(np.load(target), array[::10, 100:-100])
+
+        _ok(matcache_cli("get", name, str(target), "--slice=-1, ... ",
+                         "--dtype", "int16"))
+        loaded = np.load(target)
+        assert loaded.dtype == np.int16
+        np.testing.assert_array_equal(loaded, array[-1, ...].astype(np.int16))
+    finally:
+        client.delete(name)
+
+
+def test_preview(matcache_cli, client, name, tmp_path):
+    array = np.arange(6 * 4, dtype=np.int32).reshape(6, 4)
+    client.put(name, array)
+    target = tmp_path / "out.npy"
+    try:
+        _ok(matcache_cli("preview", name, "3x2", str(target)))
+        np.testing.assert_array_equal(
+            np.load(target), array.reshape(3, 2, 2, 2).mean(axis=(1, 3)))
+        _ok(matcache_cli("preview", name, "2", str(target), "--method", "max"))
+        loaded = np.load(target)
+        assert loaded.dtype == np.int32
+        np.testing.assert_array_equal(loaded, array[2::3])
+    finally:
+        client.delete(name)
+
+
+@pytest.mark.parametrize("args, part", [
+    (["get", "NAME", "OUT", "--slice", "1:2:3:4"], "start:stop[:step]"),
+    (["get", "NAME", "OUT", "--slice", "a:b"], "'a' is not an integer"),
+    (["get", "NAME", "OUT", "--slice", "1,,2"], "an empty part"),
+    (["get", "NAME", "OUT", "--slice", "__import__('os')"], "not an integer"),
+    (["get", "NAME", "OUT", "--slice", "...,..."], "single Ellipsis"),
+    (["get", "NAME", "OUT", "--slice", "7"], "index 7 is out of bounds"),
+    (["get", "NAME", "OUT", "--dtype", "float128"], "unsupported dtype"),
+    (["preview", "NAME", "2x", "OUT"], "bad shape '2x'"),
+    (["preview", "NAME", "2,2", "OUT"], "bad shape '2,2'"),
+    (["preview", "NAME", "0x2", "OUT"], "non-positive extent"),
+], ids=str)
+def test_bad_slice_shape_or_dtype_is_one_line(server, client, name,
+                                              tmp_path, capsys, args, part):
+    # In this process: main() is what both entry points run.
+    client.put(name, np.zeros((3, 4)))
+    target = tmp_path / "out.npy"
+    try:
+        args = [{"NAME": name, "OUT": str(target)}.get(a, a) for a in args]
+        status = cli.main(["--address", server.address, *args])
+    finally:
+        client.delete(name)
+    out, err = capsys.readouterr()
+    assert status == 1 and out == ""
+    assert err.startswith("matcache: error: ") and err.count("\n") == 1, err
+    assert part in err
+    assert not target.exists()

@@ -5,6 +5,8 @@ matcached server.
     with matcache.Client() as c:
         c.put("prices", array)     # zero-copy local write when possible
         a = c.get("prices")        # read-only array, a view of shared memory
+        w = c.read("prices", np.s_[::10, 100:-100], dtype="float32")
+        h = c.preview("prices", (500, 500), method="max")   # streamed
 
 See Client for the API and matcache.errors for the exceptions.
 """

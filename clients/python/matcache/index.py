@@ -83,11 +83,17 @@ def _part_message(part):
 
 
 def _split(key):
+    """Returns (parts before the Ellipsis, parts after it); all parts and
+    () when there is none."""
     key = key if isinstance(key, tuple) else (key,)
-    if sum(part is Ellipsis for part in key) > 1:
+    # Identity, not ==: an array part would compare element-wise.
+    ellipses = [i for i, part in enumerate(key) if part is Ellipsis]
+    if len(ellipses) > 1:
         raise InvalidArgumentError(
             "an index can only have a single Ellipsis (...)")
-    return key
+    if not ellipses:
+        return key, ()
+    return key[:ellipses[0]], key[ellipses[0] + 1:]
 
 
 class BasicIndex:
@@ -100,12 +106,7 @@ class BasicIndex:
     """
 
     def __init__(self, key):
-        key = _split(key)
-        if Ellipsis in key:
-            at = key.index(Ellipsis)
-            before, after = key[:at], key[at + 1:]
-        else:
-            before, after = key, ()
+        before, after = _split(key)
         self._before = [_part_message(part) for part in before]
         self._after = [_part_message(part) for part in after]
 
