@@ -79,8 +79,9 @@ Client::Client(std::string address, ClientOptions options)
     : address_(std::move(address)), options_(std::move(options)) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(16 << 20);
-  stub_ = v1::MatrixCache::NewStub(grpc::CreateCustomChannel(
-      address_, grpc::InsecureChannelCredentials(), arguments));
+  channel_ = grpc::CreateCustomChannel(
+      address_, grpc::InsecureChannelCredentials(), arguments);
+  stub_ = v1::MatrixCache::NewStub(channel_);
 }
 
 void Client::PrepareContext(grpc::ClientContext* context) const {
@@ -134,12 +135,6 @@ void Client::AdviseHugePages(char* buffer, size_t size) {
   const uintptr_t end = (reinterpret_cast<uintptr_t>(buffer) + size) & ~(kHugePage - 1);
   // Only advice: without huge pages the buffer works the same.
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
-
-absl::Status Client::StreamError(const grpc::Status& status,
-                                 absl::string_view otherwise) const {
-  if (!status.ok()) return FromGrpc(status);
-  return absl::DataLossError(otherwise);
 }
 
 absl::Status Client::CheckHeader(const v1::ReadHeader& header, DType dtype) {

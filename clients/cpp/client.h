@@ -28,6 +28,7 @@
 #include "absl/types/span.h"
 #include "clients/cpp/dtype_traits.h"
 #include "clients/cpp/mapped_matrix.h"
+#include "clients/cpp/raw_stream.h"
 #include "matcache/v1/matcache.grpc.pb.h"
 #include "server/core/matrix_info.h"
 #include "server/core/preview.h"
@@ -99,9 +100,8 @@ class Client {
     request.set_dtype(matcache::ToProto(DTypeOf<T>()));
     request.set_chunk_bytes(kStreamChunkBytes);
     xt::xarray<T> result;
-    RETURN_IF_ERROR(Stream(
-        [&](grpc::ClientContext* context) { return stub_->Read(context, request); },
-        DTypeOf<T>(), &result));
+    RETURN_IF_ERROR(
+        Stream("/matcache.v1.MatrixCache/Read", request, DTypeOf<T>(), &result));
     return result;
   }
 
@@ -118,9 +118,8 @@ class Client {
     request.set_method(ToProto(method));
     request.set_chunk_bytes(kStreamChunkBytes);
     xt::xarray<T> result;
-    RETURN_IF_ERROR(Stream(
-        [&](grpc::ClientContext* context) { return stub_->Preview(context, request); },
-        DTypeOf<T>(), &result));
+    RETURN_IF_ERROR(
+        Stream("/matcache.v1.MatrixCache/Preview", request, DTypeOf<T>(), &result));
     return result;
   }
 
@@ -142,49 +141,35 @@ class Client {
                          v1::ReadRequest* request);
   static v1::PreviewMethod ToProto(PreviewMethod method);
 
-  // Runs a Read-style stream opened by `open` and fills `result` (an
-  // xt::xarray of `dtype`'s element type) chunk by chunk, in place.
-  template <typename T, typename Open>
-  absl::Status Stream(Open open, DType dtype, xt::xarray<T>* result) {
-    grpc::ClientContext context;
-    PrepareContext(&context);
-    auto reader = open(&context);
-    v1::ReadResponse response;
-    if (!reader->Read(&response) || !response.has_header()) {
-      return StreamError(reader->Finish(), "stream ended before its header");
-    }
-    RETURN_IF_ERROR(CheckHeader(response.header(), dtype));
-    std::vector<size_t> shape(response.header().shape().begin(),
-                              response.header().shape().end());
-    *result = xt::xarray<T>::from_shape(shape);
-    char* out = reinterpret_cast<char*>(result->data());
-    const size_t total = result->size() * sizeof(T);
-    AdviseHugePages(out, total);
-    size_t received = 0;
-    while (reader->Read(&response)) {
-      const std::string& data = response.data();
-      if (data.size() > total - received) {
-        return absl::DataLossError("server sent more data than its header said");
-      }
-      std::memcpy(out + received, data.data(), data.size());
-      received += data.size();
-    }
-    RETURN_IF_ERROR(FromGrpc(reader->Finish()));
-    if (received != total) {
-      return absl::DataLossError(absl::StrCat("stream ended after ", received,
-                                              " of ", total, " bytes"));
-    }
-    return absl::OkStatus();
+  // Runs the Read-style stream `method` with `request` and fills `result`
+  // (an xt::xarray of `dtype`'s element type) chunk by chunk, in place.
+  template <typename T>
+  absl::Status Stream(absl::string_view method,
+                      const google::protobuf::MessageLite& request, DType dtype,
+                      xt::xarray<T>* result) {
+    return FromGrpc(RunRawStream(
+        channel_, method, request, absl::Now() + options_.timeout,
+        [&](const v1::ReadHeader& header) -> absl::StatusOr<char*> {
+          RETURN_IF_ERROR(CheckHeader(header, dtype));
+          std::vector<size_t> shape(header.shape().begin(), header.shape().end());
+          *result = xt::xarray<T>::from_shape(shape);
+          char* out = reinterpret_cast<char*>(result->data());
+          const size_t total = result->size() * sizeof(T);
+          if (static_cast<int64_t>(total) != header.nbytes()) {
+            return absl::DataLossError("the stream's header does not add up");
+          }
+          AdviseHugePages(out, total);
+          return out;
+        }));
   }
+  static absl::Status CheckHeader(const v1::ReadHeader& header, DType dtype);
   // Asks for transparent huge pages over a large fresh buffer, as numpy
   // does: 512 times fewer page faults while the stream fills it.
   static void AdviseHugePages(char* buffer, size_t size);
-  absl::Status StreamError(const grpc::Status& status,
-                           absl::string_view otherwise) const;
-  static absl::Status CheckHeader(const v1::ReadHeader& header, DType dtype);
 
   const std::string address_;
   const ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::MatrixCache::Stub> stub_;
 };
 
