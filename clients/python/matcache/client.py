@@ -33,6 +33,8 @@ _PREVIEW_METHODS = {
 _SERVICE = pb.DESCRIPTOR.services_by_name["MatrixCache"].full_name
 
 _log = logging.getLogger("matcache")
+# How many versions a local get tries when replaces keep racing it.
+_MAP_ATTEMPTS = 8
 
 
 def _translating_errors(method):
@@ -169,18 +171,17 @@ class Client:
         if self.local is False:
             return self._read(name, index.BasicIndex(()))
         info = self._info(name)
-        try:
-            return segment.map_published(info)
-        except errors.NotLocalError as e:
-            error = e
-        # A replace between Info and open unlinks the file we were told of;
-        # ask once more before concluding the segment is not reachable here.
-        fresh = self._info(name)
-        if fresh.id != info.id:
+        for _ in range(_MAP_ATTEMPTS):
             try:
-                return segment.map_published(fresh)
+                return segment.map_published(info)
             except errors.NotLocalError as e:
                 error = e
+            # A replace between Info and open unlinks the file we were told
+            # of; while the server keeps naming new versions, try those.
+            fresh = self._info(name)
+            if fresh.id == info.id:
+                break
+            info = fresh
         if self.local:
             raise error
         return self._read(name, index.BasicIndex(()))

@@ -1,0 +1,164 @@
+"""Readers never fault and never see half a matrix, whatever happens to the
+name they read; a server restart or crash leaves their arrays valid and
+keeps serving the same files, zero-copy (DESIGN §3, §5 rules 1-3)."""
+
+import os
+import signal
+import textwrap
+
+import numpy as np
+import pytest
+
+from faultlib import mapping_of, same_array
+
+ROUNDS = 100
+COLUMNS = 4096  # 32 KiB per row of float64
+
+
+def _shape(value):
+    """Each version's shape follows from its value, so a reader can tell
+    metadata of one generation with data of another."""
+    return (48 + int(value) % 17, COLUMNS)
+
+
+_READER = """
+    import json, os, sys, numpy as np, matcache
+    def shape(value):
+        return (48 + int(value) % 17, COLUMNS)
+    client = matcache.Client(local=LOCAL)
+    gets = missing = zero_copy = 0
+    seen = set()
+    held = []
+    mapped = None
+    while not os.path.exists(STOP):
+        try:
+            a = client.get(NAME)
+        except matcache.NotFoundError:
+            missing += 1
+            continue
+        gets += 1
+        zero_copy += not a.flags.owndata  # a view of a mapped segment
+        value = a.flat[0]
+        if a.shape != shape(value) or not (a == value).all():
+            print(json.dumps({"torn": [float(value), list(a.shape),
+                                       sorted(set(np.unique(a).tolist()))[:5]]}),
+                  flush=True)
+            sys.exit(3)
+        if mapped is None:
+            address = a.__array_interface__["data"][0]
+            mapped = ""
+            with open("/proc/self/maps") as maps:
+                for line in maps:
+                    fields = line.split(maxsplit=5)
+                    low, high = (int(x, 16) for x in fields[0].split("-"))
+                    if low <= address < high and len(fields) > 5:
+                        mapped = fields[5].strip()
+            print(json.dumps({"ready": mapped}), flush=True)
+        seen.add(float(value))
+        # Arrays kept across replaces and deletes stay as they were.
+        held = held[-3:] + [(a, value)]
+        for old, old_value in held:
+            if not (old == old_value).all():
+                print(json.dumps({"changed": float(old_value)}), flush=True)
+                sys.exit(4)
+    print(json.dumps({"gets": gets, "missing": missing, "zero_copy": zero_copy,
+                      "values": sorted(seen)}), flush=True)
+"""
+
+
+def test_readers_see_only_whole_generations(lab):
+    server = lab.server()
+    server.start()
+    stop = os.path.join(lab.workdir, "stop-readers")
+    with server.client(local=True) as local, \
+            server.client(local=False) as remote:
+        local.put("flicker", np.full(_shape(0), 0.0))
+        readers = {}
+        # local=None: zero-copy when it can, streamed when a replace wins
+        # the race between Info and open (twice in a row).
+        for mode in (None, False):
+            code = textwrap.dedent(_READER)
+            for key, value in (("COLUMNS", COLUMNS), ("LOCAL", mode),
+                               ("STOP", repr(stop)), ("NAME", '"flicker"')):
+                code = code.replace(key, str(value))
+            readers[mode] = lab.child(code, server.address)
+        for mode, reader in readers.items():
+            mapped = reader.expect_json("ready")["ready"]
+            if mode is None:  # the local reader maps the segment itself
+                assert mapped.startswith(str(server.shm_dir)), mapped
+            else:
+                assert not mapped.endswith(".shm"), mapped
+
+        put = set()
+        for i in range(ROUNDS):
+            writer = local if i % 2 == 0 else remote
+            for value in (2 * i + 1, 2 * i + 2):
+                writer.put("flicker", np.full(_shape(value), float(value)))
+                put.add(float(value))
+                if value % 2:
+                    writer.delete("flicker")
+        with open(stop, "w"):
+            pass
+        results = {}
+        for mode, reader in readers.items():
+            status = reader.wait(60)
+            assert status == 0, (
+                f"reader local={mode} exited with {status} "
+                f"{'(signal ' + signal.Signals(-status).name + ')' if status < 0 else ''}"
+                f": {reader.lines} {reader.stderr()}")
+            results[mode] = reader.expect_json("gets")
+        print({mode: {k: v for k, v in r.items() if k != "values"}
+               for mode, r in results.items()})
+        for mode, result in results.items():
+            assert set(result["values"]) <= put | {0.0}, result
+            # It really read while the name changed under it.
+            assert result["gets"] >= 20 and result["missing"] > 0, result
+            assert len(result["values"]) >= 3, result
+        assert results[None]["zero_copy"] >= results[None]["gets"] // 2
+        assert results[False]["zero_copy"] == 0
+        assert same_array(local.get("flicker"), np.full(_shape(200), 200.0))
+        state = server.dir_state()
+        assert state.staging == [] and state.published == {
+            "flicker": [local.info("flicker").generation]}, state
+    assert server.stop() == 0, server.run_log()
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_restart_keeps_zero_copy(lab, how):
+    server = lab.server()
+    server.start()
+    data = np.random.default_rng(9).standard_normal((512, 512))
+    with server.client(local=True) as client:
+        info = client.put("kept", data)
+        held = client.get("kept")
+    perms, inode, path = mapping_of(held)
+    assert (perms, path) == ("r--s", info.path)
+    before = os.stat(info.path)
+    assert before.st_ino == inode
+
+    if how == "sigterm":
+        assert server.stop() == 0, server.run_log()
+    else:
+        server.kill()
+        assert server.process.returncode == -signal.SIGKILL
+    assert same_array(held, data)  # valid while no server runs
+    server.start()
+    assert same_array(held, data)
+
+    with server.client(local=True) as client:
+        after = client.info("kept")
+        assert (after.generation, after.id, after.checksum, after.path) == (
+            info.generation, info.id, info.checksum, info.path)
+        again = client.get("kept")
+        assert same_array(again, data)
+        assert mapping_of(again)[1:] == (before.st_ino, info.path)
+        st = os.stat(info.path)
+        assert (st.st_ino, st.st_size, st.st_mtime_ns) == (
+            before.st_ino, before.st_size, before.st_mtime_ns), \
+            "recovery rewrote the segment"
+        # The restarted server numbers on after what it recovered.
+        newer = client.put("kept", -data)
+        assert newer.generation > info.generation
+        assert same_array(client.get("kept"), -data)
+    assert same_array(held, data) and same_array(again, data)
+    assert server.stop() == 0, server.run_log()
