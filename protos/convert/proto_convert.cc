@@ -78,6 +78,7 @@ absl::StatusOr<MatrixInfo> FromProto(const v1::MatrixInfo& proto) {
   info.data_offset = proto.data_offset();
   info.source = proto.source();
   info.checksum = proto.checksum();
+  info.last_access = FromProto(proto.last_access());
   return info;
 }
 
@@ -94,6 +95,7 @@ void ToProto(const MatrixInfo& info, v1::MatrixInfo* proto) {
   proto->mutable_strides()->Assign(info.strides.begin(), info.strides.end());
   proto->set_source(info.source);
   proto->set_checksum(info.checksum);
+  ToProto(info.last_access, proto->mutable_last_access());
 }
 
 void ToProto(const StoreStats& stats, const std::string& shm_dir,
@@ -106,6 +108,11 @@ void ToProto(const StoreStats& stats, const std::string& shm_dir,
   proto->set_shm_dir_total_bytes(stats.shm_dir_total_bytes);
   proto->set_shm_dir_free_bytes(stats.shm_dir_free_bytes);
   proto->set_quarantined_count(stats.quarantined_count);
+  proto->set_max_bytes(stats.max_bytes);
+  proto->set_used_bytes(stats.used_bytes);
+  proto->set_evictions(stats.evictions);
+  proto->set_hits(stats.hits);
+  proto->set_misses(stats.misses);
 }
 
 }  // namespace matcache

@@ -26,6 +26,7 @@ struct MatrixInfo {
   int64_t data_offset = 0;
   std::string source;
   uint64_t checksum = 0;
+  absl::Time last_access;  // set by Store::Info and Store::List
 };
 
 // Describes `segment` from its header and path.

@@ -69,6 +69,12 @@ absl::Status NoSuchWrite(absl::string_view write_id) {
       "no staging write ", write_id, " (never begun, committed, aborted or expired)"));
 }
 
+// The bytes a segment occupies: header and data.
+int64_t FileBytes(const Segment& segment) {
+  return static_cast<int64_t>(segment.header().data_offset +
+                              segment.header().data_length);
+}
+
 absl::Status NoSuchMatrix(absl::string_view name) {
   return absl::NotFoundError(absl::StrCat("no matrix named \"", name, "\""));
 }
@@ -101,8 +107,11 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
       lock_fd_(lock_fd),
       recovery_report_(recovered.report),
       next_number_(recovered.max_number + 1) {
+  const absl::Time now = absl::Now();
   for (Segment& segment : recovered.segments) {
     std::string name = segment.header().name;
+    used_bytes_ += FileBytes(segment);
+    last_access_[name] = now;
     published_.emplace(std::move(name),
                        std::make_shared<const Segment>(std::move(segment)));
   }
@@ -134,24 +143,69 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
         "matrix \"%s\" needs %d bytes, over the per-matrix limit of %d bytes",
         name, header.data_length, options_.max_matrix_bytes));
   }
+  const int64_t bytes = static_cast<int64_t>(header.data_offset + header.data_length);
   uint64_t sequence;
   {
+    std::vector<std::shared_ptr<const Segment>> evicted;  // freed unlocked
     absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(ReserveLocked(name, bytes, &evicted));
     sequence = next_number_++;
   }
   // Not the segment's id (readable in the file): a token of its own.
   const std::string write_id = SegmentId::Random().ToHex();
-  ASSIGN_OR_RETURN(
-      Segment segment,
-      Segment::Create(
-          PathOf(StagingFileName(options_.name_space, name, sequence)),
-          std::move(header), options_.staging_mode, prefault));
+  absl::StatusOr<Segment> created = Segment::Create(
+      PathOf(StagingFileName(options_.name_space, name, sequence)),
+      std::move(header), options_.staging_mode, prefault);
+  if (!created.ok()) {
+    absl::MutexLock lock(&mu_);
+    used_bytes_ -= bytes;
+    return created.status();
+  }
+  Segment segment = *std::move(created);
   CrashPoint("after_staging_create");
   auto shared = std::make_shared<Segment>(std::move(segment));
   absl::MutexLock lock(&mu_);
   staging_.emplace(write_id, StagingEntry{shared, lease_deadline,
                                           /*committing=*/false});
   return StagingWrite{write_id, std::move(shared)};
+}
+
+absl::Status Store::ReserveLocked(
+    absl::string_view name, int64_t bytes,
+    std::vector<std::shared_ptr<const Segment>>* evicted) {
+  if (options_.max_bytes <= 0 || used_bytes_ + bytes <= options_.max_bytes) {
+    used_bytes_ += bytes;
+    return absl::OkStatus();
+  }
+  int64_t evictable = 0;
+  if (options_.evict_unsourced) {
+    for (const auto& [key, segment] : published_) evictable += FileBytes(*segment);
+  }
+  if (used_bytes_ - evictable + bytes > options_.max_bytes) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "matrix \"%s\" needs %d bytes; %d of the %d-byte budget are free and "
+        "eviction could free %d more%s",
+        name, bytes, std::max<int64_t>(0, options_.max_bytes - used_bytes_),
+        options_.max_bytes, evictable,
+        options_.evict_unsourced ? "" : " (--evict_unsourced is off)"));
+  }
+  while (used_bytes_ + bytes > options_.max_bytes) {
+    auto victim = published_.begin();
+    for (auto it = published_.begin(); it != published_.end(); ++it) {
+      if (last_access_[it->first] < last_access_[victim->first]) victim = it;
+    }
+    LogInfo("evicting \"%s\" (%d bytes) to make room for \"%s\"",
+            victim->first, FileBytes(*victim->second), name);
+    absl::Status unlinked = victim->second->Unlink();
+    if (!unlinked.ok()) LogWarning("evict: %s", unlinked.message());
+    used_bytes_ -= FileBytes(*victim->second);
+    ++evictions_;
+    last_access_.erase(victim->first);
+    evicted->push_back(std::move(victim->second));
+    published_.erase(victim);
+  }
+  used_bytes_ += bytes;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Store::TakeForCommit(
@@ -188,6 +242,7 @@ absl::StatusOr<MatrixInfo> Store::Publish(
   if (!intact.ok()) {
     absl::MutexLock lock(&mu_);
     staging_.erase(std::string(write_id));
+    used_bytes_ -= FileBytes(*segment);
     absl::Status unlinked = segment->Unlink();
     if (!unlinked.ok()) LogWarning("%s", unlinked.message());
     return intact;
@@ -203,6 +258,7 @@ absl::StatusOr<MatrixInfo> Store::Publish(
       PathOf(PublishedFileName(options_.name_space, name, generation)),
       generation, checksum, options_.published_mode);
   if (!sealed.ok()) {
+    used_bytes_ -= FileBytes(*segment);
     absl::Status unlinked = segment->Unlink();
     if (!unlinked.ok()) LogWarning("%s", unlinked.message());
     return sealed;
@@ -213,7 +269,9 @@ absl::StatusOr<MatrixInfo> Store::Publish(
   if (current != nullptr) {
     absl::Status unlinked = current->Unlink();
     if (!unlinked.ok()) LogWarning("replace: %s", unlinked.message());
+    used_bytes_ -= FileBytes(*current);
   }
+  last_access_[name] = absl::Now();
   *previous = std::exchange(current, segment);
   *published = segment;
   return DescribeSegment(*segment);
@@ -231,6 +289,7 @@ absl::Status Store::Abort(absl::string_view write_id) {
     }
     segment = std::move(it->second.segment);
     staging_.erase(it);
+    used_bytes_ -= FileBytes(*segment);
   }
   return segment->Unlink();
 }
@@ -250,6 +309,7 @@ int Store::AbortExpired(absl::Time now) {
     absl::MutexLock lock(&mu_);
     for (auto it = staging_.begin(); it != staging_.end();) {
       if (!it->second.committing && it->second.lease_deadline < now) {
+        used_bytes_ -= FileBytes(*it->second.segment);
         expired.push_back(std::move(it->second.segment));
         staging_.erase(it++);
       } else {
@@ -270,19 +330,26 @@ absl::StatusOr<std::shared_ptr<const Segment>> Store::Acquire(
   RETURN_IF_ERROR(ValidateName(name));
   absl::MutexLock lock(&mu_);
   auto it = published_.find(name);
-  if (it == published_.end()) return NoSuchMatrix(name);
+  if (it == published_.end()) {
+    ++misses_;
+    return NoSuchMatrix(name);
+  }
   const uint64_t current = it->second->header().generation;
   if (generation != 0 && generation != current) {
     return absl::FailedPreconditionError(absl::StrCat(
         "generation ", generation, " of \"", name, "\" is gone; the current ",
         "one is ", current));
   }
+  ++hits_;
+  last_access_[it->first] = absl::Now();
   return it->second;
 }
 
 absl::StatusOr<MatrixInfo> Store::Info(absl::string_view name) const {
   ASSIGN_OR_RETURN(std::shared_ptr<const Segment> segment, Acquire(name));
-  return DescribeSegment(*segment);
+  MatrixInfo info = DescribeSegment(*segment);
+  info.last_access = LastAccess(name);
+  return info;
 }
 
 std::vector<MatrixInfo> Store::List(absl::string_view prefix,
@@ -296,6 +363,7 @@ std::vector<MatrixInfo> Store::List(absl::string_view prefix,
          result.size() < limit;
        ++it) {
     result.push_back(DescribeSegment(*it->second));
+    result.back().last_access = last_access_[it->first];
   }
   return result;
 }
@@ -317,6 +385,8 @@ absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
   // A file an operator already removed by hand is as good as deleted.
   if (!unlinked.ok() && !absl::IsNotFound(unlinked)) return unlinked;
   // Free the pages (when nobody else holds them) after unlocking.
+  used_bytes_ -= FileBytes(*it->second);
+  last_access_.erase(it->first);
   removed = std::move(it->second);
   published_.erase(it);
   return absl::OkStatus();
@@ -331,6 +401,11 @@ StoreStats Store::Stats() const {
     stats.shm_dir_free_bytes = static_cast<int64_t>(fs.f_bavail * fs.f_frsize);
   }
   absl::MutexLock lock(&mu_);
+  stats.max_bytes = options_.max_bytes;
+  stats.used_bytes = used_bytes_;
+  stats.evictions = evictions_;
+  stats.hits = hits_;
+  stats.misses = misses_;
   stats.matrix_count = static_cast<int64_t>(published_.size());
   for (const auto& [name, segment] : published_) {
     stats.matrix_bytes += static_cast<int64_t>(segment->header().data_length);
@@ -341,6 +416,12 @@ StoreStats Store::Stats() const {
         static_cast<int64_t>(entry.segment->header().data_length);
   }
   return stats;
+}
+
+absl::Time Store::LastAccess(absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = last_access_.find(name);
+  return it == last_access_.end() ? absl::InfinitePast() : it->second;
 }
 
 }  // namespace matcache

@@ -45,6 +45,13 @@ struct StoreOptions {
   mode_t published_mode = 0400;
   // Largest data size of one matrix, in bytes.
   int64_t max_matrix_bytes = int64_t{64} << 30;
+  // Budget for all segment files (published and staging, headers included);
+  // 0 means no budget. Never exceeded, not even transiently.
+  int64_t max_bytes = 0;
+  // Whether a write that does not fit may evict the least recently used
+  // published matrices. Off: a cache that silently drops data it cannot
+  // reload surprises people.
+  bool evict_unsourced = false;
   // Re-hash every segment's data during recovery (reads everything).
   bool verify_on_recover = false;
   // Threads that hash a matrix's data at Commit.
@@ -59,6 +66,11 @@ struct StagingWrite {
 };
 
 struct StoreStats {
+  int64_t max_bytes = 0;   // the budget; 0 if none
+  int64_t used_bytes = 0;  // segment files, published and staging
+  int64_t evictions = 0;
+  int64_t hits = 0;        // lookups (Info, Read, Preview) that found a matrix
+  int64_t misses = 0;      // lookups that did not
   int64_t matrix_count = 0;
   int64_t matrix_bytes = 0;
   int64_t staging_count = 0;
@@ -84,7 +96,9 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // Creates a staging segment for `name`. INVALID_ARGUMENT for a bad name or
-  // shape; RESOURCE_EXHAUSTED if the matrix exceeds max_matrix_bytes or the
+  // shape; RESOURCE_EXHAUSTED if the matrix exceeds max_matrix_bytes, does
+  // not fit the budget (after evicting what may be evicted; the message says
+  // how many bytes were needed and how many could be freed), or the
   // filesystem lacks the space. `prefault` maps every page up front, for
   // writers that fill the segment through StagingWrite::segment. A write not
   // committed by `lease_deadline` is aborted by the next AbortExpired.
@@ -137,6 +151,8 @@ class Store {
       absl::string_view name, uint64_t generation = 0) const;
 
   StoreStats Stats() const;
+  // When `name` was last published or looked up; InfinitePast if unknown.
+  absl::Time LastAccess(absl::string_view name) const;
   const RecoveryReport& recovery_report() const { return recovery_report_; }
   const StoreOptions& options() const { return options_; }
 
@@ -148,6 +164,11 @@ class Store {
   };
 
   Store(StoreOptions options, int lock_fd, RecoveredSegments recovered);
+  // Counts `bytes` more against the budget, first evicting least recently
+  // used matrices (into `evicted`, to be released unlocked) if allowed.
+  absl::Status ReserveLocked(absl::string_view name, int64_t bytes,
+                             std::vector<std::shared_ptr<const Segment>>* evicted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string PathOf(const std::string& file_name) const;
   absl::StatusOr<std::shared_ptr<Segment>> TakeForCommit(
       absl::string_view write_id);
@@ -166,6 +187,13 @@ class Store {
   std::map<std::string, std::shared_ptr<const Segment>, std::less<>> published_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, StagingEntry> staging_ ABSL_GUARDED_BY(mu_);
+  // Last publication or lookup of each published name.
+  mutable absl::flat_hash_map<std::string, absl::Time> last_access_
+      ABSL_GUARDED_BY(mu_);
+  int64_t used_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace matcache

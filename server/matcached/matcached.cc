@@ -1,5 +1,9 @@
 // matcached: the matcache server. See --help for its flags.
 #include <signal.h>
+#include <sys/statvfs.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdint>
 #include <cstdio>
@@ -12,6 +16,8 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/byte_size.h"
 #include "server/core/logging.h"
 #include "server/core/mount_info.h"
 #include "server/service/server.h"
@@ -32,6 +38,13 @@ ABSL_FLAG(int32_t, lease_seconds, 60,
           "aborted and its file removed.");
 ABSL_FLAG(int64_t, max_matrix_bytes, int64_t{64} << 30,
           "Largest data size of one matrix, in bytes.");
+ABSL_FLAG(std::string, max_bytes, "",
+          "Memory budget for all segment files (published and staging), in "
+          "bytes, with an optional K, M or G suffix (powers of 1024). Empty: "
+          "half the size of the shm_dir filesystem at start.");
+ABSL_FLAG(bool, evict_unsourced, false,
+          "Let a put that does not fit the budget evict the least recently "
+          "used matrices. Off by default: evicted data is gone.");
 ABSL_FLAG(bool, verify_on_recover, false,
           "At start, re-hash every segment's data and quarantine those that "
           "do not match their checksum (reads all data; off by default).");
@@ -53,6 +66,25 @@ sigset_t BlockStopSignals() {
   return signals;
 }
 
+// --max_bytes: "" means half the filesystem holding `shm_dir`.
+absl::StatusOr<int64_t> BudgetFromFlag(const std::string& text,
+                                       const std::string& shm_dir) {
+  if (text.empty()) {
+    struct statvfs fs;
+    if (statvfs(shm_dir.c_str(), &fs) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot size --shm_dir ", shm_dir, ": ", strerror(errno)));
+    }
+    return static_cast<int64_t>(fs.f_blocks * fs.f_frsize / 2);
+  }
+  absl::StatusOr<int64_t> bytes = ParseByteSize(text);
+  if (!bytes.ok() || *bytes <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_bytes=", text, " is not a positive size such as 8G or 512M"));
+  }
+  return bytes;
+}
+
 absl::StatusOr<ServerOptions> OptionsFromFlags() {
   ServerOptions options;
   absl::StatusOr<std::vector<ListenAddress>> listen =
@@ -63,6 +95,11 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   options.store.name_space = absl::GetFlag(FLAGS_namespace);
   options.store.max_matrix_bytes = absl::GetFlag(FLAGS_max_matrix_bytes);
   options.store.verify_on_recover = absl::GetFlag(FLAGS_verify_on_recover);
+  options.store.evict_unsourced = absl::GetFlag(FLAGS_evict_unsourced);
+  absl::StatusOr<int64_t> max_bytes =
+      BudgetFromFlag(absl::GetFlag(FLAGS_max_bytes), options.store.shm_dir);
+  if (!max_bytes.ok()) return max_bytes.status();
+  options.store.max_bytes = *max_bytes;
   if (absl::GetFlag(FLAGS_lease_seconds) <= 0) {
     return absl::InvalidArgumentError("--lease_seconds must be positive");
   }
@@ -96,7 +133,10 @@ int Run() {
   LogInfo("shm_dir %s (%s on %s, huge pages: %s), namespace %s",
           store.options().shm_dir, mount.fs_type, mount.mount_point,
           mount.huge_pages, store.options().name_space);
-  LogInfo("recovered %d matrices", store.recovery_report().adopted);
+  LogInfo("recovered %d matrices; budget %d bytes (%d in use)%s",
+          store.recovery_report().adopted, store.options().max_bytes,
+          store.Stats().used_bytes,
+          store.options().evict_unsourced ? ", evicting when full" : "");
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

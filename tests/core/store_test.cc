@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <set>
 #include <string>
@@ -258,6 +259,110 @@ TEST_F(StoreTest, StatsCountPublishedAndStaging) {
   EXPECT_EQ(stats.staging_bytes, 20);
   EXPECT_GT(stats.shm_dir_total_bytes, 0);
   EXPECT_GE(stats.shm_dir_total_bytes, stats.shm_dir_free_bytes);
+}
+
+// Bytes of one PutFilled matrix's file: the header page and the data.
+constexpr int64_t kFileBytes = 4096 + StoreTest::kCount * 8;
+
+TEST_F(StoreTest, BudgetRefusesWhatDoesNotFitWithoutEviction) {
+  StoreOptions options = Options();
+  options.max_bytes = 3 * kFileBytes;
+  std::unique_ptr<Store> store = OpenStore(options);
+  for (const char* name : {"a", "b", "c"}) ASSERT_TRUE(PutFilled(*store, name, 1).ok());
+  EXPECT_EQ(store->Stats().used_bytes, 3 * kFileBytes);
+
+  absl::StatusOr<MatrixInfo> refused = PutFilled(*store, "d", 1);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr(absl::StrCat("needs ", kFileBytes, " bytes; 0 of the ",
+                                     3 * kFileBytes, "-byte budget are free")));
+  EXPECT_THAT(refused.status().message(), HasSubstr("--evict_unsourced is off"));
+  EXPECT_EQ(SegmentFiles().size(), 3u);
+  EXPECT_EQ(store->Stats().evictions, 0);
+
+  ASSERT_TRUE(store->Delete("a").ok());
+  EXPECT_TRUE(PutFilled(*store, "d", 1).ok());
+  // A replace needs room for both generations while it is written.
+  EXPECT_EQ(PutFilled(*store, "d", 2).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store->Stats().used_bytes, 3 * kFileBytes);
+}
+
+TEST_F(StoreTest, StagingWritesCountAgainstTheBudget) {
+  StoreOptions options = Options();
+  options.max_bytes = 2 * kFileBytes;
+  std::unique_ptr<Store> store = OpenStore(options);
+  absl::StatusOr<StagingWrite> first =
+      store->BeginWrite("a", {kCount}, DType::kInt64);
+  absl::StatusOr<StagingWrite> second =
+      store->BeginWrite("b", {kCount}, DType::kInt64);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(store->BeginWrite("c", {kCount}, DType::kInt64).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(store->Abort(first->write_id).ok());
+  EXPECT_TRUE(store->BeginWrite("c", {kCount}, DType::kInt64).ok());
+}
+
+TEST_F(StoreTest, EvictionDropsTheLeastRecentlyUsedAndKeepsReadersPages) {
+  StoreOptions options = Options();
+  options.max_bytes = 3 * kFileBytes;
+  options.evict_unsourced = true;
+  std::unique_ptr<Store> store = OpenStore(options);
+  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
+  ASSERT_TRUE(PutFilled(*store, "b", 2).ok());
+  ASSERT_TRUE(PutFilled(*store, "c", 3).ok());
+  absl::StatusOr<std::shared_ptr<const Segment>> held = store->Acquire("b");
+  ASSERT_TRUE(held.ok());
+  absl::SleepFor(absl::Milliseconds(2));
+  ASSERT_TRUE(store->Info("a").ok());  // now "b" is the least recently used
+  ASSERT_TRUE(store->Info("c").ok());
+
+  ASSERT_TRUE(PutFilled(*store, "d", 4).ok());
+  std::vector<std::string> names;
+  for (const MatrixInfo& info : store->List("")) names.push_back(info.name);
+  EXPECT_THAT(names, ElementsAre("a", "c", "d"));
+  EXPECT_EQ(store->Stats().evictions, 1);
+  EXPECT_EQ(store->Stats().used_bytes, 3 * kFileBytes);
+  EXPECT_EQ(SegmentFiles().size(), 3u);
+  EXPECT_TRUE(AllEqual(**held, 2));
+
+  // More than the whole budget is refused without evicting anything.
+  absl::StatusOr<StagingWrite> huge =
+      store->BeginWrite("huge", {5 * kCount}, DType::kInt64);
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(store->List("").size(), 3u);
+}
+
+TEST_F(StoreTest, ConcurrentPutsNeverExceedTheBudget) {
+  // Room for every writer's staging file plus two published matrices:
+  // staging files are never evicted, so with less some puts could fail.
+  StoreOptions options = Options();
+  options.max_bytes = 8 * kFileBytes;
+  options.evict_unsourced = true;
+  std::unique_ptr<Store> store = OpenStore(options);
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> worst{0};
+  std::thread sampler([&] {
+    while (!done.load()) {
+      worst = std::max(worst.load(), store->Stats().used_bytes);
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 6; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 30; ++i) {
+        // Evictions free room for every put: none may fail.
+        EXPECT_TRUE(PutFilled(*store, absl::StrCat("m", t, "-", i % 5), i).ok());
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+  done = true;
+  sampler.join();
+  EXPECT_LE(worst.load(), 8 * kFileBytes);
+  EXPECT_GT(store->Stats().evictions, 0);
+  EXPECT_LE(SegmentFiles().size(), 8u);
+  EXPECT_EQ(store->Stats().staging_count, 0);
 }
 
 TEST_F(StoreTest, ConcurrentCommitsOfOneNameHaveOneConsistentWinner) {

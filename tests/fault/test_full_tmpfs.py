@@ -55,7 +55,8 @@ def _assert_only(server, names):
 def test_full_tmpfs(lab):
     mount = lab.mount_tmpfs("64m")
     server = lab.server(shm_dir=mount)
-    server.start()
+    # A budget beyond the tmpfs: here the filesystem itself must say no.
+    server.start("--max_bytes", "1G")
     rng = np.random.default_rng(6)
     early = {"early.local": rng.standard_normal(MIB),        # 8 MiB each
              "early.remote": rng.standard_normal(MIB)}

@@ -15,10 +15,11 @@
 namespace matcache::testing {
 
 class StoreTestBase : public ::testing::Test {
- protected:
+ public:
   // Elements in every matrix PutFilled publishes.
   static constexpr int64_t kCount = 1024;
 
+ protected:
   // Options for a store in the temporary directory, namespace "t".
   StoreOptions Options() const;
   // Opens a store with `options` (default Options()); a failure fails the

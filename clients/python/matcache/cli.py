@@ -131,10 +131,21 @@ def _cmd_stats(client, args):
     s = client.stats()
     print(f"matrices:     {s.matrix_count} ({format_bytes(s.matrix_bytes)})\n"
           f"staging:      {s.staging_count} ({format_bytes(s.staging_bytes)})\n"
+          f"budget:       {format_bytes(s.used_bytes)} used of "
+          f"{format_bytes(s.max_bytes)}\n"
+          f"lookups:      {s.hits} hits, {s.misses} misses\n"
+          f"evictions:    {s.evictions}\n"
           f"shm dir:      {s.shm_dir}\n"
           f"shm free:     {format_bytes(s.shm_dir_free_bytes)} of "
           f"{format_bytes(s.shm_dir_total_bytes)}\n"
           f"quarantined:  {s.quarantined_count}")
+    matrices = client.list()
+    if matrices:
+        rows = [("NAME", "SIZE", "LAST ACCESS")]
+        rows += [(m.name, format_bytes(m.nbytes), format_time(m.last_access))
+                 for m in matrices]
+        print()
+        print(_table(rows))
 
 
 def _parser():

@@ -26,6 +26,8 @@ class MatrixInfo:
         source: where the data came from; empty for puts.
         checksum: the data's checksum (XXH3-64 over the XXH3-64 of each
             16 MiB block; see server/core/checksum.h).
+        last_access: when the server last published or looked up this
+            matrix, a UTC-aware datetime; None if not told.
     """
 
     name: str
@@ -40,6 +42,7 @@ class MatrixInfo:
     strides: tuple
     source: str
     checksum: int
+    last_access: datetime.datetime = None
 
     @classmethod
     def from_proto(cls, message):
@@ -57,6 +60,9 @@ class MatrixInfo:
             strides=tuple(int(n) for n in message.strides),
             source=message.source,
             checksum=int(message.checksum),
+            last_access=(message.last_access.ToDatetime(
+                tzinfo=datetime.timezone.utc)
+                if message.HasField("last_access") else None),
         )
 
 
@@ -72,6 +78,11 @@ class Stats:
     shm_dir_total_bytes: int
     shm_dir_free_bytes: int
     quarantined_count: int
+    max_bytes: int
+    used_bytes: int
+    evictions: int
+    hits: int
+    misses: int
 
     @classmethod
     def from_proto(cls, message):

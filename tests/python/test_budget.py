@@ -1,0 +1,112 @@
+"""The memory budget: puts that do not fit are refused (or, with
+--evict_unsourced, make room by evicting the least recently used), and
+Stats and MatrixInfo report usage and last access."""
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import matcache
+from serverproc import MATCACHED
+
+HEADER = 4096
+MIB = 1 << 20
+# Each test matrix: 1 MiB of data, so its file takes 1 MiB + one header page.
+FILE_BYTES = MIB + HEADER
+
+
+def _matrix(value):
+    return np.full(MIB // 8, value, dtype=np.float64)
+
+
+def test_put_beyond_the_budget_is_refused_and_leaves_nothing(start_server):
+    srv = start_server("--max_bytes", str(3 * FILE_BYTES))
+    with matcache.Client(srv.address) as c:
+        for name in ("a", "b", "c"):
+            c.put(name, _matrix(1))
+        for remote in (False, True):
+            with matcache.Client(srv.address, local=not remote) as writer:
+                with pytest.raises(matcache.ResourceExhaustedError) as refused:
+                    writer.put("d", _matrix(2))
+        message = str(refused.value)
+        assert f"needs {FILE_BYTES} bytes" in message
+        assert f"{3 * FILE_BYTES}-byte budget" in message
+        assert "--evict_unsourced is off" in message
+        stats = c.stats()
+        assert stats.max_bytes == 3 * FILE_BYTES
+        assert stats.used_bytes == 3 * FILE_BYTES
+        assert stats.evictions == 0
+        assert not srv.staging_files()
+        assert [m.name for m in c.list()] == ["a", "b", "c"]
+        c.delete("a")
+        c.put("d", _matrix(2))
+        assert np.array_equal(c.get("d"), _matrix(2))
+
+
+def test_eviction_drops_the_least_recently_used(start_server):
+    srv = start_server("--max_bytes", str(3 * FILE_BYTES), "--evict_unsourced")
+    with matcache.Client(srv.address) as c:
+        for value, name in enumerate(("a", "b", "c")):
+            c.put(name, _matrix(value))
+        held = c.get("b")
+        time.sleep(0.01)
+        c.info("a")
+        c.info("c")  # "b" is now the least recently used
+        c.put("d", _matrix(3))
+        assert [m.name for m in c.list()] == ["a", "c", "d"]
+        assert c.stats().evictions == 1
+        assert c.stats().used_bytes <= 3 * FILE_BYTES
+        with pytest.raises(matcache.NotFoundError):
+            c.info("b")
+        # An evicted matrix's readers keep their pages.
+        assert np.array_equal(held, _matrix(1))
+
+
+def test_budget_accepts_suffixes_and_defaults_to_half_the_tmpfs(start_server):
+    with matcache.Client(start_server("--max_bytes", "3M").address) as c:
+        assert c.stats().max_bytes == 3 * MIB
+    with matcache.Client(start_server().address) as c:
+        stats = c.stats()
+        assert stats.max_bytes == stats.shm_dir_total_bytes // 2
+
+
+def test_bad_budget_flag_stops_the_server_with_a_clear_message(tmp_path):
+    done = subprocess.run(
+        [MATCACHED, "--max_bytes", "lots", "--listen",
+         f"unix:{tmp_path}/m.sock", "--shm_dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert "--max_bytes=lots" in done.stderr
+
+
+def test_lookups_count_hits_and_misses_and_update_last_access(start_server):
+    srv = start_server()
+    with matcache.Client(srv.address) as c:
+        put = c.put("m", _matrix(1))
+        before = c.stats()
+        first = c.info("m").last_access
+        time.sleep(0.01)
+        c.read("m", np.s_[:3])
+        with pytest.raises(matcache.NotFoundError):
+            c.info("absent")
+        after = c.stats()
+        assert after.hits - before.hits == 2  # info, read
+        assert after.misses - before.misses == 1
+        later = c.list()[0].last_access
+        assert put.last_access <= first < later
+
+
+def test_cli_stats_shows_the_budget_and_each_matrix(start_server):
+    srv = start_server("--max_bytes", "64M")
+    with matcache.Client(srv.address) as c:
+        c.put("shown", _matrix(1))
+    done = subprocess.run(
+        [sys.executable, "-m", "matcache", "--address", srv.address, "stats"],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "budget:" in done.stdout and "of 64.0 MiB" in done.stdout
+    assert "LAST ACCESS" in done.stdout
+    assert "shown" in done.stdout
