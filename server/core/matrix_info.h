@@ -27,6 +27,8 @@ struct MatrixInfo {
   std::string source;
   uint64_t checksum = 0;
   absl::Time last_access;  // set by Store::Info and Store::List
+  bool pinned = false;                          // likewise
+  absl::Time expires = absl::InfiniteFuture();  // likewise
 };
 
 // Describes `segment` from its header and path.

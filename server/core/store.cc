@@ -104,6 +104,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
 
 Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
     : options_(std::move(options)),
+      retention_path_(absl::StrCat(options_.shm_dir, "/", options_.name_space,
+                                   ".retention")),
       lock_fd_(lock_fd),
       recovery_report_(recovered.report),
       next_number_(recovered.max_number + 1) {
@@ -114,6 +116,10 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
     last_access_[name] = now;
     published_.emplace(std::move(name),
                        std::make_shared<const Segment>(std::move(segment)));
+  }
+  // Retention of the matrices that came back; forget the rest.
+  for (auto& [name, retention] : ReadRetentionTable(retention_path_)) {
+    if (published_.count(name) > 0) retention_[name] = retention;
   }
 }
 
@@ -135,7 +141,8 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
                                                absl::Span<const int64_t> shape,
                                                DType dtype,
                                                Segment::Prefault prefault,
-                                               absl::Time lease_deadline) {
+                                               absl::Time lease_deadline,
+                                               Retention retention) {
   ASSIGN_OR_RETURN(SegmentHeader header,
                    MakeStagingHeader(name, shape, dtype, /*source=*/""));
   if (header.data_length > static_cast<uint64_t>(options_.max_matrix_bytes)) {
@@ -165,7 +172,7 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   CrashPoint("after_staging_create");
   auto shared = std::make_shared<Segment>(std::move(segment));
   absl::MutexLock lock(&mu_);
-  staging_.emplace(write_id, StagingEntry{shared, lease_deadline,
+  staging_.emplace(write_id, StagingEntry{shared, lease_deadline, retention,
                                           /*committing=*/false});
   return StagingWrite{write_id, std::move(shared)};
 }
@@ -177,9 +184,13 @@ absl::Status Store::ReserveLocked(
     used_bytes_ += bytes;
     return absl::OkStatus();
   }
+  auto is_evictable = [this](const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = retention_.find(key);
+    return options_.evict_unsourced && (it == retention_.end() || !it->second.pinned);
+  };
   int64_t evictable = 0;
-  if (options_.evict_unsourced) {
-    for (const auto& [key, segment] : published_) evictable += FileBytes(*segment);
+  for (const auto& [key, segment] : published_) {
+    if (is_evictable(key)) evictable += FileBytes(*segment);
   }
   if (used_bytes_ - evictable + bytes > options_.max_bytes) {
     return absl::ResourceExhaustedError(absl::StrFormat(
@@ -190,22 +201,90 @@ absl::Status Store::ReserveLocked(
         options_.evict_unsourced ? "" : " (--evict_unsourced is off)"));
   }
   while (used_bytes_ + bytes > options_.max_bytes) {
-    auto victim = published_.begin();
+    auto victim = published_.end();
     for (auto it = published_.begin(); it != published_.end(); ++it) {
-      if (last_access_[it->first] < last_access_[victim->first]) victim = it;
+      if (is_evictable(it->first) &&
+          (victim == published_.end() ||
+           last_access_[it->first] < last_access_[victim->first])) {
+        victim = it;
+      }
     }
     LogInfo("evicting \"%s\" (%d bytes) to make room for \"%s\"",
             victim->first, FileBytes(*victim->second), name);
     absl::Status unlinked = victim->second->Unlink();
     if (!unlinked.ok()) LogWarning("evict: %s", unlinked.message());
-    used_bytes_ -= FileBytes(*victim->second);
     ++evictions_;
-    last_access_.erase(victim->first);
-    evicted->push_back(std::move(victim->second));
-    published_.erase(victim);
+    RemoveLocked(victim, evicted);
   }
   used_bytes_ += bytes;
   return absl::OkStatus();
+}
+
+void Store::RemoveLocked(
+    std::map<std::string, std::shared_ptr<const Segment>, std::less<>>::iterator it,
+    std::vector<std::shared_ptr<const Segment>>* removed) {
+  used_bytes_ -= FileBytes(*it->second);
+  last_access_.erase(it->first);
+  SetRetentionLocked(it->first, Retention());
+  removed->push_back(std::move(it->second));
+  published_.erase(it);
+}
+
+void Store::SetRetentionLocked(const std::string& name, Retention retention) {
+  auto it = retention_.find(name);
+  const Retention old = it == retention_.end() ? Retention() : it->second;
+  if (old.pinned == retention.pinned && old.expires == retention.expires) return;
+  if (retention.is_default()) {
+    retention_.erase(name);
+  } else {
+    retention_[name] = retention;
+  }
+  absl::Status written = WriteRetentionTable(retention_path_, retention_);
+  if (!written.ok()) LogWarning("retention: %s", written.message());
+}
+
+MatrixInfo Store::DescribeLocked(const std::string& name,
+                                 const Segment& segment) const {
+  MatrixInfo info = DescribeSegment(segment);
+  auto access = last_access_.find(name);
+  if (access != last_access_.end()) info.last_access = access->second;
+  auto retention = retention_.find(name);
+  if (retention != retention_.end()) {
+    info.pinned = retention->second.pinned;
+    info.expires = retention->second.expires;
+  }
+  return info;
+}
+
+absl::StatusOr<MatrixInfo> Store::SetPinned(absl::string_view name, bool pinned) {
+  RETURN_IF_ERROR(ValidateName(name));
+  absl::MutexLock lock(&mu_);
+  auto it = published_.find(name);
+  if (it == published_.end()) return NoSuchMatrix(name);
+  auto current = retention_.find(it->first);
+  Retention retention = current == retention_.end() ? Retention() : current->second;
+  retention.pinned = pinned;
+  SetRetentionLocked(it->first, retention);
+  return DescribeLocked(it->first, *it->second);
+}
+
+int Store::DeleteExpired(absl::Time now) {
+  std::vector<std::shared_ptr<const Segment>> removed;  // freed unlocked
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> expired;
+  for (const auto& [name, retention] : retention_) {
+    if (retention.expires < now) expired.push_back(name);
+  }
+  for (const std::string& name : expired) {
+    auto it = published_.find(name);
+    if (it == published_.end()) continue;
+    LogInfo("\"%s\" expired; deleting it", name);
+    absl::Status unlinked = it->second->Unlink();
+    if (!unlinked.ok()) LogWarning("expire: %s", unlinked.message());
+    ++expirations_;
+    RemoveLocked(it, &removed);
+  }
+  return static_cast<int>(removed.size());
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Store::TakeForCommit(
@@ -251,7 +330,11 @@ absl::StatusOr<MatrixInfo> Store::Publish(
   const uint64_t checksum = segment->ComputeChecksum(options_.checksum_threads);
 
   absl::MutexLock lock(&mu_);
-  staging_.erase(std::string(write_id));
+  Retention retention;
+  if (auto it = staging_.find(write_id); it != staging_.end()) {
+    retention = it->second.retention;
+    staging_.erase(it);
+  }
   const std::string name = segment->header().name;
   const uint64_t generation = next_number_++;
   absl::Status sealed = segment->Seal(
@@ -272,9 +355,10 @@ absl::StatusOr<MatrixInfo> Store::Publish(
     used_bytes_ -= FileBytes(*current);
   }
   last_access_[name] = absl::Now();
+  SetRetentionLocked(name, retention);
   *previous = std::exchange(current, segment);
   *published = segment;
-  return DescribeSegment(*segment);
+  return DescribeLocked(name, *segment);
 }
 
 absl::Status Store::Abort(absl::string_view write_id) {
@@ -347,9 +431,8 @@ absl::StatusOr<std::shared_ptr<const Segment>> Store::Acquire(
 
 absl::StatusOr<MatrixInfo> Store::Info(absl::string_view name) const {
   ASSIGN_OR_RETURN(std::shared_ptr<const Segment> segment, Acquire(name));
-  MatrixInfo info = DescribeSegment(*segment);
-  info.last_access = LastAccess(name);
-  return info;
+  absl::MutexLock lock(&mu_);
+  return DescribeLocked(std::string(name), *segment);
 }
 
 std::vector<MatrixInfo> Store::List(absl::string_view prefix,
@@ -362,15 +445,14 @@ std::vector<MatrixInfo> Store::List(absl::string_view prefix,
   for (; it != published_.end() && absl::StartsWith(it->first, prefix) &&
          result.size() < limit;
        ++it) {
-    result.push_back(DescribeSegment(*it->second));
-    result.back().last_access = last_access_[it->first];
+    result.push_back(DescribeLocked(it->first, *it->second));
   }
   return result;
 }
 
 absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
   RETURN_IF_ERROR(ValidateName(name));
-  std::shared_ptr<const Segment> removed;  // destroyed after the lock
+  std::vector<std::shared_ptr<const Segment>> removed;  // freed unlocked
   absl::MutexLock lock(&mu_);
   auto it = published_.find(name);
   if (it == published_.end()) return NoSuchMatrix(name);
@@ -385,10 +467,7 @@ absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
   // A file an operator already removed by hand is as good as deleted.
   if (!unlinked.ok() && !absl::IsNotFound(unlinked)) return unlinked;
   // Free the pages (when nobody else holds them) after unlocking.
-  used_bytes_ -= FileBytes(*it->second);
-  last_access_.erase(it->first);
-  removed = std::move(it->second);
-  published_.erase(it);
+  RemoveLocked(it, &removed);
   return absl::OkStatus();
 }
 
@@ -404,6 +483,7 @@ StoreStats Store::Stats() const {
   stats.max_bytes = options_.max_bytes;
   stats.used_bytes = used_bytes_;
   stats.evictions = evictions_;
+  stats.expirations = expirations_;
   stats.hits = hits_;
   stats.misses = misses_;
   stats.matrix_count = static_cast<int64_t>(published_.size());

@@ -31,6 +31,7 @@
 #include "server/core/dtype.h"
 #include "server/core/matrix_info.h"
 #include "server/core/recovery.h"
+#include "server/core/retention.h"
 #include "server/core/segment.h"
 
 namespace matcache {
@@ -69,6 +70,7 @@ struct StoreStats {
   int64_t max_bytes = 0;   // the budget; 0 if none
   int64_t used_bytes = 0;  // segment files, published and staging
   int64_t evictions = 0;
+  int64_t expirations = 0;  // matrices deleted when their TTL ran out
   int64_t hits = 0;        // lookups (Info, Read, Preview) that found a matrix
   int64_t misses = 0;      // lookups that did not
   int64_t matrix_count = 0;
@@ -102,10 +104,13 @@ class Store {
   // filesystem lacks the space. `prefault` maps every page up front, for
   // writers that fill the segment through StagingWrite::segment. A write not
   // committed by `lease_deadline` is aborted by the next AbortExpired.
+  // `retention` applies to the published matrix (replacing the previous
+  // version's).
   absl::StatusOr<StagingWrite> BeginWrite(
       absl::string_view name, absl::Span<const int64_t> shape, DType dtype,
       Segment::Prefault prefault = Segment::Prefault::kNo,
-      absl::Time lease_deadline = absl::InfiniteFuture());
+      absl::Time lease_deadline = absl::InfiniteFuture(),
+      Retention retention = {});
 
   // Checksums, seals and publishes a staging write as the newest generation
   // of its name, then removes the previous generation's file. The caller must
@@ -129,6 +134,14 @@ class Store {
   // Aborts every staging write whose lease deadline is before `now` (and is
   // not being committed); returns how many.
   int AbortExpired(absl::Time now);
+
+  // Pins (never evicted) or unpins `name`; kept across restarts. NOT_FOUND
+  // if there is no such matrix.
+  absl::StatusOr<MatrixInfo> SetPinned(absl::string_view name, bool pinned);
+
+  // Deletes every matrix whose retention expired before `now`; returns how
+  // many.
+  int DeleteExpired(absl::Time now);
 
   // The current version of `name`. NOT_FOUND if none; INVALID_ARGUMENT for
   // a malformed name.
@@ -160,10 +173,23 @@ class Store {
   struct StagingEntry {
     std::shared_ptr<Segment> segment;
     absl::Time lease_deadline;
+    Retention retention;
     bool committing = false;
   };
 
   Store(StoreOptions options, int lock_fd, RecoveredSegments recovered);
+  // Sets (or, if default, forgets) the retention of `name` and rewrites the
+  // retention file if anything changed.
+  void SetRetentionLocked(const std::string& name, Retention retention)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes a published matrix (whose file the caller unlinked) from the
+  // catalogue and hands its segment to `removed`, to be released unlocked.
+  void RemoveLocked(std::map<std::string, std::shared_ptr<const Segment>,
+                             std::less<>>::iterator it,
+                    std::vector<std::shared_ptr<const Segment>>* removed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  MatrixInfo DescribeLocked(const std::string& name, const Segment& segment) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Counts `bytes` more against the budget, first evicting least recently
   // used matrices (into `evicted`, to be released unlocked) if allowed.
   absl::Status ReserveLocked(absl::string_view name, int64_t bytes,
@@ -179,6 +205,7 @@ class Store {
                                      std::shared_ptr<const Segment>* previous);
 
   const StoreOptions options_;
+  const std::string retention_path_;
   const int lock_fd_;
   const RecoveryReport recovery_report_;
 
@@ -192,6 +219,8 @@ class Store {
       ABSL_GUARDED_BY(mu_);
   int64_t used_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t expirations_ ABSL_GUARDED_BY(mu_) = 0;
+  RetentionTable retention_ ABSL_GUARDED_BY(mu_);
   mutable int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   mutable int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -333,6 +333,87 @@ TEST_F(StoreTest, EvictionDropsTheLeastRecentlyUsedAndKeepsReadersPages) {
   EXPECT_EQ(store->List("").size(), 3u);
 }
 
+// Publishes kCount int64 elements equal to `value` with `retention`.
+absl::StatusOr<MatrixInfo> PutRetained(Store& store, const std::string& name,
+                                       int64_t value, Retention retention) {
+  absl::StatusOr<StagingWrite> write =
+      store.BeginWrite(name, {StoreTest::kCount}, DType::kInt64,
+                       Segment::Prefault::kNo, absl::InfiniteFuture(), retention);
+  if (!write.ok()) return write.status();
+  int64_t* data = reinterpret_cast<int64_t*>(write->segment->mutable_data());
+  std::fill(data, data + StoreTest::kCount, value);
+  return store.Commit(write->write_id);
+}
+
+TEST_F(StoreTest, PinnedMatricesAreNeverEvicted) {
+  StoreOptions options = Options();
+  options.max_bytes = 3 * kFileBytes;
+  options.evict_unsourced = true;
+  std::unique_ptr<Store> store = OpenStore(options);
+  absl::StatusOr<MatrixInfo> pinned = PutRetained(*store, "a", 1, {true});
+  ASSERT_TRUE(pinned.ok());
+  EXPECT_TRUE(pinned->pinned);
+  ASSERT_TRUE(PutFilled(*store, "b", 2).ok());
+  ASSERT_TRUE(PutFilled(*store, "c", 3).ok());
+  ASSERT_TRUE(PutFilled(*store, "d", 4).ok());  // evicts "b", not "a"
+  std::vector<std::string> names;
+  for (const MatrixInfo& info : store->List("")) names.push_back(info.name);
+  EXPECT_THAT(names, ElementsAre("a", "c", "d"));
+
+  ASSERT_TRUE(store->SetPinned("c", true).ok());
+  ASSERT_TRUE(store->SetPinned("d", true).ok());
+  absl::StatusOr<MatrixInfo> refused = PutFilled(*store, "e", 5);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("eviction could free 0 more"));
+  absl::StatusOr<MatrixInfo> unpinned = store->SetPinned("a", false);
+  ASSERT_TRUE(unpinned.ok());
+  EXPECT_FALSE(unpinned->pinned);
+  EXPECT_TRUE(PutFilled(*store, "e", 5).ok());
+  EXPECT_EQ(store->Info("a").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->SetPinned("absent", true).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, ExpiredMatricesAreDeleted) {
+  std::unique_ptr<Store> store = OpenStore();
+  const absl::Time now = absl::Now();
+  absl::StatusOr<MatrixInfo> brief =
+      PutRetained(*store, "brief", 1, {false, now + absl::Seconds(10)});
+  ASSERT_TRUE(brief.ok());
+  EXPECT_EQ(brief->expires, now + absl::Seconds(10));
+  ASSERT_TRUE(PutFilled(*store, "lasting", 2).ok());
+  EXPECT_EQ(store->DeleteExpired(now), 0);
+  EXPECT_EQ(store->DeleteExpired(now + absl::Seconds(11)), 1);
+  EXPECT_EQ(store->Info("brief").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store->Info("lasting").ok());
+  EXPECT_EQ(store->Stats().expirations, 1);
+  EXPECT_EQ(SegmentFiles().size(), 1u);
+
+  // A replace takes the new put's retention: no expiry any more.
+  ASSERT_TRUE(PutRetained(*store, "lasting", 3, {false, now}).ok());
+  ASSERT_TRUE(PutFilled(*store, "lasting", 4).ok());
+  EXPECT_EQ(store->DeleteExpired(now + absl::Hours(1)), 0);
+}
+
+TEST_F(StoreTest, RetentionSurvivesARestart) {
+  const absl::Time expires = absl::FromUnixSeconds(4000000000);
+  {
+    std::unique_ptr<Store> store = OpenStore();
+    ASSERT_TRUE(PutRetained(*store, "pinned", 1, {true}).ok());
+    ASSERT_TRUE(PutRetained(*store, "timed", 2, {false, expires}).ok());
+    ASSERT_TRUE(PutRetained(*store, "gone", 3, {true}).ok());
+    ASSERT_TRUE(store->Delete("gone").ok());
+  }
+  std::unique_ptr<Store> store = OpenStore();
+  EXPECT_TRUE(store->Info("pinned")->pinned);
+  EXPECT_EQ(store->Info("pinned")->expires, absl::InfiniteFuture());
+  EXPECT_FALSE(store->Info("timed")->pinned);
+  EXPECT_EQ(store->Info("timed")->expires, expires);
+  // A later matrix of a deleted name does not inherit its pin.
+  ASSERT_TRUE(PutFilled(*store, "gone", 4).ok());
+  EXPECT_FALSE(store->Info("gone")->pinned);
+}
+
 TEST_F(StoreTest, ConcurrentPutsNeverExceedTheBudget) {
   // Room for every writer's staging file plus two published matrices:
   // staging files are never evicted, so with less some puts could fail.

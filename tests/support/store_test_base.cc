@@ -42,7 +42,9 @@ std::string StoreTestBase::PathOf(const std::string& file) const {
 
 std::vector<std::string> StoreTestBase::SegmentFiles() const {
   std::vector<std::string> files = dir_.Entries();
-  files.erase(std::remove(files.begin(), files.end(), "t.lock"), files.end());
+  for (const char* bookkeeping : {"t.lock", "t.retention"}) {
+    files.erase(std::remove(files.begin(), files.end(), bookkeeping), files.end());
+  }
   return files;
 }
 

@@ -35,7 +35,8 @@ class StoreTestBase : public ::testing::Test {
   static bool AllEqual(const Segment& segment, int64_t value);
 
   std::string PathOf(const std::string& file) const;
-  // Directory entries other than the namespace lock, sorted.
+  // Directory entries other than the namespace lock and retention file,
+  // sorted.
   std::vector<std::string> SegmentFiles() const;
 
   ScopedTempDir dir_;
