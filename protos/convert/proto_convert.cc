@@ -43,6 +43,18 @@ absl::StatusOr<std::vector<Index>> IndicesFromProto(
   return result;
 }
 
+absl::StatusOr<Retention> RetentionFromProto(bool pin, int64_t ttl_seconds,
+                                             absl::Time now) {
+  if (ttl_seconds < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ttl_seconds is negative (", ttl_seconds, ")"));
+  }
+  Retention retention;
+  retention.pinned = pin;
+  if (ttl_seconds > 0) retention.expires = now + absl::Seconds(ttl_seconds);
+  return retention;
+}
+
 std::vector<int64_t> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& shape) {
   return std::vector<int64_t>(shape.begin(), shape.end());
@@ -79,6 +91,9 @@ absl::StatusOr<MatrixInfo> FromProto(const v1::MatrixInfo& proto) {
   info.source = proto.source();
   info.checksum = proto.checksum();
   info.last_access = FromProto(proto.last_access());
+  info.pinned = proto.pinned();
+  info.expires = proto.has_expires() ? FromProto(proto.expires())
+                                     : absl::InfiniteFuture();
   return info;
 }
 
@@ -96,6 +111,10 @@ void ToProto(const MatrixInfo& info, v1::MatrixInfo* proto) {
   proto->set_source(info.source);
   proto->set_checksum(info.checksum);
   ToProto(info.last_access, proto->mutable_last_access());
+  proto->set_pinned(info.pinned);
+  if (info.expires != absl::InfiniteFuture()) {
+    ToProto(info.expires, proto->mutable_expires());
+  }
 }
 
 void ToProto(const StoreStats& stats, const std::string& shm_dir,
@@ -113,6 +132,7 @@ void ToProto(const StoreStats& stats, const std::string& shm_dir,
   proto->set_evictions(stats.evictions);
   proto->set_hits(stats.hits);
   proto->set_misses(stats.misses);
+  proto->set_expirations(stats.expirations);
 }
 
 }  // namespace matcache

@@ -12,6 +12,7 @@
 #include "matcache/v1/matcache.pb.h"
 #include "server/core/dtype.h"
 #include "server/core/matrix_info.h"
+#include "server/core/retention.h"
 #include "server/core/slice.h"
 #include "server/core/store.h"
 
@@ -24,6 +25,11 @@ v1::DType ToProto(DType dtype);
 // INVALID_ARGUMENT, naming the position, for an Index with no kind set.
 absl::StatusOr<std::vector<Index>> IndicesFromProto(
     const google::protobuf::RepeatedPtrField<v1::Index>& indices);
+
+// The retention a put asks for, expiring `ttl_seconds` after `now` (none if
+// 0). INVALID_ARGUMENT for a negative TTL.
+absl::StatusOr<Retention> RetentionFromProto(bool pin, int64_t ttl_seconds,
+                                             absl::Time now);
 
 std::vector<int64_t> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& shape);

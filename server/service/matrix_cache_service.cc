@@ -43,11 +43,16 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
   return Offload(context, "Create", [this, context, request,
                                      response]() -> absl::Status {
     ASSIGN_OR_RETURN(DType dtype, FromProto(request->dtype()));
-    const absl::Time lease_deadline = absl::Now() + options_.lease;
+    const absl::Time now = absl::Now();
+    // The TTL counts from the Create; the lease is far shorter than any
+    // useful TTL.
+    ASSIGN_OR_RETURN(Retention retention,
+                     RetentionFromProto(request->pin(), request->ttl_seconds(), now));
     ASSIGN_OR_RETURN(
         StagingWrite write,
         store_->BeginWrite(request->name(), ShapeFromProto(request->shape()),
-                           dtype, Segment::Prefault::kNo, lease_deadline));
+                           dtype, Segment::Prefault::kNo, now + options_.lease,
+                           retention));
     if (context->IsCancelled()) {
       // Nobody will receive the lease: do not hold the space until it expires.
       absl::Status aborted = store_->Abort(write.write_id);
@@ -60,7 +65,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
     response->set_id(header.id.bytes.data(), header.id.bytes.size());
     response->set_data_offset(static_cast<int64_t>(header.data_offset));
     response->set_nbytes(static_cast<int64_t>(header.data_length));
-    ToProto(lease_deadline, response->mutable_lease_expires());
+    ToProto(now + options_.lease, response->mutable_lease_expires());
     return absl::OkStatus();
   });
 }
@@ -138,6 +143,26 @@ grpc::ServerUnaryReactor* MatrixCacheService::Delete(
     v1::DeleteResponse* /*response*/) {
   return Offload(context, "Delete", [this, request]() {
     return store_->Delete(request->name(), request->generation());
+  });
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Pin(
+    grpc::CallbackServerContext* context, const v1::PinRequest* request,
+    v1::MatrixInfo* response) {
+  return Offload(context, "Pin", [this, request, response]() -> absl::Status {
+    ASSIGN_OR_RETURN(MatrixInfo info, store_->SetPinned(request->name(), true));
+    ToProto(info, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Unpin(
+    grpc::CallbackServerContext* context, const v1::PinRequest* request,
+    v1::MatrixInfo* response) {
+  return Offload(context, "Unpin", [this, request, response]() -> absl::Status {
+    ASSIGN_OR_RETURN(MatrixInfo info, store_->SetPinned(request->name(), false));
+    ToProto(info, response);
+    return absl::OkStatus();
   });
 }
 

@@ -62,6 +62,12 @@ class MatrixCacheService final
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
                                    const v1::DeleteRequest* request,
                                    v1::DeleteResponse* response) override;
+  grpc::ServerUnaryReactor* Pin(grpc::CallbackServerContext* context,
+                                const v1::PinRequest* request,
+                                v1::MatrixInfo* response) override;
+  grpc::ServerUnaryReactor* Unpin(grpc::CallbackServerContext* context,
+                                  const v1::PinRequest* request,
+                                  v1::MatrixInfo* response) override;
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Read(
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* request) override;

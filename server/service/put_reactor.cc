@@ -39,13 +39,17 @@ void PutReactor::OnHeader() {
     return;
   }
   Schedule([this, header = std::move(*request_.mutable_header())]() {
+    const absl::Time now = absl::Now();
     absl::StatusOr<DType> dtype = FromProto(header.dtype());
+    absl::StatusOr<Retention> retention =
+        RetentionFromProto(header.pin(), header.ttl_seconds(), now);
     absl::StatusOr<StagingWrite> write =
-        dtype.ok() ? store_->BeginWrite(header.name(),
-                                        ShapeFromProto(header.shape()), *dtype,
-                                        Segment::Prefault::kYes,
-                                        absl::Now() + lease_)
-                   : absl::StatusOr<StagingWrite>(dtype.status());
+        !dtype.ok()       ? absl::StatusOr<StagingWrite>(dtype.status())
+        : !retention.ok() ? absl::StatusOr<StagingWrite>(retention.status())
+                          : store_->BeginWrite(header.name(),
+                                               ShapeFromProto(header.shape()),
+                                               *dtype, Segment::Prefault::kYes,
+                                               now + lease_, *retention);
     if (!write.ok()) {
       Fail(write.status());
       return;

@@ -78,6 +78,7 @@ void MatcacheServer::SweepLeases() {
     if (stopping_) break;
     mu_.Unlock();
     store_->AbortExpired(absl::Now());
+    store_->DeleteExpired(absl::Now());
     mu_.Lock();
   }
 }

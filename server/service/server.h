@@ -60,6 +60,7 @@ class MatcacheServer {
  private:
   MatcacheServer(ServerOptions options, std::unique_ptr<Store> store);
   absl::Status StartGrpc();
+  // Aborts expired leases and deletes expired matrices, periodically.
   void SweepLeases();
 
   const ServerOptions options_;

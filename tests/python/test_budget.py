@@ -110,3 +110,65 @@ def test_cli_stats_shows_the_budget_and_each_matrix(start_server):
     assert "budget:" in done.stdout and "of 64.0 MiB" in done.stdout
     assert "LAST ACCESS" in done.stdout
     assert "shown" in done.stdout
+
+
+def test_pinned_matrices_are_not_evicted_and_stay_pinned(start_server):
+    srv = start_server("--max_bytes", str(3 * FILE_BYTES), "--evict_unsourced")
+    with matcache.Client(srv.address) as c:
+        assert c.put("a", _matrix(1), pin=True).pinned
+        for name in ("b", "c", "d"):
+            c.put(name, _matrix(2))
+        assert [m.name for m in c.list()] == ["a", "c", "d"]
+        assert c.pin("c").pinned and c.pin("d").pinned
+        with pytest.raises(matcache.ResourceExhaustedError):
+            c.put("e", _matrix(3))
+        assert not c.unpin("a").pinned
+        c.put("e", _matrix(3))
+        assert [m.name for m in c.list()] == ["c", "d", "e"]
+        with pytest.raises(matcache.NotFoundError):
+            c.pin("a")
+    # A restart keeps the pins.
+    assert srv.stop() == 0
+    srv.start()
+    with matcache.Client(srv.address) as c:
+        assert [m.pinned for m in c.list()] == [True, True, False]
+
+
+def test_ttl_deletes_the_matrix_after_its_time(start_server):
+    srv = start_server("--lease_seconds", "2")  # the sweeper runs every 0.5 s
+    with matcache.Client(srv.address) as c:
+        for remote in (False, True):
+            with matcache.Client(srv.address, local=not remote) as writer:
+                info = writer.put(f"brief{remote}", _matrix(1), ttl=1)
+                assert info.expires is not None
+                assert info.expires > info.created
+        assert c.put("lasting", _matrix(2)).expires is None
+        deadline = time.monotonic() + 10
+        while len(c.list()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [m.name for m in c.list()] == ["lasting"]
+        assert c.stats().expirations == 2
+        with pytest.raises(matcache.InvalidArgumentError):
+            c.put("bad", _matrix(1), ttl=-5)
+
+
+def test_cli_put_pin_ttl_and_pin_commands(start_server, tmp_path):
+    srv = start_server()
+    path = tmp_path / "m.npy"
+    np.save(path, _matrix(1))
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "matcache", "--address", srv.address, *args],
+            capture_output=True, text=True, timeout=60)
+
+    assert cli("put", str(path), "m", "--pin", "--ttl", "3600").returncode == 0
+    info = cli("info", "m").stdout
+    assert "pinned:      yes" in info
+    assert "expires:     never" not in info
+    assert cli("unpin", "m").returncode == 0
+    assert "pinned:      no" in cli("info", "m").stdout
+    assert cli("pin", "m").returncode == 0
+    assert "pinned:      yes" in cli("info", "m").stdout
+    missing = cli("pin", "absent")
+    assert missing.returncode != 0 and missing.stderr.count("\n") == 1

@@ -559,6 +559,35 @@ TEST_F(ServerTest, BadInputGetsClearErrorsAndLeavesTheServerHealthy) {
   EXPECT_EQ(info.checksum(), kept.checksum());
 }
 
+TEST_F(ServerTest, PinAndTtlThroughTheService) {
+  grpc::ClientContext create_context;
+  v1::CreateRequest create;
+  create.set_name("m");
+  create.add_shape(4);
+  create.set_dtype(v1::DTYPE_INT8);
+  create.set_ttl_seconds(-1);
+  v1::CreateResponse created;
+  grpc::Status refused = stub_->Create(&create_context, create, &created);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("ttl_seconds is negative"));
+
+  PutInt64("m", {1, 2});
+  grpc::ClientContext pin_context;
+  v1::PinRequest pin;
+  pin.set_name("m");
+  v1::MatrixInfo info;
+  ASSERT_TRUE(stub_->Pin(&pin_context, pin, &info).ok());
+  EXPECT_TRUE(info.pinned());
+  EXPECT_FALSE(info.has_expires());
+  grpc::ClientContext unpin_context;
+  ASSERT_TRUE(stub_->Unpin(&unpin_context, pin, &info).ok());
+  EXPECT_FALSE(info.pinned());
+  grpc::ClientContext missing_context;
+  pin.set_name("absent");
+  EXPECT_EQ(stub_->Pin(&missing_context, pin, &info).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(ServerTest, StatsCountMatricesAndStaging) {
   PutInt64("a", Iota(10, 0));
   PutInt64("b", Iota(20, 0));

@@ -75,6 +75,10 @@ def _cmd_info(client, args):
         ("strides", str(info.strides)),
         ("source", info.source or "-"),
         ("checksum", f"{info.checksum:016x}"),
+        ("pinned", "yes" if info.pinned else "no"),
+        ("expires", format_time(info.expires) if info.expires else "never"),
+        ("last access",
+         format_time(info.last_access) if info.last_access else "-"),
     ]
     print("\n".join(f"{key + ':':<13}{value}" for key, value in fields))
 
@@ -90,7 +94,8 @@ def _load_npy(path):
 
 
 def _cmd_put(client, args):
-    info = client.put(args.name, _load_npy(args.file))
+    info = client.put(args.name, _load_npy(args.file), pin=args.pin,
+                      ttl=args.ttl)
     print(f"{info.name}: {format_shape(info.shape)} {info.dtype}, "
           f"{format_bytes(info.nbytes)}, generation {info.generation}")
 
@@ -127,6 +132,14 @@ def _cmd_rm(client, args):
     client.delete(args.name)
 
 
+def _cmd_pin(client, args):
+    client.pin(args.name)
+
+
+def _cmd_unpin(client, args):
+    client.unpin(args.name)
+
+
 def _cmd_stats(client, args):
     s = client.stats()
     print(f"matrices:     {s.matrix_count} ({format_bytes(s.matrix_bytes)})\n"
@@ -134,7 +147,7 @@ def _cmd_stats(client, args):
           f"budget:       {format_bytes(s.used_bytes)} used of "
           f"{format_bytes(s.max_bytes)}\n"
           f"lookups:      {s.hits} hits, {s.misses} misses\n"
-          f"evictions:    {s.evictions}\n"
+          f"evictions:    {s.evictions}, expirations: {s.expirations}\n"
           f"shm dir:      {s.shm_dir}\n"
           f"shm free:     {format_bytes(s.shm_dir_free_bytes)} of "
           f"{format_bytes(s.shm_dir_total_bytes)}\n"
@@ -170,6 +183,10 @@ def _parser():
     put = commands.add_parser("put", help="publish a .npy file as NAME")
     put.add_argument("file", metavar="FILE.npy")
     put.add_argument("name", metavar="NAME")
+    put.add_argument("--pin", action="store_true",
+                     help="never evict the matrix to make room")
+    put.add_argument("--ttl", type=float, metavar="SECONDS",
+                     help="delete the matrix this many seconds from now")
     put.set_defaults(run=_cmd_put)
 
     get = commands.add_parser(
@@ -200,6 +217,14 @@ def _parser():
     rm = commands.add_parser("rm", help="remove a matrix")
     rm.add_argument("name", metavar="NAME")
     rm.set_defaults(run=_cmd_rm)
+
+    pin = commands.add_parser("pin", help="never evict matrix NAME")
+    pin.add_argument("name", metavar="NAME")
+    pin.set_defaults(run=_cmd_pin)
+
+    unpin = commands.add_parser("unpin", help="let matrix NAME be evicted")
+    unpin.add_argument("name", metavar="NAME")
+    unpin.set_defaults(run=_cmd_unpin)
 
     stats = commands.add_parser("stats", help="show server-wide counters")
     stats.set_defaults(run=_cmd_stats)

@@ -106,28 +106,32 @@ class Client:
         self.close()
 
     @_translating_errors
-    def put(self, name, array):
+    def put(self, name, array, pin=False, ttl=None):
         """Publishes `array` as the new version of `name` and returns its
         MatrixInfo. Readers of the previous version keep it unchanged.
 
         `array` is anything np.asarray accepts, of any layout and byte order;
         it is stored C-ordered and little-endian. A dtype matcache does not
-        store raises InvalidArgumentError before anything is sent.
+        store raises InvalidArgumentError before anything is sent. `pin`
+        keeps the matrix from being evicted; `ttl` (seconds) deletes it that
+        long after the put began. Both replace the previous version's.
         """
         array = np.asarray(array)
         code = dtypes.to_proto(array.dtype)
         dtype = dtypes.from_proto(code)
+        retention = _retention(pin, ttl)
         if self.local is not False:
             try:
-                return self._put_local(name, array, code, dtype)
+                return self._put_local(name, array, code, dtype, retention)
             except errors.NotLocalError:
                 if self.local:
                     raise
-        return self._put_streamed(name, array, code, dtype)
+        return self._put_streamed(name, array, code, dtype, retention)
 
-    def _put_local(self, name, array, code, dtype):
+    def _put_local(self, name, array, code, dtype, retention):
         created = self._stub.Create(
-            pb.CreateRequest(name=name, shape=array.shape, dtype=code),
+            pb.CreateRequest(name=name, shape=array.shape, dtype=code,
+                             **retention),
             timeout=self.timeout)
         try:
             segment.fill_staging(created.path, created.id, created.data_offset,
@@ -147,13 +151,13 @@ class Client:
             _log.warning("Abort of lease %s failed: %s", lease,
                          errors.from_rpc_error(e, self.address))
 
-    def _put_streamed(self, name, array, code, dtype):
+    def _put_streamed(self, name, array, code, dtype, retention):
         # Not np.ascontiguousarray: it turns a 0-d array into a 1-d one.
         data = np.asarray(array, dtype=dtype, order="C")
         payload = memoryview(data.reshape(-1).view(np.uint8))
 
         def requests():
-            yield wire.encode_put_header(name, array.shape, code)
+            yield wire.encode_put_header(name, array.shape, code, **retention)
             for start in range(0, len(payload), CHUNK_BYTES):
                 yield wire.encode_put_data(payload[start:start + CHUNK_BYTES])
 
@@ -307,10 +311,35 @@ class Client:
                           timeout=self.timeout)
 
     @_translating_errors
+    def pin(self, name):
+        """Pins `name` (never evicted, also after a server restart) and
+        returns its MatrixInfo."""
+        return MatrixInfo.from_proto(
+            self._stub.Pin(pb.PinRequest(name=name), timeout=self.timeout))
+
+    @_translating_errors
+    def unpin(self, name):
+        """Unpins `name` and returns its MatrixInfo."""
+        return MatrixInfo.from_proto(
+            self._stub.Unpin(pb.PinRequest(name=name), timeout=self.timeout))
+
+    @_translating_errors
     def stats(self):
         """Returns the server-wide counters as a Stats."""
         return Stats.from_proto(
             self._stub.Stats(pb.StatsRequest(), timeout=self.timeout))
+
+
+def _retention(pin, ttl):
+    """Returns the pin and ttl_seconds fields of a put; InvalidArgumentError
+    for a TTL that is not a positive number of seconds."""
+    fields = {"pin": bool(pin)}
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+            raise errors.InvalidArgumentError(
+                f"bad ttl {ttl!r}: expected a positive number of seconds")
+        fields["ttl_seconds"] = max(1, round(ttl))
+    return fields
 
 
 def _preview_shape(shape):

@@ -28,6 +28,9 @@ class MatrixInfo:
             16 MiB block; see server/core/checksum.h).
         last_access: when the server last published or looked up this
             matrix, a UTC-aware datetime; None if not told.
+        pinned: whether the matrix is pinned (never evicted).
+        expires: when the matrix will be deleted, a UTC-aware datetime;
+            None if it does not expire.
     """
 
     name: str
@@ -43,6 +46,8 @@ class MatrixInfo:
     source: str
     checksum: int
     last_access: datetime.datetime = None
+    pinned: bool = False
+    expires: datetime.datetime = None
 
     @classmethod
     def from_proto(cls, message):
@@ -63,6 +68,9 @@ class MatrixInfo:
             last_access=(message.last_access.ToDatetime(
                 tzinfo=datetime.timezone.utc)
                 if message.HasField("last_access") else None),
+            pinned=bool(message.pinned),
+            expires=(message.expires.ToDatetime(tzinfo=datetime.timezone.utc)
+                     if message.HasField("expires") else None),
         )
 
 
@@ -81,6 +89,7 @@ class Stats:
     max_bytes: int
     used_bytes: int
     evictions: int
+    expirations: int
     hits: int
     misses: int
 

@@ -44,10 +44,11 @@ def _decode_varint(view, pos):
             return value, pos
 
 
-def encode_put_header(name, shape, dtype_code):
+def encode_put_header(name, shape, dtype_code, pin=False, ttl_seconds=0):
     """Returns the serialized PutRequest carrying a PutHeader."""
     return pb.PutRequest(header=pb.PutHeader(
-        name=name, shape=shape, dtype=dtype_code)).SerializeToString()
+        name=name, shape=shape, dtype=dtype_code, pin=pin,
+        ttl_seconds=ttl_seconds)).SerializeToString()
 
 
 def encode_put_data(chunk):
