@@ -55,6 +55,16 @@ absl::StatusOr<Retention> RetentionFromProto(bool pin, int64_t ttl_seconds,
   return retention;
 }
 
+absl::StatusOr<std::optional<DType>> OriginalDTypeFromProto(v1::DType dtype) {
+  if (dtype == v1::DTYPE_UNSPECIFIED) return std::optional<DType>();
+  absl::StatusOr<DType> original = FromProto(dtype);
+  if (!original.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("original_dtype: ", original.status().message()));
+  }
+  return std::optional<DType>(*original);
+}
+
 std::vector<int64_t> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& shape) {
   return std::vector<int64_t>(shape.begin(), shape.end());
@@ -82,6 +92,12 @@ absl::StatusOr<MatrixInfo> FromProto(const v1::MatrixInfo& proto) {
   info.shape = ShapeFromProto(proto.shape());
   info.strides = ShapeFromProto(proto.strides());
   info.dtype = *dtype;
+  info.original_dtype = *dtype;
+  if (proto.original_dtype() != v1::DTYPE_UNSPECIFIED) {
+    absl::StatusOr<DType> original = FromProto(proto.original_dtype());
+    if (!original.ok()) return original.status();
+    info.original_dtype = *original;
+  }
   info.nbytes = proto.nbytes();
   info.generation = proto.generation();
   std::copy(proto.id().begin(), proto.id().end(), info.id.bytes.begin());
@@ -101,6 +117,7 @@ void ToProto(const MatrixInfo& info, v1::MatrixInfo* proto) {
   proto->set_name(info.name);
   proto->mutable_shape()->Assign(info.shape.begin(), info.shape.end());
   proto->set_dtype(ToProto(info.dtype));
+  proto->set_original_dtype(ToProto(info.original_dtype));
   proto->set_nbytes(info.nbytes);
   proto->set_generation(info.generation);
   proto->set_id(info.id.bytes.data(), info.id.bytes.size());

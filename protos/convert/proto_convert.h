@@ -3,6 +3,7 @@
 #define MATCACHE_PROTOS_CONVERT_PROTO_CONVERT_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,10 @@ absl::StatusOr<std::vector<Index>> IndicesFromProto(
 // 0). INVALID_ARGUMENT for a negative TTL.
 absl::StatusOr<Retention> RetentionFromProto(bool pin, int64_t ttl_seconds,
                                              absl::Time now);
+
+// The original dtype a put declares: nullopt if unspecified,
+// INVALID_ARGUMENT if unknown.
+absl::StatusOr<std::optional<DType>> OriginalDTypeFromProto(v1::DType dtype);
 
 std::vector<int64_t> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& shape);

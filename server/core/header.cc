@@ -46,7 +46,8 @@ constexpr size_t kNameOffset = kStridesOffset + 8 * kMaxRank;
 constexpr size_t kNameCapacity = 256;
 constexpr size_t kSourceOffset = kNameOffset + kNameCapacity;
 static_assert(kNameCapacity >= kMaxNameLength);
-static_assert(kSourceOffset + kMaxSourceLength <= kHeaderSize);
+constexpr size_t kOriginalDTypeOffset = kSourceOffset + kMaxSourceLength;
+static_assert(kOriginalDTypeOffset + 4 <= kHeaderSize);
 
 template <typename T>
 void Store(char* page, size_t offset, T value) {
@@ -115,6 +116,7 @@ absl::StatusOr<SegmentHeader> MakeStagingHeader(absl::string_view name,
   header.created_unix_nanos = absl::ToUnixNanos(absl::Now());
   header.name = std::string(name);
   header.source = std::string(source);
+  header.original_dtype = dtype;
   return header;
 }
 
@@ -141,6 +143,10 @@ void EncodeHeader(const SegmentHeader& header, absl::Span<char> page) {
   }
   std::memcpy(p + kNameOffset, header.name.data(), header.name.size());
   std::memcpy(p + kSourceOffset, header.source.data(), header.source.size());
+  Store<uint32_t>(p, kOriginalDTypeOffset,
+                  header.original_dtype == header.dtype
+                      ? 0
+                      : static_cast<uint32_t>(header.original_dtype));
   Store<uint64_t>(p, kHeaderChecksumOffset, HeaderChecksum(p));
 }
 
@@ -217,6 +223,14 @@ absl::StatusOr<SegmentHeader> DecodeHeader(absl::Span<const char> page) {
     return Corrupt(absl::StrCat("source length ", source_length));
   }
   header.source.assign(p + kSourceOffset, source_length);
+
+  const uint32_t original = Load<uint32_t>(p, kOriginalDTypeOffset);
+  header.original_dtype = header.dtype;
+  if (original != 0) {
+    absl::StatusOr<DTypeInfo> info = DTypeFromCode(original);
+    if (!info.ok()) return Corrupt(absl::StrCat("original ", info.status().message()));
+    header.original_dtype = info->dtype;
+  }
   return header;
 }
 

@@ -20,6 +20,8 @@
 //   352  i64[32]   byte strides, C-contiguous (ndim used)
 //   608  char[256] name (not NUL-terminated)
 //   864  char[1024] source (not NUL-terminated)
+//  1888  u32       original dtype code: the dtype the matrix was put with,
+//                  before it was stored as `dtype`; 0 means the same
 #ifndef MATCACHE_SERVER_CORE_HEADER_H_
 #define MATCACHE_SERVER_CORE_HEADER_H_
 
@@ -71,6 +73,9 @@ struct SegmentHeader {
   uint64_t data_checksum = 0;
   std::string name;
   std::string source;
+  // The dtype the matrix was put with; equal to `dtype` unless the put asked
+  // to store it as another.
+  DType original_dtype = DType::kFloat64;
 };
 
 // Returns a staging header for a new matrix with a fresh random id, the

@@ -9,6 +9,7 @@ MatrixInfo DescribeSegment(const Segment& segment) {
   info.shape = header.shape;
   info.strides = header.strides;
   info.dtype = header.dtype;
+  info.original_dtype = header.original_dtype;
   info.nbytes = static_cast<int64_t>(header.data_length);
   info.generation = header.generation;
   info.id = header.id;

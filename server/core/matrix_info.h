@@ -17,7 +17,8 @@ struct MatrixInfo {
   std::string name;
   std::vector<int64_t> shape;
   std::vector<int64_t> strides;  // bytes, C-contiguous
-  DType dtype = DType::kFloat64;
+  DType dtype = DType::kFloat64;           // as stored
+  DType original_dtype = DType::kFloat64;  // as put
   int64_t nbytes = 0;
   uint64_t generation = 0;
   SegmentId id;

@@ -142,9 +142,11 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
                                                DType dtype,
                                                Segment::Prefault prefault,
                                                absl::Time lease_deadline,
-                                               Retention retention) {
+                                               Retention retention,
+                                               std::optional<DType> original_dtype) {
   ASSIGN_OR_RETURN(SegmentHeader header,
                    MakeStagingHeader(name, shape, dtype, /*source=*/""));
+  if (original_dtype.has_value()) header.original_dtype = *original_dtype;
   if (header.data_length > static_cast<uint64_t>(options_.max_matrix_bytes)) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "matrix \"%s\" needs %d bytes, over the per-matrix limit of %d bytes",

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,12 +106,14 @@ class Store {
   // writers that fill the segment through StagingWrite::segment. A write not
   // committed by `lease_deadline` is aborted by the next AbortExpired.
   // `retention` applies to the published matrix (replacing the previous
-  // version's).
+  // version's). `original_dtype`, if set, records the dtype the caller put
+  // before converting it to the stored `dtype`.
   absl::StatusOr<StagingWrite> BeginWrite(
       absl::string_view name, absl::Span<const int64_t> shape, DType dtype,
       Segment::Prefault prefault = Segment::Prefault::kNo,
       absl::Time lease_deadline = absl::InfiniteFuture(),
-      Retention retention = {});
+      Retention retention = {},
+      std::optional<DType> original_dtype = std::nullopt);
 
   // Checksums, seals and publishes a staging write as the newest generation
   // of its name, then removes the previous generation's file. The caller must

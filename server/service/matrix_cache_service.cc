@@ -48,11 +48,13 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
     // useful TTL.
     ASSIGN_OR_RETURN(Retention retention,
                      RetentionFromProto(request->pin(), request->ttl_seconds(), now));
+    ASSIGN_OR_RETURN(std::optional<DType> original,
+                     OriginalDTypeFromProto(request->original_dtype()));
     ASSIGN_OR_RETURN(
         StagingWrite write,
         store_->BeginWrite(request->name(), ShapeFromProto(request->shape()),
                            dtype, Segment::Prefault::kNo, now + options_.lease,
-                           retention));
+                           retention, original));
     if (context->IsCancelled()) {
       // Nobody will receive the lease: do not hold the space until it expires.
       absl::Status aborted = store_->Abort(write.write_id);

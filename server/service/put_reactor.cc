@@ -43,13 +43,17 @@ void PutReactor::OnHeader() {
     absl::StatusOr<DType> dtype = FromProto(header.dtype());
     absl::StatusOr<Retention> retention =
         RetentionFromProto(header.pin(), header.ttl_seconds(), now);
+    absl::StatusOr<std::optional<DType>> original =
+        OriginalDTypeFromProto(header.original_dtype());
     absl::StatusOr<StagingWrite> write =
         !dtype.ok()       ? absl::StatusOr<StagingWrite>(dtype.status())
         : !retention.ok() ? absl::StatusOr<StagingWrite>(retention.status())
+        : !original.ok()  ? absl::StatusOr<StagingWrite>(original.status())
                           : store_->BeginWrite(header.name(),
                                                ShapeFromProto(header.shape()),
                                                *dtype, Segment::Prefault::kYes,
-                                               now + lease_, *retention);
+                                               now + lease_, *retention,
+                                               *original);
     if (!write.ok()) {
       Fail(write.status());
       return;

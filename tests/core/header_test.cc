@@ -79,6 +79,23 @@ TEST(HeaderTest, RoundTrip) {
   EXPECT_EQ(decoded->source, "/data/p.npy");
 }
 
+TEST(HeaderTest, OriginalDTypeRoundTripsAndDefaultsToTheStoredOne) {
+  SegmentHeader header = SampleHeader();  // float32
+  absl::StatusOr<SegmentHeader> same = DecodeHeader(Encoded(header));
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->original_dtype, DType::kFloat32);
+  header.original_dtype = DType::kFloat64;
+  std::vector<char> page = Encoded(header);
+  absl::StatusOr<SegmentHeader> converted = DecodeHeader(page);
+  ASSERT_TRUE(converted.ok()) << converted.status();
+  EXPECT_EQ(converted->dtype, DType::kFloat32);
+  EXPECT_EQ(converted->original_dtype, DType::kFloat64);
+
+  Patch<uint32_t>(page, 1888, 77);
+  Reseal(page);
+  ExpectCorrupt(page, "original unsupported dtype code 77");
+}
+
 TEST(HeaderTest, RoundTripOfZeroDimensionalAndMaxRank) {
   absl::StatusOr<SegmentHeader> scalar =
       MakeStagingHeader("s", {}, DType::kComplex128, "");

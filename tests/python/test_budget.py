@@ -162,7 +162,9 @@ def test_cli_put_pin_ttl_and_pin_commands(start_server, tmp_path):
             [sys.executable, "-m", "matcache", "--address", srv.address, *args],
             capture_output=True, text=True, timeout=60)
 
-    assert cli("put", str(path), "m", "--pin", "--ttl", "3600").returncode == 0
+    assert cli("put", str(path), "m", "--pin", "--ttl", "3600",
+               "--store_dtype", "float32").returncode == 0
+    assert "float32 (put as float64)" in cli("info", "m").stdout
     info = cli("info", "m").stdout
     assert "pinned:      yes" in info
     assert "expires:     never" not in info

@@ -121,3 +121,22 @@ def test_put_returns_the_published_info(client, name):
     assert info.created.tzinfo is not None
     assert info.data_offset % 4096 == 0 and info.data_offset >= 4096
     assert info.source == ""
+
+
+@pytest.mark.parametrize("store", ["float32", "float16"])
+def test_store_dtype_keeps_a_smaller_copy_and_reports_both(mode_client, store,
+                                                          name):
+    array = np.linspace(-3, 3, 1000).reshape(10, 100)
+    c = mode_client
+    info = c.put(name, array, store_dtype=store)
+    assert info.dtype == np.dtype(store)
+    assert info.original_dtype == np.dtype("float64")
+    assert info.nbytes == array.size * np.dtype(store).itemsize
+    got = c.get(name)
+    assert got.dtype == np.dtype(store)
+    assert np.array_equal(got, array.astype(store))
+    assert c.info(name).original_dtype == np.dtype("float64")
+    plain = c.put(name, array)
+    assert plain.original_dtype == plain.dtype == np.dtype("float64")
+    with pytest.raises(matcache.InvalidArgumentError):
+        c.put(name, array, store_dtype="U8")

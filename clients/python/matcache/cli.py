@@ -65,7 +65,8 @@ def _cmd_info(client, args):
     fields = [
         ("name", info.name),
         ("shape", str(info.shape)),
-        ("dtype", str(info.dtype)),
+        ("dtype", str(info.dtype) if info.original_dtype == info.dtype
+         else f"{info.dtype} (put as {info.original_dtype})"),
         ("size", f"{format_bytes(info.nbytes)} ({info.nbytes} bytes)"),
         ("generation", str(info.generation)),
         ("id", info.id.hex()),
@@ -95,7 +96,7 @@ def _load_npy(path):
 
 def _cmd_put(client, args):
     info = client.put(args.name, _load_npy(args.file), pin=args.pin,
-                      ttl=args.ttl)
+                      ttl=args.ttl, store_dtype=args.store_dtype)
     print(f"{info.name}: {format_shape(info.shape)} {info.dtype}, "
           f"{format_bytes(info.nbytes)}, generation {info.generation}")
 
@@ -187,6 +188,8 @@ def _parser():
                      help="never evict the matrix to make room")
     put.add_argument("--ttl", type=float, metavar="SECONDS",
                      help="delete the matrix this many seconds from now")
+    put.add_argument("--store_dtype", metavar="DTYPE",
+                     help="store the matrix as this dtype (e.g. float32)")
     put.set_defaults(run=_cmd_put)
 
     get = commands.add_parser(

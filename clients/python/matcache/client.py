@@ -106,7 +106,7 @@ class Client:
         self.close()
 
     @_translating_errors
-    def put(self, name, array, pin=False, ttl=None):
+    def put(self, name, array, pin=False, ttl=None, store_dtype=None):
         """Publishes `array` as the new version of `name` and returns its
         MatrixInfo. Readers of the previous version keep it unchanged.
 
@@ -115,11 +115,17 @@ class Client:
         store raises InvalidArgumentError before anything is sent. `pin`
         keeps the matrix from being evicted; `ttl` (seconds) deletes it that
         long after the put began. Both replace the previous version's.
+        `store_dtype` keeps the matrix as another dtype (float64 as float32
+        or float16, say, to save memory), converting as numpy's astype does;
+        MatrixInfo.original_dtype then tells the dtype that was put.
         """
         array = np.asarray(array)
-        code = dtypes.to_proto(array.dtype)
+        original = dtypes.to_proto(array.dtype)
+        code = original if store_dtype is None else dtypes.to_proto(store_dtype)
         dtype = dtypes.from_proto(code)
         retention = _retention(pin, ttl)
+        if code != original:
+            retention["original_dtype"] = original
         if self.local is not False:
             try:
                 return self._put_local(name, array, code, dtype, retention)
@@ -153,7 +159,8 @@ class Client:
 
     def _put_streamed(self, name, array, code, dtype, retention):
         # Not np.ascontiguousarray: it turns a 0-d array into a 1-d one.
-        data = np.asarray(array, dtype=dtype, order="C")
+        # astype, not asarray: a dtype conversion may be unsafe on purpose.
+        data = np.asarray(array.astype(dtype, copy=False), order="C")
         payload = memoryview(data.reshape(-1).view(np.uint8))
 
         def requests():

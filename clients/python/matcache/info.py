@@ -28,6 +28,8 @@ class MatrixInfo:
             16 MiB block; see server/core/checksum.h).
         last_access: when the server last published or looked up this
             matrix, a UTC-aware datetime; None if not told.
+        original_dtype: the dtype the matrix was put with; differs from
+            `dtype` when it was stored as another (put's store_dtype).
         pinned: whether the matrix is pinned (never evicted).
         expires: when the matrix will be deleted, a UTC-aware datetime;
             None if it does not expire.
@@ -48,6 +50,7 @@ class MatrixInfo:
     last_access: datetime.datetime = None
     pinned: bool = False
     expires: datetime.datetime = None
+    original_dtype: np.dtype = None
 
     @classmethod
     def from_proto(cls, message):
@@ -69,6 +72,9 @@ class MatrixInfo:
                 tzinfo=datetime.timezone.utc)
                 if message.HasField("last_access") else None),
             pinned=bool(message.pinned),
+            original_dtype=(dtypes.from_proto(message.original_dtype)
+                            if message.original_dtype else
+                            dtypes.from_proto(message.dtype)),
             expires=(message.expires.ToDatetime(tzinfo=datetime.timezone.utc)
                      if message.HasField("expires") else None),
         )

@@ -93,7 +93,8 @@ def _copy_into(mapping, offset, array, dtype):
     target = np.frombuffer(mapping, dtype=dtype, count=array.size,
                            offset=offset).reshape(array.shape)
     try:
-        np.copyto(target, array, casting="equiv")
+        # "unsafe" as astype: the put may store another dtype on purpose.
+        np.copyto(target, array, casting="unsafe")
     finally:
         # The mapping can only be closed once no array exports it.
         del target

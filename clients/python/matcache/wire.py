@@ -44,11 +44,13 @@ def _decode_varint(view, pos):
             return value, pos
 
 
-def encode_put_header(name, shape, dtype_code, pin=False, ttl_seconds=0):
+def encode_put_header(name, shape, dtype_code, pin=False, ttl_seconds=0,
+                      original_dtype=pb.DTYPE_UNSPECIFIED):
     """Returns the serialized PutRequest carrying a PutHeader."""
     return pb.PutRequest(header=pb.PutHeader(
         name=name, shape=shape, dtype=dtype_code, pin=pin,
-        ttl_seconds=ttl_seconds)).SerializeToString()
+        ttl_seconds=ttl_seconds,
+        original_dtype=original_dtype)).SerializeToString()
 
 
 def encode_put_data(chunk):
