@@ -144,7 +144,11 @@ grpc::Status RunRawStream(
   uint64_t received = 0;
   bool have_header = false;
   while (call.Read(&message)) {
-    if (!message.Dump(&slices).ok()) return DataLoss("unreadable message");
+    if (!message.Dump(&slices).ok()) {
+      call.Cancel();
+      call.Finish();
+      return DataLoss("unreadable message");
+    }
     FrameReader frame(std::move(slices));
     uint8_t key;
     uint64_t length;
@@ -154,6 +158,11 @@ grpc::Status RunRawStream(
       return DataLoss("malformed message from the server");
     }
     if (key == kHeaderKey && !have_header) {
+      if (length > message.Length()) {
+        call.Cancel();
+        call.Finish();
+        return DataLoss("a header message is shorter than it says");
+      }
       std::string text(length, '\0');
       v1::ReadHeader header;
       if (!frame.Copy(text.data(), length) || !header.ParseFromString(text)) {

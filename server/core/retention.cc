@@ -18,7 +18,7 @@
 
 namespace matcache {
 
-// Line format: "<name> pinned|- <expiry unix seconds>|-".
+// Line format: "<name> <generation> pinned|- <expiry unix seconds>|-".
 RetentionTable ReadRetentionTable(const std::string& path) {
   RetentionTable table;
   std::ifstream file(path);
@@ -28,15 +28,16 @@ RetentionTable ReadRetentionTable(const std::string& path) {
     Retention retention;
     int64_t expires = 0;
     const bool valid =
-        fields.size() == 3 && ValidateName(fields[0]).ok() &&
-        (fields[1] == "pinned" || fields[1] == "-") &&
-        (fields[2] == "-" || absl::SimpleAtoi(fields[2], &expires));
+        fields.size() == 4 && ValidateName(fields[0]).ok() &&
+        absl::SimpleAtoi(fields[1], &retention.generation) &&
+        (fields[2] == "pinned" || fields[2] == "-") &&
+        (fields[3] == "-" || absl::SimpleAtoi(fields[3], &expires));
     if (!valid) {
       LogWarning("%s: skipping malformed line \"%s\"", path, line);
       continue;
     }
-    retention.pinned = fields[1] == "pinned";
-    if (fields[2] != "-") retention.expires = absl::FromUnixSeconds(expires);
+    retention.pinned = fields[2] == "pinned";
+    if (fields[3] != "-") retention.expires = absl::FromUnixSeconds(expires);
     table[fields[0]] = retention;
   }
   return table;
@@ -47,7 +48,8 @@ absl::Status WriteRetentionTable(const std::string& path,
   std::string text;
   for (const auto& [name, retention] : table) {
     if (retention.is_default()) continue;
-    absl::StrAppend(&text, name, " ", retention.pinned ? "pinned" : "-", " ",
+    absl::StrAppend(&text, name, " ", retention.generation, " ",
+                    retention.pinned ? "pinned" : "-", " ",
                     retention.expires == absl::InfiniteFuture()
                         ? std::string("-")
                         : absl::StrCat(absl::ToUnixSeconds(retention.expires)),

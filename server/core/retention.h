@@ -2,9 +2,12 @@
 // changed by Pin/Unpin), and the file that keeps these choices across server
 // restarts: <shm_dir>/<namespace>.retention, one line per matrix with a
 // non-default retention, replaced atomically (written aside, then renamed).
+// Each line names the generation it belongs to, so that after a crash a
+// newer generation never inherits an older one's expiry.
 #ifndef MATCACHE_SERVER_CORE_RETENTION_H_
 #define MATCACHE_SERVER_CORE_RETENTION_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -17,6 +20,7 @@ namespace matcache {
 struct Retention {
   bool pinned = false;                           // never evicted
   absl::Time expires = absl::InfiniteFuture();   // deleted once past
+  uint64_t generation = 0;                       // the version it applies to
 
   bool is_default() const { return !pinned && expires == absl::InfiniteFuture(); }
 };

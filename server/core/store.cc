@@ -119,7 +119,11 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
   }
   // Retention of the matrices that came back; forget the rest.
   for (auto& [name, retention] : ReadRetentionTable(retention_path_)) {
-    if (published_.count(name) > 0) retention_[name] = retention;
+    auto it = published_.find(name);
+    if (it != published_.end() &&
+        it->second->header().generation == retention.generation) {
+      retention_[name] = retention;
+    }
   }
 }
 
@@ -158,6 +162,8 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
     std::vector<std::shared_ptr<const Segment>> evicted;  // freed unlocked
     absl::MutexLock lock(&mu_);
     RETURN_IF_ERROR(ReserveLocked(name, bytes, &evicted));
+    absl::Status persisted = PersistRetentionLocked();  // evictions forget pins
+    if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
     sequence = next_number_++;
   }
   // Not the segment's id (readable in the file): a token of its own.
@@ -186,9 +192,13 @@ absl::Status Store::ReserveLocked(
     used_bytes_ += bytes;
     return absl::OkStatus();
   }
-  auto is_evictable = [this](const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Never the version being replaced: should this write fail, the name
+  // would be lost for nothing.
+  auto is_evictable = [this, name](const std::string& key)
+                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = retention_.find(key);
-    return options_.evict_unsourced && (it == retention_.end() || !it->second.pinned);
+    return options_.evict_unsourced && key != name &&
+           (it == retention_.end() || !it->second.pinned);
   };
   int64_t evictable = 0;
   for (const auto& [key, segment] : published_) {
@@ -235,14 +245,24 @@ void Store::RemoveLocked(
 void Store::SetRetentionLocked(const std::string& name, Retention retention) {
   auto it = retention_.find(name);
   const Retention old = it == retention_.end() ? Retention() : it->second;
-  if (old.pinned == retention.pinned && old.expires == retention.expires) return;
+  if (old.pinned == retention.pinned && old.expires == retention.expires &&
+      old.generation == retention.generation) {
+    return;
+  }
   if (retention.is_default()) {
-    retention_.erase(name);
+    if (it == retention_.end()) return;
+    retention_.erase(it);
   } else {
     retention_[name] = retention;
   }
+  retention_dirty_ = true;
+}
+
+absl::Status Store::PersistRetentionLocked() {
+  if (!retention_dirty_) return absl::OkStatus();
   absl::Status written = WriteRetentionTable(retention_path_, retention_);
-  if (!written.ok()) LogWarning("retention: %s", written.message());
+  if (written.ok()) retention_dirty_ = false;
+  return written;
 }
 
 MatrixInfo Store::DescribeLocked(const std::string& name,
@@ -264,9 +284,19 @@ absl::StatusOr<MatrixInfo> Store::SetPinned(absl::string_view name, bool pinned)
   auto it = published_.find(name);
   if (it == published_.end()) return NoSuchMatrix(name);
   auto current = retention_.find(it->first);
-  Retention retention = current == retention_.end() ? Retention() : current->second;
+  const Retention before =
+      current == retention_.end() ? Retention() : current->second;
+  Retention retention = before;
   retention.pinned = pinned;
+  retention.generation = it->second->header().generation;
   SetRetentionLocked(it->first, retention);
+  absl::Status persisted = PersistRetentionLocked();
+  if (!persisted.ok()) {
+    // Not kept across a restart, so not done at all.
+    SetRetentionLocked(it->first, before);
+    retention_dirty_ = false;
+    return persisted;
+  }
   return DescribeLocked(it->first, *it->second);
 }
 
@@ -286,6 +316,8 @@ int Store::DeleteExpired(absl::Time now) {
     ++expirations_;
     RemoveLocked(it, &removed);
   }
+  absl::Status persisted = PersistRetentionLocked();
+  if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
   return static_cast<int>(removed.size());
 }
 
@@ -357,7 +389,10 @@ absl::StatusOr<MatrixInfo> Store::Publish(
     used_bytes_ -= FileBytes(*current);
   }
   last_access_[name] = absl::Now();
+  retention.generation = generation;
   SetRetentionLocked(name, retention);
+  absl::Status persisted = PersistRetentionLocked();
+  if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
   *previous = std::exchange(current, segment);
   *published = segment;
   return DescribeLocked(name, *segment);
@@ -470,6 +505,8 @@ absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
   if (!unlinked.ok() && !absl::IsNotFound(unlinked)) return unlinked;
   // Free the pages (when nobody else holds them) after unlocking.
   RemoveLocked(it, &removed);
+  absl::Status persisted = PersistRetentionLocked();
+  if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
   return absl::OkStatus();
 }
 

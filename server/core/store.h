@@ -181,10 +181,12 @@ class Store {
   };
 
   Store(StoreOptions options, int lock_fd, RecoveredSegments recovered);
-  // Sets (or, if default, forgets) the retention of `name` and rewrites the
-  // retention file if anything changed.
+  // Sets (or, if default, forgets) the retention of `name`; the file is
+  // rewritten by the next PersistRetentionLocked.
   void SetRetentionLocked(const std::string& name, Retention retention)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rewrites the retention file if the table changed since the last write.
+  absl::Status PersistRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes a published matrix (whose file the caller unlinked) from the
   // catalogue and hands its segment to `removed`, to be released unlocked.
   void RemoveLocked(std::map<std::string, std::shared_ptr<const Segment>,
@@ -224,6 +226,7 @@ class Store {
   int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t expirations_ ABSL_GUARDED_BY(mu_) = 0;
   RetentionTable retention_ ABSL_GUARDED_BY(mu_);
+  bool retention_dirty_ ABSL_GUARDED_BY(mu_) = false;
   mutable int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   mutable int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -41,7 +41,7 @@ ABSL_FLAG(int64_t, max_matrix_bytes, int64_t{64} << 30,
 ABSL_FLAG(std::string, max_bytes, "",
           "Memory budget for all segment files (published and staging), in "
           "bytes, with an optional K, M or G suffix (powers of 1024). Empty: "
-          "half the size of the shm_dir filesystem at start.");
+          "half the size of the shm_dir filesystem at start; 0: no budget.");
 ABSL_FLAG(bool, evict_unsourced, false,
           "Let a put that does not fit the budget evict the least recently "
           "used matrices. Off by default: evicted data is gone.");
@@ -78,9 +78,9 @@ absl::StatusOr<int64_t> BudgetFromFlag(const std::string& text,
     return static_cast<int64_t>(fs.f_blocks * fs.f_frsize / 2);
   }
   absl::StatusOr<int64_t> bytes = ParseByteSize(text);
-  if (!bytes.ok() || *bytes <= 0) {
+  if (!bytes.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--max_bytes=", text, " is not a positive size such as 8G or 512M"));
+        "--max_bytes=", text, " is not a size such as 8G or 512M (0: none)"));
   }
   return bytes;
 }
@@ -133,10 +133,15 @@ int Run() {
   LogInfo("shm_dir %s (%s on %s, huge pages: %s), namespace %s",
           store.options().shm_dir, mount.fs_type, mount.mount_point,
           mount.huge_pages, store.options().name_space);
+  const int64_t used = store.Stats().used_bytes;
+  const int64_t budget = store.options().max_bytes;
   LogInfo("recovered %d matrices; budget %d bytes (%d in use)%s",
-          store.recovery_report().adopted, store.options().max_bytes,
-          store.Stats().used_bytes,
+          store.recovery_report().adopted, budget, used,
           store.options().evict_unsourced ? ", evicting when full" : "");
+  if (budget > 0 && used > budget) {
+    LogWarning("the recovered matrices use more than --max_bytes: puts are "
+               "refused until deletes (or --evict_unsourced) make room");
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -2,9 +2,11 @@
 
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <string>
@@ -412,6 +414,23 @@ TEST_F(StoreTest, RetentionSurvivesARestart) {
   // A later matrix of a deleted name does not inherit its pin.
   ASSERT_TRUE(PutFilled(*store, "gone", 4).ok());
   EXPECT_FALSE(store->Info("gone")->pinned);
+}
+
+TEST_F(StoreTest, AnOlderGenerationsRetentionNeverAppliesToANewerOne) {
+  // A crash between publishing a new version and rewriting the retention
+  // file leaves the old version's line behind.
+  const std::string file = PathOf("t.retention");
+  {
+    std::unique_ptr<Store> store = OpenStore();
+    ASSERT_TRUE(PutRetained(*store, "a", 1, {false, absl::Now()}).ok());
+    ASSERT_EQ(link(file.c_str(), PathOf("old-retention").c_str()), 0);
+    ASSERT_TRUE(PutFilled(*store, "a", 2).ok());
+  }
+  ASSERT_EQ(rename(PathOf("old-retention").c_str(), file.c_str()), 0);
+  std::unique_ptr<Store> store = OpenStore();
+  EXPECT_EQ(store->Info("a")->expires, absl::InfiniteFuture());
+  EXPECT_EQ(store->DeleteExpired(absl::Now() + absl::Hours(1)), 0);
+  EXPECT_TRUE(store->Info("a").ok());
 }
 
 TEST_F(StoreTest, ConcurrentPutsNeverExceedTheBudget) {

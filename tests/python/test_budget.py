@@ -174,3 +174,16 @@ def test_cli_put_pin_ttl_and_pin_commands(start_server, tmp_path):
     assert "pinned:      yes" in cli("info", "m").stdout
     missing = cli("pin", "absent")
     assert missing.returncode != 0 and missing.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("ttl", [-1, float("inf"), float("nan"), "10", True])
+def test_bad_ttls_are_refused_before_anything_is_sent(client, name, ttl):
+    with pytest.raises(matcache.InvalidArgumentError):
+        client.put(name, _matrix(1), ttl=ttl)
+    with pytest.raises(matcache.NotFoundError):
+        client.info(name)
+
+
+def test_numpy_and_zero_ttls_are_accepted(client, name):
+    assert client.put(name, _matrix(1), ttl=np.int64(3600)).expires is not None
+    assert client.put(name, _matrix(1), ttl=0).expires is None

@@ -156,7 +156,8 @@ def _cmd_stats(client, args):
     matrices = client.list()
     if matrices:
         rows = [("NAME", "SIZE", "LAST ACCESS")]
-        rows += [(m.name, format_bytes(m.nbytes), format_time(m.last_access))
+        rows += [(m.name, format_bytes(m.nbytes),
+                  format_time(m.last_access) if m.last_access else "-")
                  for m in matrices]
         print()
         print(_table(rows))

@@ -2,6 +2,8 @@
 
 import functools
 import logging
+import math
+import numbers
 import operator
 import os
 
@@ -338,14 +340,18 @@ class Client:
 
 
 def _retention(pin, ttl):
-    """Returns the pin and ttl_seconds fields of a put; InvalidArgumentError
-    for a TTL that is not a positive number of seconds."""
+    """Returns the pin and ttl_seconds fields of a put (a `ttl` of None or 0
+    means none); InvalidArgumentError for a TTL that is not a finite,
+    non-negative number of seconds."""
     fields = {"pin": bool(pin)}
-    if ttl is not None:
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
-            raise errors.InvalidArgumentError(
-                f"bad ttl {ttl!r}: expected a positive number of seconds")
-        fields["ttl_seconds"] = max(1, round(ttl))
+    if ttl is None:
+        return fields
+    if (isinstance(ttl, (bool, np.bool_)) or not isinstance(ttl, numbers.Real)
+            or not math.isfinite(ttl) or not 0 <= ttl < 2**62):
+        raise errors.InvalidArgumentError(
+            f"bad ttl {ttl!r}: expected a non-negative number of seconds")
+    if ttl > 0:
+        fields["ttl_seconds"] = max(1, round(float(ttl)))
     return fields
 
 
