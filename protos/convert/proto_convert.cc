@@ -150,6 +150,7 @@ void ToProto(const StoreStats& stats, const std::string& shm_dir,
   proto->set_hits(stats.hits);
   proto->set_misses(stats.misses);
   proto->set_expirations(stats.expirations);
+  proto->set_loads(stats.loads);
 }
 
 }  // namespace matcache

@@ -1,10 +1,5 @@
 #include "server/core/retention.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -12,9 +7,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/core/atomic_file.h"
 #include "server/core/logging.h"
 #include "server/core/name.h"
-#include "server/core/posix_error.h"
 
 namespace matcache {
 
@@ -55,28 +50,7 @@ absl::Status WriteRetentionTable(const std::string& path,
                         : absl::StrCat(absl::ToUnixSeconds(retention.expires)),
                     "\n");
   }
-  const std::string aside = path + ".tmp";
-  const int fd = open(aside.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return PosixError(errno, "create", aside);
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      close(fd);
-      unlink(aside.c_str());
-      return PosixError(error, "write", aside);
-    }
-    written += static_cast<size_t>(n);
-  }
-  close(fd);
-  if (rename(aside.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    unlink(aside.c_str());
-    return PosixError(error, "rename", aside);
-  }
-  return absl::OkStatus();
+  return ReplaceFile(path, text);
 }
 
 }  // namespace matcache

@@ -8,15 +8,18 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/core/atomic_file.h"
 #include "server/core/crash_point.h"
 #include "server/core/header.h"
 #include "server/core/logging.h"
 #include "server/core/name.h"
+#include "server/core/npy_file.h"
 #include "server/core/posix_error.h"
 #include "server/core/segment_file_name.h"
 #include "server/core/status_macros.h"
@@ -106,6 +109,8 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
     : options_(std::move(options)),
       retention_path_(absl::StrCat(options_.shm_dir, "/", options_.name_space,
                                    ".retention")),
+      sources_path_(absl::StrCat(options_.shm_dir, "/", options_.name_space,
+                                 ".sources")),
       lock_fd_(lock_fd),
       recovery_report_(recovered.report),
       next_number_(recovered.max_number + 1) {
@@ -116,6 +121,23 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
     last_access_[name] = now;
     published_.emplace(std::move(name),
                        std::make_shared<const Segment>(std::move(segment)));
+  }
+  // Sources: those the recovered segments were loaded from, and those
+  // registered but not loaded yet.
+  for (const auto& [name, segment] : published_) {
+    if (!segment->header().source.empty()) {
+      sources_[name] = segment->header().source;
+    }
+  }
+  std::ifstream sources(sources_path_);
+  std::string line;
+  while (std::getline(sources, line)) {
+    const size_t tab = line.find('\t');
+    if (tab == std::string::npos || !ValidateName(line.substr(0, tab)).ok()) {
+      LogWarning("%s: skipping malformed line \"%s\"", sources_path_, line);
+      continue;
+    }
+    sources_.emplace(line.substr(0, tab), line.substr(tab + 1));
   }
   // Retention of the matrices that came back; forget the rest.
   for (auto& [name, retention] : ReadRetentionTable(retention_path_)) {
@@ -147,9 +169,10 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
                                                Segment::Prefault prefault,
                                                absl::Time lease_deadline,
                                                Retention retention,
-                                               std::optional<DType> original_dtype) {
+                                               std::optional<DType> original_dtype,
+                                               absl::string_view source) {
   ASSIGN_OR_RETURN(SegmentHeader header,
-                   MakeStagingHeader(name, shape, dtype, /*source=*/""));
+                   MakeStagingHeader(name, shape, dtype, source));
   if (original_dtype.has_value()) header.original_dtype = *original_dtype;
   if (header.data_length > static_cast<uint64_t>(options_.max_matrix_bytes)) {
     return absl::ResourceExhaustedError(absl::StrFormat(
@@ -197,8 +220,8 @@ absl::Status Store::ReserveLocked(
   auto is_evictable = [this, name](const std::string& key)
                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = retention_.find(key);
-    return options_.evict_unsourced && key != name &&
-           (it == retention_.end() || !it->second.pinned);
+    return (options_.evict_unsourced || sources_.count(key) > 0) &&
+           key != name && (it == retention_.end() || !it->second.pinned);
   };
   int64_t evictable = 0;
   for (const auto& [key, segment] : published_) {
@@ -210,7 +233,8 @@ absl::Status Store::ReserveLocked(
         "eviction could free %d more%s",
         name, bytes, std::max<int64_t>(0, options_.max_bytes - used_bytes_),
         options_.max_bytes, evictable,
-        options_.evict_unsourced ? "" : " (--evict_unsourced is off)"));
+        options_.evict_unsourced ? "" : " (--evict_unsourced is off: only "
+                                        "matrices with a source are evicted)"));
   }
   while (used_bytes_ + bytes > options_.max_bytes) {
     auto victim = published_.end();
@@ -314,6 +338,7 @@ int Store::DeleteExpired(absl::Time now) {
     absl::Status unlinked = it->second->Unlink();
     if (!unlinked.ok()) LogWarning("expire: %s", unlinked.message());
     ++expirations_;
+    SetSourceLocked(it->first, "");
     RemoveLocked(it, &removed);
   }
   absl::Status persisted = PersistRetentionLocked();
@@ -391,6 +416,7 @@ absl::StatusOr<MatrixInfo> Store::Publish(
   last_access_[name] = absl::Now();
   retention.generation = generation;
   SetRetentionLocked(name, retention);
+  SetSourceLocked(name, segment->header().source);
   absl::Status persisted = PersistRetentionLocked();
   if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
   *previous = std::exchange(current, segment);
@@ -504,6 +530,7 @@ absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
   // A file an operator already removed by hand is as good as deleted.
   if (!unlinked.ok() && !absl::IsNotFound(unlinked)) return unlinked;
   // Free the pages (when nobody else holds them) after unlocking.
+  SetSourceLocked(it->first, "");
   RemoveLocked(it, &removed);
   absl::Status persisted = PersistRetentionLocked();
   if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
@@ -523,6 +550,7 @@ StoreStats Store::Stats() const {
   stats.used_bytes = used_bytes_;
   stats.evictions = evictions_;
   stats.expirations = expirations_;
+  stats.loads = loads_;
   stats.hits = hits_;
   stats.misses = misses_;
   stats.matrix_count = static_cast<int64_t>(published_.size());
@@ -535,6 +563,94 @@ StoreStats Store::Stats() const {
         static_cast<int64_t>(entry.segment->header().data_length);
   }
   return stats;
+}
+
+void Store::SetSourceLocked(const std::string& name, const std::string& path) {
+  auto it = sources_.find(name);
+  if (path.empty() ? it == sources_.end()
+                   : (it != sources_.end() && it->second == path)) {
+    return;
+  }
+  if (path.empty()) {
+    sources_.erase(it);
+  } else {
+    sources_[name] = path;
+  }
+  std::string text;
+  for (const auto& [key, source] : sources_) absl::StrAppend(&text, key, "\t", source, "\n");
+  absl::Status written = ReplaceFile(sources_path_, text);
+  if (!written.ok()) LogWarning("sources: %s", written.message());
+}
+
+absl::StatusOr<MatrixInfo> Store::RegisterSource(absl::string_view name,
+                                                 const std::string& path) {
+  RETURN_IF_ERROR(ValidateName(name));
+  if (path.size() > kMaxSourceLength || path.find('\n') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("source path has over ", kMaxSourceLength,
+                     " characters or a line break"));
+  }
+  ASSIGN_OR_RETURN(NpyHeader header, ReadNpyFileHeader(path));
+  MatrixInfo info;
+  info.name = std::string(name);
+  info.shape = header.shape;
+  info.dtype = header.dtype;
+  info.original_dtype = header.dtype;
+  info.nbytes = header.data_bytes;
+  info.source = path;
+  absl::MutexLock lock(&mu_);
+  SetSourceLocked(info.name, path);
+  return info;
+}
+
+bool Store::NeedsLoad(absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  return published_.find(name) == published_.end() &&
+         sources_.find(std::string(name)) != sources_.end();
+}
+
+absl::Status Store::EnsureLoaded(absl::string_view name) {
+  RETURN_IF_ERROR(ValidateName(name));
+  const std::string key(name);
+  std::string path;
+  {
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      if (published_.find(key) != published_.end()) return absl::OkStatus();
+      auto source = sources_.find(key);
+      if (source == sources_.end()) return NoSuchMatrix(name);
+      if (loading_.count(key) == 0) {
+        path = source->second;
+        loading_.insert(key);
+        break;
+      }
+      load_done_.Wait(&mu_);  // another caller is reading the same file
+    }
+  }
+  absl::Status loaded = LoadFromSource(name, path);
+  {
+    absl::MutexLock lock(&mu_);
+    loading_.erase(key);
+    if (loaded.ok()) ++loads_;
+  }
+  load_done_.SignalAll();
+  if (!loaded.ok()) LogWarning("load of \"%s\" from %s: %s", name, path, loaded.message());
+  return loaded;
+}
+
+absl::Status Store::LoadFromSource(absl::string_view name, const std::string& path) {
+  ASSIGN_OR_RETURN(NpyHeader header, ReadNpyFileHeader(path));
+  ASSIGN_OR_RETURN(StagingWrite write,
+                   BeginWrite(name, header.shape, header.dtype,
+                              Segment::Prefault::kNo, absl::InfiniteFuture(),
+                              Retention(), std::nullopt, path));
+  absl::Status read = ReadNpyFileData(path, header, *write.segment);
+  if (!read.ok()) {
+    absl::Status aborted = Abort(write.write_id);
+    if (!aborted.ok()) LogWarning("%s", aborted.message());
+    return read;
+  }
+  return Commit(write.write_id).status();
 }
 
 absl::Time Store::LastAccess(absl::string_view name) const {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,6 +73,7 @@ struct StoreStats {
   int64_t used_bytes = 0;  // segment files, published and staging
   int64_t evictions = 0;
   int64_t expirations = 0;  // matrices deleted when their TTL ran out
+  int64_t loads = 0;        // matrices read from their .npy source
   int64_t hits = 0;        // lookups (Info, Read, Preview) that found a matrix
   int64_t misses = 0;      // lookups that did not
   int64_t matrix_count = 0;
@@ -107,13 +109,34 @@ class Store {
   // committed by `lease_deadline` is aborted by the next AbortExpired.
   // `retention` applies to the published matrix (replacing the previous
   // version's). `original_dtype`, if set, records the dtype the caller put
-  // before converting it to the stored `dtype`.
+  // before converting it to the stored `dtype`. `source` names the file the
+  // data comes from (see RegisterSource); a put without one replaces the
+  // name's source.
   absl::StatusOr<StagingWrite> BeginWrite(
       absl::string_view name, absl::Span<const int64_t> shape, DType dtype,
       Segment::Prefault prefault = Segment::Prefault::kNo,
       absl::Time lease_deadline = absl::InfiniteFuture(),
       Retention retention = {},
-      std::optional<DType> original_dtype = std::nullopt);
+      std::optional<DType> original_dtype = std::nullopt,
+      absl::string_view source = "");
+
+  // Makes the .npy file at `path` (canonical, see ResolveSourcePath) the
+  // source of `name`: the matrix is read from it on first access
+  // (EnsureLoaded) and again after an eviction; sourced matrices may always
+  // be evicted (unless pinned). Kept across restarts. INVALID_ARGUMENT if
+  // the file is malformed. Returns what the file holds, with generation 0
+  // until it is loaded.
+  absl::StatusOr<MatrixInfo> RegisterSource(absl::string_view name,
+                                            const std::string& path);
+
+  // Publishes `name` from its source unless it is published already;
+  // concurrent calls read the file once. NOT_FOUND if `name` is neither
+  // published nor sourced; the source's error if it cannot be read.
+  absl::Status EnsureLoaded(absl::string_view name);
+
+  // True if `name` has a source but is not published: EnsureLoaded would
+  // read a file.
+  bool NeedsLoad(absl::string_view name) const;
 
   // Checksums, seals and publishes a staging write as the newest generation
   // of its name, then removes the previous generation's file. The caller must
@@ -187,6 +210,12 @@ class Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rewrites the retention file if the table changed since the last write.
   absl::Status PersistRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets or (with an empty path) forgets the source of `name`, rewriting the
+  // sources file (<namespace>.sources: "name<TAB>path" lines) on change.
+  void SetSourceLocked(const std::string& name, const std::string& path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reads `path` into a new generation of `name`.
+  absl::Status LoadFromSource(absl::string_view name, const std::string& path);
   // Removes a published matrix (whose file the caller unlinked) from the
   // catalogue and hands its segment to `removed`, to be released unlocked.
   void RemoveLocked(std::map<std::string, std::shared_ptr<const Segment>,
@@ -211,6 +240,7 @@ class Store {
 
   const StoreOptions options_;
   const std::string retention_path_;
+  const std::string sources_path_;
   const int lock_fd_;
   const RecoveryReport recovery_report_;
 
@@ -226,6 +256,10 @@ class Store {
   int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t expirations_ ABSL_GUARDED_BY(mu_) = 0;
   RetentionTable retention_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> sources_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> loading_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar load_done_;
+  int64_t loads_ ABSL_GUARDED_BY(mu_) = 0;
   bool retention_dirty_ ABSL_GUARDED_BY(mu_) = false;
   mutable int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   mutable int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;

@@ -45,6 +45,12 @@ ABSL_FLAG(std::string, max_bytes, "",
 ABSL_FLAG(bool, evict_unsourced, false,
           "Let a put that does not fit the budget evict the least recently "
           "used matrices. Off by default: evicted data is gone.");
+ABSL_FLAG(std::string, data_dir, "",
+          "Directory whose .npy files the Load RPC may make sources of "
+          "matrices (paths must resolve inside it). Empty: Load is refused.");
+ABSL_FLAG(std::string, preload_dir, "",
+          "At start, every *.npy file here becomes the source of a matrix "
+          "named after its stem, read on first access.");
 ABSL_FLAG(bool, verify_on_recover, false,
           "At start, re-hash every segment's data and quarantine those that "
           "do not match their checksum (reads all data; off by default).");
@@ -96,6 +102,8 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   options.store.max_matrix_bytes = absl::GetFlag(FLAGS_max_matrix_bytes);
   options.store.verify_on_recover = absl::GetFlag(FLAGS_verify_on_recover);
   options.store.evict_unsourced = absl::GetFlag(FLAGS_evict_unsourced);
+  options.service.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.preload_dir = absl::GetFlag(FLAGS_preload_dir);
   absl::StatusOr<int64_t> max_bytes =
       BudgetFromFlag(absl::GetFlag(FLAGS_max_bytes), options.store.shm_dir);
   if (!max_bytes.ok()) return max_bytes.status();

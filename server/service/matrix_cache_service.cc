@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/name.h"
+#include "server/core/npy_file.h"
 #include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
 #include "protos/convert/proto_convert.h"
@@ -104,9 +105,38 @@ grpc::ServerReadReactor<v1::PutRequest>* MatrixCacheService::Put(
 grpc::ServerUnaryReactor* MatrixCacheService::Info(
     grpc::CallbackServerContext* context, const v1::InfoRequest* request,
     v1::MatrixInfo* response) {
+  if (store_->NeedsLoad(request->name())) {
+    // Reading the source takes time: not on this thread.
+    return Offload(context, "Info", [this, request, response]() -> absl::Status {
+      RETURN_IF_ERROR(store_->EnsureLoaded(request->name()));
+      ASSIGN_OR_RETURN(MatrixInfo info, store_->Info(request->name()));
+      ToProto(info, response);
+      return absl::OkStatus();
+    });
+  }
   absl::StatusOr<MatrixInfo> info = store_->Info(request->name());
   if (info.ok()) ToProto(*info, response);
   return Answer(context, "Info", info.status());
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Load(
+    grpc::CallbackServerContext* context, const v1::LoadRequest* request,
+    v1::MatrixInfo* response) {
+  return Offload(context, "Load", [this, request, response]() -> absl::Status {
+    if (options_.data_dir.empty()) {
+      return absl::FailedPreconditionError(
+          "this server has no --data_dir, so it loads no .npy sources");
+    }
+    ASSIGN_OR_RETURN(std::string path,
+                     ResolveSourcePath(options_.data_dir, request->path()));
+    ASSIGN_OR_RETURN(MatrixInfo info, store_->RegisterSource(request->name(), path));
+    if (request->eager()) {
+      RETURN_IF_ERROR(store_->EnsureLoaded(request->name()));
+      ASSIGN_OR_RETURN(info, store_->Info(request->name()));
+    }
+    ToProto(info, response);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status MatrixCacheService::ListPage(const v1::ListRequest& request,
@@ -170,7 +200,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Unpin(
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MatrixCacheService::Read(
     grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* request) {
-  return new ReadReactor(*store_, *request, options_.read_chunk_bytes);
+  return new ReadReactor(*store_, pool_, *request, options_.read_chunk_bytes);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MatrixCacheService::Preview(

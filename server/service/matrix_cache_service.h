@@ -28,6 +28,8 @@ struct ServiceOptions {
   int64_t read_chunk_bytes = int64_t{1} << 20;
   // Threads one Preview batch is spread over.
   int preview_threads = 2;
+  // Canonical directory Load sources must be in; empty disables Load.
+  std::string data_dir;
 };
 
 // Largest data payload of one Read or Preview message: with its framing it
@@ -62,6 +64,9 @@ class MatrixCacheService final
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
                                    const v1::DeleteRequest* request,
                                    v1::DeleteResponse* response) override;
+  grpc::ServerUnaryReactor* Load(grpc::CallbackServerContext* context,
+                                 const v1::LoadRequest* request,
+                                 v1::MatrixInfo* response) override;
   grpc::ServerUnaryReactor* Pin(grpc::CallbackServerContext* context,
                                 const v1::PinRequest* request,
                                 v1::MatrixInfo* response) override;

@@ -31,15 +31,29 @@ absl::StatusOr<PreviewMethod> MethodFromProto(v1::PreviewMethod method) {
 
 }  // namespace
 
-PreviewReactor::PreviewReactor(const Store& store, WorkerPool* pool,
+PreviewReactor::PreviewReactor(Store& store, WorkerPool* pool,
                                const grpc::ByteBuffer& request,
                                int64_t default_chunk_bytes, int threads)
     : pool_(pool), threads_(threads) {
   v1::PreviewRequest parsed;
-  absl::Status started = ParseRequest(request, &parsed);
-  if (started.ok()) started = Start(store, parsed, default_chunk_bytes);
-  if (!started.ok()) {
-    Finish(ToGrpcStatus("Preview", started));
+  absl::Status status = ParseRequest(request, &parsed);
+  if (status.ok() && store.NeedsLoad(parsed.name())) {
+    // Reading the source takes time: not on this thread.
+    const bool scheduled = pool->TrySchedule(
+        [this, &store, parsed, default_chunk_bytes]() {
+          absl::Status loaded = store.EnsureLoaded(parsed.name());
+          Begin(loaded.ok() ? Start(store, parsed, default_chunk_bytes) : loaded);
+        });
+    if (scheduled) return;
+    status = BusyError();
+  }
+  if (status.ok()) status = Start(store, parsed, default_chunk_bytes);
+  Begin(status);
+}
+
+void PreviewReactor::Begin(const absl::Status& status) {
+  if (!status.ok()) {
+    Finish(ToGrpcStatus("Preview", status));
     return;
   }
   StartWrite(&frame_);

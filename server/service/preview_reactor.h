@@ -29,7 +29,7 @@ class PreviewReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   // Parses and validates the PreviewRequest in `request` and starts
   // streaming (or finishes with an error). Deletes itself when the call is
   // done.
-  PreviewReactor(const Store& store, WorkerPool* pool,
+  PreviewReactor(Store& store, WorkerPool* pool,
                  const grpc::ByteBuffer& request, int64_t default_chunk_bytes,
                  int threads);
 
@@ -43,6 +43,8 @@ class PreviewReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   // Sends the next piece of the computed batch, computes the next batch, or
   // finishes.
   void SendNext();
+  // Starts writing, or finishes with `status` if it is an error.
+  void Begin(const absl::Status& status);
   void ComputeBatch();
 
   WorkerPool* const pool_;

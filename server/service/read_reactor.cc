@@ -14,13 +14,28 @@
 
 namespace matcache {
 
-ReadReactor::ReadReactor(const Store& store, const grpc::ByteBuffer& request,
+ReadReactor::ReadReactor(Store& store, WorkerPool* pool,
+                         const grpc::ByteBuffer& request,
                          int64_t default_chunk_bytes) {
   v1::ReadRequest parsed;
-  absl::Status started = ParseRequest(request, &parsed);
-  if (started.ok()) started = Start(store, parsed, default_chunk_bytes);
-  if (!started.ok()) {
-    Finish(ToGrpcStatus("Read", started));
+  absl::Status status = ParseRequest(request, &parsed);
+  if (status.ok() && store.NeedsLoad(parsed.name())) {
+    // Reading the source takes time: not on this thread.
+    const bool scheduled = pool->TrySchedule(
+        [this, &store, parsed, default_chunk_bytes]() {
+          absl::Status loaded = store.EnsureLoaded(parsed.name());
+          Begin(loaded.ok() ? Start(store, parsed, default_chunk_bytes) : loaded);
+        });
+    if (scheduled) return;
+    status = BusyError();
+  }
+  if (status.ok()) status = Start(store, parsed, default_chunk_bytes);
+  Begin(status);
+}
+
+void ReadReactor::Begin(const absl::Status& status) {
+  if (!status.ok()) {
+    Finish(ToGrpcStatus("Read", status));
     return;
   }
   StartWrite(&frame_);

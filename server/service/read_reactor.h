@@ -22,14 +22,16 @@
 #include "server/core/segment.h"
 #include "server/core/selection_reader.h"
 #include "server/core/store.h"
+#include "server/service/worker_pool.h"
 
 namespace matcache {
 
 class ReadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   // Parses and validates the ReadRequest in `request` and starts streaming
-  // (or finishes with an error). Deletes itself when the call is done.
-  ReadReactor(const Store& store, const grpc::ByteBuffer& request,
+  // (or finishes with an error); a matrix that must first be read from its
+  // source is loaded on `pool`. Deletes itself when the call is done.
+  ReadReactor(Store& store, WorkerPool* pool, const grpc::ByteBuffer& request,
               int64_t default_chunk_bytes);
 
   void OnWriteDone(bool ok) override;
@@ -40,6 +42,8 @@ class ReadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   // header) is left in response_.
   absl::Status Start(const Store& store, const v1::ReadRequest& request,
                      int64_t default_chunk_bytes);
+  // Starts writing, or finishes with `status` if it is an error.
+  void Begin(const absl::Status& status);
   void WriteNextChunk();
 
   std::shared_ptr<const Segment> segment_;

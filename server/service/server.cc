@@ -4,22 +4,50 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/core/logging.h"
+#include "server/core/npy_file.h"
+#include "server/core/posix_error.h"
 #include "server/core/status_macros.h"
 
 namespace matcache {
+namespace {
+
+absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir,
+                                               absl::string_view flag) {
+  std::error_code error;
+  const std::filesystem::path canonical = std::filesystem::canonical(dir, error);
+  if (error) return PosixError(error.value(), flag, dir);
+  if (!std::filesystem::is_directory(canonical)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", dir, " is not a directory"));
+  }
+  return canonical.string();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
     ServerOptions options) {
   for (const ListenAddress& address : options.listen) {
     if (address.is_unix) RETURN_IF_ERROR(PrepareUnixSocketPath(address.unix_path));
   }
+  if (!options.service.data_dir.empty()) {
+    ASSIGN_OR_RETURN(options.service.data_dir,
+                     CanonicalDirectory(options.service.data_dir, "data_dir"));
+  }
+  if (!options.preload_dir.empty()) {
+    ASSIGN_OR_RETURN(options.preload_dir,
+                     CanonicalDirectory(options.preload_dir, "preload_dir"));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(options.store));
   std::unique_ptr<MatcacheServer> server(
       new MatcacheServer(std::move(options), std::move(store)));
+  RETURN_IF_ERROR(server->Preload());
   RETURN_IF_ERROR(server->StartGrpc());
   return server;
 }
@@ -65,6 +93,31 @@ absl::Status MatcacheServer::StartGrpc() {
   }
   server_->GetHealthCheckService()->SetServingStatus(true);
   sweeper_ = std::thread([this] { SweepLeases(); });
+  return absl::OkStatus();
+}
+
+absl::Status MatcacheServer::Preload() {
+  if (options_.preload_dir.empty()) return absl::OkStatus();
+  int registered = 0;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(options_.preload_dir, error)) {
+    const std::filesystem::path& path = entry.path();
+    if (path.extension() != ".npy") continue;
+    absl::StatusOr<std::string> resolved =
+        ResolveSourcePath(options_.preload_dir, path.filename().string());
+    absl::StatusOr<MatrixInfo> info =
+        resolved.ok() ? store_->RegisterSource(path.stem().string(), *resolved)
+                      : absl::StatusOr<MatrixInfo>(resolved.status());
+    if (info.ok()) {
+      ++registered;
+    } else {
+      LogWarning("preload: skipping %s: %s", path.string(), info.status().message());
+    }
+  }
+  if (error) return PosixError(error.value(), "preload_dir", options_.preload_dir);
+  LogInfo("preload: %d matrices from %s, read on first access", registered,
+          options_.preload_dir);
   return absl::OkStatus();
 }
 

@@ -36,6 +36,9 @@ struct ServerOptions {
   int max_concurrent_streams_per_connection = 100;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // Every *.npy file here becomes the source of a matrix named after its
+  // stem, at start (read on first access). Empty: none.
+  std::string preload_dir;
 };
 
 class MatcacheServer {
@@ -60,6 +63,8 @@ class MatcacheServer {
  private:
   MatcacheServer(ServerOptions options, std::unique_ptr<Store> store);
   absl::Status StartGrpc();
+  // Registers the *.npy files of options_.preload_dir as sources.
+  absl::Status Preload();
   // Aborts expired leases and deletes expired matrices, periodically.
   void SweepLeases();
 

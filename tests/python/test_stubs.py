@@ -6,8 +6,8 @@ from matcache.v1 import matcache_pb2, matcache_pb2_grpc
 def test_service_has_every_v1_rpc():
     service = matcache_pb2.DESCRIPTOR.services_by_name["MatrixCache"]
     assert sorted(m.name for m in service.methods) == sorted(
-        ["Create", "Commit", "Abort", "Put", "Info", "List", "Delete", "Pin",
-         "Unpin", "Read", "Preview", "Stats"])
+        ["Create", "Commit", "Abort", "Put", "Info", "List", "Delete", "Load",
+         "Pin", "Unpin", "Read", "Preview", "Stats"])
     put = service.methods_by_name["Put"]
     read = service.methods_by_name["Read"]
     assert put.client_streaming and not put.server_streaming

@@ -133,6 +133,14 @@ def _cmd_rm(client, args):
     client.delete(args.name)
 
 
+def _cmd_load(client, args):
+    info = client.load(args.name, args.path, eager=args.eager)
+    state = (f"loaded, generation {info.generation}" if info.generation
+             else "read on first access")
+    print(f"{info.name}: {format_shape(info.shape)} {info.dtype}, "
+          f"{format_bytes(info.nbytes)} from {info.source} ({state})")
+
+
 def _cmd_pin(client, args):
     client.pin(args.name)
 
@@ -148,7 +156,8 @@ def _cmd_stats(client, args):
           f"budget:       {format_bytes(s.used_bytes)} used of "
           f"{format_bytes(s.max_bytes)}\n"
           f"lookups:      {s.hits} hits, {s.misses} misses\n"
-          f"evictions:    {s.evictions}, expirations: {s.expirations}\n"
+          f"evictions:    {s.evictions}, expirations: {s.expirations}, "
+          f"loads: {s.loads}\n"
           f"shm dir:      {s.shm_dir}\n"
           f"shm free:     {format_bytes(s.shm_dir_free_bytes)} of "
           f"{format_bytes(s.shm_dir_total_bytes)}\n"
@@ -221,6 +230,15 @@ def _parser():
     rm = commands.add_parser("rm", help="remove a matrix")
     rm.add_argument("name", metavar="NAME")
     rm.set_defaults(run=_cmd_rm)
+
+    load = commands.add_parser(
+        "load", help="make a .npy file on the server the source of NAME")
+    load.add_argument("name", metavar="NAME")
+    load.add_argument("path", metavar="PATH",
+                      help="absolute, or relative to the server's --data_dir")
+    load.add_argument("--eager", action="store_true",
+                      help="read it now rather than on first access")
+    load.set_defaults(run=_cmd_load)
 
     pin = commands.add_parser("pin", help="never evict matrix NAME")
     pin.add_argument("name", metavar="NAME")

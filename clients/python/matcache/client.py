@@ -320,6 +320,19 @@ class Client:
                           timeout=self.timeout)
 
     @_translating_errors
+    def load(self, name, path, eager=False):
+        """Makes the .npy file `path` (absolute, or relative to the server's
+        --data_dir, inside which it must resolve) the source of `name`:
+        the server reads it on the first access, or now with `eager`, and
+        again after an eviction. Returns the MatrixInfo; its generation is
+        0 until the file has been read. PermissionDeniedError for a path
+        outside --data_dir, InvalidArgumentError for a malformed file,
+        FailedPreconditionError if the server has no --data_dir."""
+        return MatrixInfo.from_proto(self._stub.Load(
+            pb.LoadRequest(name=name, path=str(path), eager=eager),
+            timeout=self.timeout))
+
+    @_translating_errors
     def pin(self, name):
         """Pins `name` (never evicted, also after a server restart) and
         returns its MatrixInfo."""

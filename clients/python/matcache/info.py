@@ -96,6 +96,7 @@ class Stats:
     used_bytes: int
     evictions: int
     expirations: int
+    loads: int
     hits: int
     misses: int
 
