@@ -129,7 +129,8 @@ absl::Status ReadNpyFileData(const std::string& path, const NpyHeader& header,
   const bool as_is = !header.big_endian &&
                      (!header.fortran_order || header.shape.size() <= 1);
   if (as_is) {
-    return ReadFully(fd.get(), target, size, header.data_offset, path);
+    return staging.CopyDataFrom(fd.get(), header.data_offset,
+                                header.data_bytes, path);
   }
   std::unique_ptr<char[]> buffer(new char[size > 0 ? size : 1]);
   absl::Status read =

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -210,6 +212,54 @@ absl::Status Segment::Seal(const std::string& published_path,
   close(std::exchange(fd_, -1));
   path_ = published_path;
   header_ = std::move(sealed_header);
+  return absl::OkStatus();
+}
+
+absl::Status Segment::CopyDataFrom(int fd, int64_t offset, int64_t size,
+                                   const std::string& what) {
+  if (sealed() || fd_ < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(path_, " is sealed"));
+  }
+  loff_t in = offset;
+  loff_t out = static_cast<loff_t>(header_.data_offset);
+  int64_t left = size;
+  std::unique_ptr<char[]> bounce;  // when the kernel cannot copy directly
+  constexpr size_t kBounceBytes = size_t{4} << 20;
+  while (left > 0) {
+    const size_t want = static_cast<size_t>(left);
+    ssize_t n;
+    if (bounce == nullptr) {
+      n = copy_file_range(fd, &in, fd_, &out, want, 0);
+      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+                    errno == EOPNOTSUPP)) {
+        // Another filesystem type: read and write through a small buffer,
+        // still without touching this segment's mapping.
+        bounce.reset(new char[kBounceBytes]);
+        continue;
+      }
+    } else {
+      n = pread(fd, bounce.get(), std::min(want, kBounceBytes), in);
+      if (n > 0) {
+        ssize_t written = 0;
+        while (written < n) {
+          const ssize_t w = pwrite(fd_, bounce.get() + written,
+                                   static_cast<size_t>(n - written), out + written);
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) return PosixError(errno, "write", path_);
+          written += w;
+        }
+        in += n;
+        out += n;
+      }
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError(errno, "copy from", what);
+    if (n == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " ends before the data it announces"));
+    }
+    left -= n;
+  }
   return absl::OkStatus();
 }
 

@@ -59,6 +59,12 @@ class Segment {
   // Writable data of a staging segment; nullptr once sealed.
   char* mutable_data() { return sealed() ? nullptr : map_ + header_.data_offset; }
 
+  // Fills the data of a staging segment with `size` bytes of the file `fd`
+  // from `offset`, copied inside the kernel (no page faults in this
+  // process). INVALID_ARGUMENT if the file ends early.
+  absl::Status CopyDataFrom(int fd, int64_t offset, int64_t size,
+                            const std::string& what);
+
   // DataChecksum of the data as it is now, on up to `threads` threads.
   uint64_t ComputeChecksum(int threads = 1) const;
 
