@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <fstream>
 #include <utility>
 
@@ -294,6 +295,8 @@ MatrixInfo Store::DescribeLocked(const std::string& name,
   MatrixInfo info = DescribeSegment(segment);
   auto access = last_access_.find(name);
   if (access != last_access_.end()) info.last_access = access->second;
+  auto source = sources_.find(name);
+  if (source != sources_.end()) info.source = source->second;
   auto retention = retention_.find(name);
   if (retention != retention_.end()) {
     info.pinned = retention->second.pinned;
@@ -338,6 +341,7 @@ int Store::DeleteExpired(absl::Time now) {
     absl::Status unlinked = it->second->Unlink();
     if (!unlinked.ok()) LogWarning("expire: %s", unlinked.message());
     ++expirations_;
+    RemovePersistedLocked(it->first);
     SetSourceLocked(it->first, "");
     RemoveLocked(it, &removed);
   }
@@ -366,6 +370,14 @@ absl::StatusOr<MatrixInfo> Store::Commit(
   absl::StatusOr<MatrixInfo> info = Publish(write_id, &published, &previous);
   // Rewriting the page tables of a large mapping takes time: not under mu_.
   if (published != nullptr) published->ProtectReadOnly();
+  if (published != nullptr && published->header().source.empty()) {
+    std::function<void(std::shared_ptr<const Segment>)> listener;
+    {
+      absl::MutexLock lock(&mu_);
+      listener = publish_listener_;
+    }
+    if (listener) listener(published);
+  }
   if (replaced != nullptr) *replaced = std::move(previous);
   // Otherwise the previous generation's pages are freed here, unlocked.
   return info;
@@ -530,6 +542,7 @@ absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
   // A file an operator already removed by hand is as good as deleted.
   if (!unlinked.ok() && !absl::IsNotFound(unlinked)) return unlinked;
   // Free the pages (when nobody else holds them) after unlocking.
+  RemovePersistedLocked(it->first);
   SetSourceLocked(it->first, "");
   RemoveLocked(it, &removed);
   absl::Status persisted = PersistRetentionLocked();
@@ -651,6 +664,97 @@ absl::Status Store::LoadFromSource(absl::string_view name, const std::string& pa
     return read;
   }
   return Commit(write.write_id).status();
+}
+
+void Store::RemovePersistedLocked(const std::string& name) {
+  if (options_.persist_dir.empty()) return;
+  const std::string path = absl::StrCat(options_.persist_dir, "/", name, ".npy");
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    LogWarning("%s", PosixError(errno, "unlink", path).message());
+  }
+}
+
+void Store::SetPublishListener(
+    std::function<void(std::shared_ptr<const Segment>)> listener) {
+  absl::MutexLock lock(&mu_);
+  publish_listener_ = std::move(listener);
+}
+
+absl::Status Store::Persist(const std::shared_ptr<const Segment>& segment) {
+  if (options_.persist_dir.empty()) return absl::OkStatus();
+  const SegmentHeader& header = segment->header();
+  const std::string final_path =
+      absl::StrCat(options_.persist_dir, "/", header.name, ".npy");
+  const std::string aside = absl::StrCat(options_.persist_dir, "/.", header.name,
+                                         ".", header.generation, ".tmp");
+  const std::string npy_header = NpyHeaderFor(header.dtype, header.shape);
+  const int fd = open(aside.c_str(),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return PosixError(errno, "create", aside);
+  absl::Status written = absl::OkStatus();
+  for (const auto& [data, size] :
+       {std::pair<const char*, size_t>{npy_header.data(), npy_header.size()},
+        {segment->data(), static_cast<size_t>(header.data_length)}}) {
+    for (size_t done = 0; written.ok() && done < size;) {
+      const ssize_t n = write(fd, data + done, size - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) written = PosixError(errno, "write", aside);
+      if (n > 0) done += static_cast<size_t>(n);
+    }
+  }
+  // A half-written file is never taken for a good one: it is synced before
+  // it gets its name.
+  if (written.ok() && fsync(fd) != 0) written = PosixError(errno, "fsync", aside);
+  close(fd);
+  if (!written.ok()) {
+    unlink(aside.c_str());
+    return written;
+  }
+  absl::MutexLock lock(&mu_);
+  auto it = published_.find(header.name);
+  if (it == published_.end() || it->second != segment) {
+    unlink(aside.c_str());  // replaced or deleted meanwhile
+    return absl::OkStatus();
+  }
+  if (rename(aside.c_str(), final_path.c_str()) != 0) {
+    const int error = errno;
+    unlink(aside.c_str());
+    return PosixError(error, "rename", aside);
+  }
+  SetSourceLocked(header.name, final_path);
+  return absl::OkStatus();
+}
+
+std::vector<std::shared_ptr<const Segment>> Store::AdoptPersisted() {
+  std::vector<std::shared_ptr<const Segment>> unpersisted;
+  if (options_.persist_dir.empty()) return unpersisted;
+  std::vector<std::pair<std::string, std::string>> files;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(options_.persist_dir, error)) {
+    const std::filesystem::path& path = entry.path();
+    if (path.extension() == ".npy" && entry.is_regular_file() &&
+        ValidateName(path.stem().string()).ok()) {
+      files.emplace_back(path.stem().string(), path.string());
+    } else if (path.extension() == ".tmp") {
+      std::filesystem::remove(path, error);  // a write cut short
+    }
+  }
+  for (const auto& [name, path] : files) {
+    bool known;
+    {
+      absl::MutexLock lock(&mu_);
+      known = published_.count(name) > 0 || sources_.count(name) > 0;
+    }
+    if (known) continue;
+    absl::StatusOr<MatrixInfo> registered = RegisterSource(name, path);
+    if (!registered.ok()) LogWarning("persist: %s", registered.status().message());
+  }
+  absl::MutexLock lock(&mu_);
+  for (const auto& [name, segment] : published_) {
+    if (sources_.count(name) == 0) unpersisted.push_back(segment);
+  }
+  return unpersisted;
 }
 
 absl::Time Store::LastAccess(absl::string_view name) const {

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -59,6 +60,9 @@ struct StoreOptions {
   bool verify_on_recover = false;
   // Threads that hash a matrix's data at Commit.
   int checksum_threads = 2;
+  // Canonical directory where Persist keeps a .npy copy of each matrix, so
+  // that a reboot (which empties the tmpfs) loses nothing; empty: none.
+  std::string persist_dir;
 };
 
 // A staging segment being written. `segment` stays valid (mapped) for as
@@ -138,6 +142,22 @@ class Store {
   // read a file.
   bool NeedsLoad(absl::string_view name) const;
 
+  // Called (outside the store's lock) with every segment Commit publishes
+  // that has no source: the server persists them in the background.
+  void SetPublishListener(
+      std::function<void(std::shared_ptr<const Segment>)> listener);
+
+  // Writes `segment` to <persist_dir>/<name>.npy (aside, fsync, rename) if
+  // it is still the current version of its name, and makes that file the
+  // matrix's source. Does nothing without a persist_dir. Slow: call it off
+  // any latency-sensitive path.
+  absl::Status Persist(const std::shared_ptr<const Segment>& segment);
+
+  // Registers every <persist_dir>/*.npy whose name is not published as a
+  // source (after a reboot), and returns the published segments that have
+  // no source, for the caller to Persist again.
+  std::vector<std::shared_ptr<const Segment>> AdoptPersisted();
+
   // Checksums, seals and publishes a staging write as the newest generation
   // of its name, then removes the previous generation's file. The caller must
   // have finished writing. NOT_FOUND if `write_id` is unknown (never begun,
@@ -214,6 +234,9 @@ class Store {
   // sources file (<namespace>.sources: "name<TAB>path" lines) on change.
   void SetSourceLocked(const std::string& name, const std::string& path)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the persisted copy of `name`, if any.
+  void RemovePersistedLocked(const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads `path` into a new generation of `name`.
   absl::Status LoadFromSource(absl::string_view name, const std::string& path);
   // Removes a published matrix (whose file the caller unlinked) from the
@@ -259,6 +282,8 @@ class Store {
   std::map<std::string, std::string> sources_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> loading_ ABSL_GUARDED_BY(mu_);
   absl::CondVar load_done_;
+  std::function<void(std::shared_ptr<const Segment>)> publish_listener_
+      ABSL_GUARDED_BY(mu_);
   int64_t loads_ ABSL_GUARDED_BY(mu_) = 0;
   bool retention_dirty_ ABSL_GUARDED_BY(mu_) = false;
   mutable int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;

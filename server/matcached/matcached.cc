@@ -51,6 +51,10 @@ ABSL_FLAG(std::string, data_dir, "",
 ABSL_FLAG(std::string, preload_dir, "",
           "At start, every *.npy file here becomes the source of a matrix "
           "named after its stem, read on first access.");
+ABSL_FLAG(std::string, persist_dir, "",
+          "Directory (on disk) where every published matrix is also written, "
+          "as NAME.npy, in the background; after a reboot empties the tmpfs, "
+          "the matrices come back from there on first access. Empty: none.");
 ABSL_FLAG(bool, verify_on_recover, false,
           "At start, re-hash every segment's data and quarantine those that "
           "do not match their checksum (reads all data; off by default).");
@@ -104,6 +108,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   options.store.evict_unsourced = absl::GetFlag(FLAGS_evict_unsourced);
   options.service.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.preload_dir = absl::GetFlag(FLAGS_preload_dir);
+  options.store.persist_dir = absl::GetFlag(FLAGS_persist_dir);
   absl::StatusOr<int64_t> max_bytes =
       BudgetFromFlag(absl::GetFlag(FLAGS_max_bytes), options.store.shm_dir);
   if (!max_bytes.ok()) return max_bytes.status();

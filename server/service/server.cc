@@ -44,10 +44,15 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
     ASSIGN_OR_RETURN(options.preload_dir,
                      CanonicalDirectory(options.preload_dir, "preload_dir"));
   }
+  if (!options.store.persist_dir.empty()) {
+    ASSIGN_OR_RETURN(options.store.persist_dir,
+                     CanonicalDirectory(options.store.persist_dir, "persist_dir"));
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(options.store));
   std::unique_ptr<MatcacheServer> server(
       new MatcacheServer(std::move(options), std::move(store)));
   RETURN_IF_ERROR(server->Preload());
+  server->StartPersisting();
   RETURN_IF_ERROR(server->StartGrpc());
   return server;
 }
@@ -119,6 +124,28 @@ absl::Status MatcacheServer::Preload() {
   LogInfo("preload: %d matrices from %s, read on first access", registered,
           options_.preload_dir);
   return absl::OkStatus();
+}
+
+void MatcacheServer::StartPersisting() {
+  if (options_.store.persist_dir.empty()) return;
+  Store* store = store_.get();
+  WorkerPool* pool = pool_.get();
+  auto persist = [store, pool](std::shared_ptr<const Segment> segment) {
+    const bool scheduled = pool->TrySchedule([store, segment]() {
+      absl::Status persisted = store->Persist(segment);
+      if (!persisted.ok()) LogWarning("persist: %s", persisted.message());
+    });
+    if (!scheduled) {
+      LogWarning("persist: server busy; %s is not persisted until its next put",
+                 segment->header().name);
+    }
+  };
+  store_->SetPublishListener(persist);
+  // After a reboot the persisted files come back as sources; matrices that
+  // survived in the tmpfs but were never persisted are written now.
+  for (std::shared_ptr<const Segment>& segment : store_->AdoptPersisted()) {
+    persist(std::move(segment));
+  }
 }
 
 void MatcacheServer::SweepLeases() {

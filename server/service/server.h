@@ -65,6 +65,9 @@ class MatcacheServer {
   absl::Status StartGrpc();
   // Registers the *.npy files of options_.preload_dir as sources.
   absl::Status Preload();
+  // With a persist_dir: persists every publication in the background and
+  // adopts what an earlier run persisted.
+  void StartPersisting();
   // Aborts expired leases and deletes expired matrices, periodically.
   void SweepLeases();
 

@@ -168,6 +168,37 @@ TEST_F(SourceTest, MalformedAndShortFilesAreRefusedAtRegistration) {
   EXPECT_FALSE(store->NeedsLoad("j"));
 }
 
+TEST_F(SourceTest, PersistWritesOnlyTheCurrentVersionAndAdoptsItAfterAReboot) {
+  StoreOptions options = Options();
+  options.persist_dir = root();
+  const std::string persisted = root() + "/m.npy";
+  {
+    std::unique_ptr<Store> store = OpenStore(options);
+    ASSERT_TRUE(PutFilled(*store, "m", 1).ok());
+    std::shared_ptr<const Segment> old = *store->Acquire("m");
+    ASSERT_TRUE(PutFilled(*store, "m", 2).ok());
+    // The older version's write comes too late: it is dropped.
+    ASSERT_TRUE(store->Persist(old).ok());
+    EXPECT_NE(access(persisted.c_str(), F_OK), 0);
+    ASSERT_TRUE(store->Persist(*store->Acquire("m")).ok());
+    EXPECT_EQ(store->Info("m")->source, persisted);
+    absl::StatusOr<NpyHeader> header = ReadNpyFileHeader(persisted);
+    ASSERT_TRUE(header.ok()) << header.status();
+    EXPECT_THAT(header->shape, ElementsAre(kCount));
+  }
+  // A reboot empties the shm directory.
+  for (const std::string& file : dir_.Entries()) {
+    ASSERT_EQ(unlink(PathOf(file).c_str()), 0);
+  }
+  std::unique_ptr<Store> store = OpenStore(options);
+  EXPECT_TRUE(store->AdoptPersisted().empty());
+  EXPECT_TRUE(store->NeedsLoad("m"));
+  ASSERT_TRUE(store->EnsureLoaded("m").ok());
+  EXPECT_TRUE(AllEqual(**store->Acquire("m"), 2));
+  ASSERT_TRUE(store->Delete("m").ok());
+  EXPECT_NE(access(persisted.c_str(), F_OK), 0);
+}
+
 TEST_F(SourceTest, PathsMustStayInsideTheDataDirectory) {
   WriteIota("inside.npy", {2});
   ASSERT_EQ(symlink("/etc/passwd", (data_dir_.path() + "/out.npy").c_str()), 0);
