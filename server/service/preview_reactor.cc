@@ -8,6 +8,7 @@
 #include "server/service/grpc_status.h"
 #include "server/service/matrix_cache_service.h"
 #include "server/service/read_frames.h"
+#include "server/service/when_loaded.h"
 
 namespace matcache {
 namespace {
@@ -37,18 +38,16 @@ PreviewReactor::PreviewReactor(Store& store, WorkerPool* pool,
     : pool_(pool), threads_(threads) {
   v1::PreviewRequest parsed;
   absl::Status status = ParseRequest(request, &parsed);
-  if (status.ok() && store.NeedsLoad(parsed.name())) {
-    // Reading the source takes time: not on this thread.
-    const bool scheduled = pool->TrySchedule(
-        [this, &store, parsed, default_chunk_bytes]() {
-          absl::Status loaded = store.EnsureLoaded(parsed.name());
-          Begin(loaded.ok() ? Start(store, parsed, default_chunk_bytes) : loaded);
-        });
-    if (scheduled) return;
-    status = BusyError();
+  if (!status.ok()) {
+    Begin(status);
+    return;
   }
-  if (status.ok()) status = Start(store, parsed, default_chunk_bytes);
-  Begin(status);
+  WhenLoaded(
+      store, pool, parsed.name(),
+      [this, &store, parsed, default_chunk_bytes]() {
+        return Start(store, parsed, default_chunk_bytes);
+      },
+      [this](const absl::Status& started) { Begin(started); });
 }
 
 void PreviewReactor::Begin(const absl::Status& status) {

@@ -11,6 +11,7 @@
 #include "server/service/grpc_status.h"
 #include "server/service/matrix_cache_service.h"
 #include "server/service/read_frames.h"
+#include "server/service/when_loaded.h"
 
 namespace matcache {
 
@@ -19,18 +20,16 @@ ReadReactor::ReadReactor(Store& store, WorkerPool* pool,
                          int64_t default_chunk_bytes) {
   v1::ReadRequest parsed;
   absl::Status status = ParseRequest(request, &parsed);
-  if (status.ok() && store.NeedsLoad(parsed.name())) {
-    // Reading the source takes time: not on this thread.
-    const bool scheduled = pool->TrySchedule(
-        [this, &store, parsed, default_chunk_bytes]() {
-          absl::Status loaded = store.EnsureLoaded(parsed.name());
-          Begin(loaded.ok() ? Start(store, parsed, default_chunk_bytes) : loaded);
-        });
-    if (scheduled) return;
-    status = BusyError();
+  if (!status.ok()) {
+    Begin(status);
+    return;
   }
-  if (status.ok()) status = Start(store, parsed, default_chunk_bytes);
-  Begin(status);
+  WhenLoaded(
+      store, pool, parsed.name(),
+      [this, &store, parsed, default_chunk_bytes]() {
+        return Start(store, parsed, default_chunk_bytes);
+      },
+      [this](const absl::Status& started) { Begin(started); });
 }
 
 void ReadReactor::Begin(const absl::Status& status) {
