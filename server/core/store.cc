@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/core/atomic_file.h"
@@ -323,6 +324,10 @@ absl::StatusOr<MatrixInfo> Store::SetPinned(absl::string_view name, bool pinned)
     SetRetentionLocked(it->first, before);
     retention_dirty_ = false;
     return persisted;
+  }
+  if (persisted_meta_.count(it->first) > 0) {
+    absl::Status meta = WriteMetaLocked(it->first);
+    if (!meta.ok()) LogWarning("persist: %s", meta.message());
   }
   return DescribeLocked(it->first, *it->second);
 }
@@ -653,10 +658,20 @@ absl::Status Store::EnsureLoaded(absl::string_view name) {
 
 absl::Status Store::LoadFromSource(absl::string_view name, const std::string& path) {
   ASSIGN_OR_RETURN(NpyHeader header, ReadNpyFileHeader(path));
+  Retention retention;
+  std::optional<DType> original;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto meta = persisted_meta_.find(std::string(name));
+        meta != persisted_meta_.end()) {
+      retention = meta->second.retention;
+      original = meta->second.original_dtype;
+    }
+  }
   ASSIGN_OR_RETURN(StagingWrite write,
                    BeginWrite(name, header.shape, header.dtype,
                               Segment::Prefault::kNo, absl::InfiniteFuture(),
-                              Retention(), std::nullopt, path));
+                              retention, original, path));
   absl::Status read = ReadNpyFileData(path, header, *write.segment);
   if (!read.ok()) {
     absl::Status aborted = Abort(write.write_id);
@@ -668,9 +683,12 @@ absl::Status Store::LoadFromSource(absl::string_view name, const std::string& pa
 
 void Store::RemovePersistedLocked(const std::string& name) {
   if (options_.persist_dir.empty()) return;
-  const std::string path = absl::StrCat(options_.persist_dir, "/", name, ".npy");
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-    LogWarning("%s", PosixError(errno, "unlink", path).message());
+  persisted_meta_.erase(name);
+  for (const char* suffix : {".npy", ".meta"}) {
+    const std::string path = absl::StrCat(options_.persist_dir, "/", name, suffix);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      LogWarning("%s", PosixError(errno, "unlink", path).message());
+    }
   }
 }
 
@@ -722,7 +740,27 @@ absl::Status Store::Persist(const std::shared_ptr<const Segment>& segment) {
     return PosixError(error, "rename", aside);
   }
   SetSourceLocked(header.name, final_path);
-  return absl::OkStatus();
+  return WriteMetaLocked(header.name);
+}
+
+absl::Status Store::WriteMetaLocked(const std::string& name) {
+  auto it = published_.find(name);
+  if (options_.persist_dir.empty() || it == published_.end()) {
+    return absl::OkStatus();
+  }
+  PersistedMeta meta;
+  if (auto retention = retention_.find(name); retention != retention_.end()) {
+    meta.retention = retention->second;
+  }
+  meta.original_dtype = it->second->header().original_dtype;
+  persisted_meta_[name] = meta;
+  const std::string text = absl::StrCat(
+      "pinned ", meta.retention.pinned ? 1 : 0, "\nexpires ",
+      meta.retention.expires == absl::InfiniteFuture()
+          ? std::string("-")
+          : absl::StrCat(absl::ToUnixSeconds(meta.retention.expires)),
+      "\noriginal_dtype ", static_cast<uint32_t>(meta.original_dtype), "\n");
+  return ReplaceFile(absl::StrCat(options_.persist_dir, "/", name, ".meta"), text);
 }
 
 std::vector<std::shared_ptr<const Segment>> Store::AdoptPersisted() {
@@ -746,9 +784,35 @@ std::vector<std::shared_ptr<const Segment>> Store::AdoptPersisted() {
       absl::MutexLock lock(&mu_);
       known = published_.count(name) > 0 || sources_.count(name) > 0;
     }
-    if (known) continue;
-    absl::StatusOr<MatrixInfo> registered = RegisterSource(name, path);
-    if (!registered.ok()) LogWarning("persist: %s", registered.status().message());
+    if (!known) {
+      absl::StatusOr<MatrixInfo> registered = RegisterSource(name, path);
+      if (!registered.ok()) {
+        LogWarning("persist: %s", registered.status().message());
+        continue;
+      }
+    }
+    // Lines "pinned 0|1", "expires <unix seconds>|-", "original_dtype <code>".
+    std::ifstream file(absl::StrCat(options_.persist_dir, "/", name, ".meta"));
+    PersistedMeta meta;
+    bool has_dtype = false;
+    std::string key, value;
+    while (file >> key >> value) {
+      int64_t number;
+      if (key == "pinned") meta.retention.pinned = value == "1";
+      if (key == "expires" && absl::SimpleAtoi(value, &number)) {
+        meta.retention.expires = absl::FromUnixSeconds(number);
+      }
+      if (key == "original_dtype" && absl::SimpleAtoi(value, &number)) {
+        absl::StatusOr<DTypeInfo> dtype = DTypeFromCode(static_cast<uint32_t>(number));
+        if (dtype.ok()) {
+          meta.original_dtype = dtype->dtype;
+          has_dtype = true;
+        }
+      }
+    }
+    if (!has_dtype) continue;  // no (or a damaged) record: defaults apply
+    absl::MutexLock lock(&mu_);
+    persisted_meta_[name] = meta;
   }
   absl::MutexLock lock(&mu_);
   for (const auto& [name, segment] : published_) {

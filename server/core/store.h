@@ -148,9 +148,10 @@ class Store {
       std::function<void(std::shared_ptr<const Segment>)> listener);
 
   // Writes `segment` to <persist_dir>/<name>.npy (aside, fsync, rename) if
-  // it is still the current version of its name, and makes that file the
-  // matrix's source. Does nothing without a persist_dir. Slow: call it off
-  // any latency-sensitive path.
+  // it is still the current version of its name, with <name>.meta beside it
+  // (pin, expiry, original dtype), and makes that file the matrix's source.
+  // Does nothing without a persist_dir. Slow: call it off any
+  // latency-sensitive path.
   absl::Status Persist(const std::shared_ptr<const Segment>& segment);
 
   // Registers every <persist_dir>/*.npy whose name is not published as a
@@ -216,6 +217,12 @@ class Store {
   const StoreOptions& options() const { return options_; }
 
  private:
+  // What a persisted matrix had besides its data, restored when it loads.
+  struct PersistedMeta {
+    Retention retention;
+    DType original_dtype = DType::kFloat64;
+  };
+
   struct StagingEntry {
     std::shared_ptr<Segment> segment;
     absl::Time lease_deadline;
@@ -233,6 +240,9 @@ class Store {
   // Sets or (with an empty path) forgets the source of `name`, rewriting the
   // sources file (<namespace>.sources: "name<TAB>path" lines) on change.
   void SetSourceLocked(const std::string& name, const std::string& path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes <persist_dir>/<name>.meta for the current version of `name`.
+  absl::Status WriteMetaLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes the persisted copy of `name`, if any.
   void RemovePersistedLocked(const std::string& name)
@@ -280,6 +290,7 @@ class Store {
   int64_t expirations_ ABSL_GUARDED_BY(mu_) = 0;
   RetentionTable retention_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> sources_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, PersistedMeta> persisted_meta_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> loading_ ABSL_GUARDED_BY(mu_);
   absl::CondVar load_done_;
   std::function<void(std::shared_ptr<const Segment>)> publish_listener_

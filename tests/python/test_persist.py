@@ -81,3 +81,35 @@ def test_persisted_matrices_can_be_evicted_and_come_back(start_server, tmp_path)
         assert c.stats().evictions == 1
         assert all(c.get(name)[0] == value
                    for value, name in enumerate(("a", "b", "c")))
+
+
+def test_pins_ttls_and_original_dtypes_survive_a_reboot(start_server, tmp_path):
+    persist = tmp_path / "persist"
+    persist.mkdir()
+    srv = start_server("--persist_dir", str(persist))
+    array = np.linspace(0, 1, 30)
+    with matcache.Client(srv.address) as c:
+        put = c.put("kept", array, pin=True, ttl=3600, store_dtype="float32")
+        c.put("plain", array)
+        c.put("later", array)
+        assert _wait_for(lambda: all((persist / f"{n}.meta").exists()
+                                     for n in ("kept", "plain", "later")))
+        c.pin("later")  # a change after the write is recorded too
+    assert srv.stop() == 0
+    for path in srv.shm_dir.iterdir():
+        path.unlink()
+    srv.start()
+    with matcache.Client(srv.address) as c:
+        kept = c.info("kept")
+        assert kept.pinned
+        assert kept.expires is not None
+        assert abs((kept.expires - put.expires).total_seconds()) <= 1
+        assert kept.dtype == np.dtype("float32")
+        assert kept.original_dtype == np.dtype("float64")
+        plain = c.info("plain")
+        assert not plain.pinned and plain.expires is None
+        assert plain.original_dtype == np.dtype("float64")
+        assert c.info("later").pinned
+        c.delete("kept")
+        assert not (persist / "kept.meta").exists()
+        assert not (persist / "kept.npy").exists()
