@@ -141,6 +141,19 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
     }
     sources_.emplace(line.substr(0, tab), line.substr(tab + 1));
   }
+  for (const auto& [name, path] : sources_) {
+    if (published_.count(name) > 0) continue;
+    absl::StatusOr<NpyHeader> header = ReadNpyFileHeader(path);
+    if (!header.ok()) {
+      LogWarning("source of \"%s\": %s", name, header.status().message());
+      continue;
+    }
+    MatrixInfo& info = source_info_[name];
+    info.shape = header->shape;
+    info.dtype = header->dtype;
+    info.original_dtype = header->dtype;
+    info.nbytes = header->data_bytes;
+  }
   // Retention of the matrices that came back; forget the rest.
   for (auto& [name, retention] : ReadRetentionTable(retention_path_)) {
     auto it = published_.find(name);
@@ -251,6 +264,9 @@ absl::Status Store::ReserveLocked(
             victim->first, FileBytes(*victim->second), name);
     absl::Status unlinked = victim->second->Unlink();
     if (!unlinked.ok()) LogWarning("evict: %s", unlinked.message());
+    if (sources_.count(victim->first) > 0) {
+      source_info_[victim->first] = DescribeLocked(victim->first, *victim->second);
+    }
     ++evictions_;
     RemoveLocked(victim, evicted);
   }
@@ -520,12 +536,34 @@ std::vector<MatrixInfo> Store::List(absl::string_view prefix,
                                     size_t limit) const {
   std::vector<MatrixInfo> result;
   absl::MutexLock lock(&mu_);
-  auto it = start_after < prefix ? published_.lower_bound(prefix)
-                                 : published_.upper_bound(start_after);
-  for (; it != published_.end() && absl::StartsWith(it->first, prefix) &&
-         result.size() < limit;
-       ++it) {
-    result.push_back(DescribeLocked(it->first, *it->second));
+  const std::string from(start_after < prefix ? prefix : start_after);
+  const bool inclusive = start_after < prefix;
+  auto first = [&](const auto& map) {
+    return inclusive ? map.lower_bound(from) : map.upper_bound(from);
+  };
+  // Merge, in name order, the published matrices and the unread sources.
+  auto published = first(published_);
+  auto source = first(sources_);
+  while (result.size() < limit) {
+    while (source != sources_.end() && published_.count(source->first) > 0) ++source;
+    const bool has_published = published != published_.end() &&
+                               absl::StartsWith(published->first, prefix);
+    const bool has_source = source != sources_.end() &&
+                            absl::StartsWith(source->first, prefix);
+    if (!has_published && !has_source) break;
+    if (has_published && (!has_source || published->first < source->first)) {
+      result.push_back(DescribeLocked(published->first, *published->second));
+      ++published;
+    } else {
+      auto info = source_info_.find(source->first);
+      MatrixInfo unread =
+          info != source_info_.end() ? info->second : MatrixInfo();
+      unread.name = source->first;
+      unread.source = source->second;
+      unread.generation = 0;
+      result.push_back(std::move(unread));
+      ++source;
+    }
   }
   return result;
 }
@@ -591,6 +629,7 @@ void Store::SetSourceLocked(const std::string& name, const std::string& path) {
   }
   if (path.empty()) {
     sources_.erase(it);
+    source_info_.erase(name);
   } else {
     sources_[name] = path;
   }
@@ -618,6 +657,7 @@ absl::StatusOr<MatrixInfo> Store::RegisterSource(absl::string_view name,
   info.source = path;
   absl::MutexLock lock(&mu_);
   SetSourceLocked(info.name, path);
+  source_info_[info.name] = info;
   return info;
 }
 

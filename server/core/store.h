@@ -194,8 +194,9 @@ class Store {
   // a malformed name.
   absl::StatusOr<MatrixInfo> Info(absl::string_view name) const;
 
-  // Published matrices whose names start with `prefix` and sort after
-  // `start_after` (all if empty), in name order, at most `limit` of them.
+  // Matrices whose names start with `prefix` and sort after `start_after`
+  // (all if empty), in name order, at most `limit` of them: the published
+  // ones, and those with a source that is not read yet (generation 0).
   std::vector<MatrixInfo> List(absl::string_view prefix,
                                absl::string_view start_after = "",
                                size_t limit = SIZE_MAX) const;
@@ -291,6 +292,8 @@ class Store {
   RetentionTable retention_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> sources_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, PersistedMeta> persisted_meta_ ABSL_GUARDED_BY(mu_);
+  // What each source holds, for listing matrices not read yet.
+  std::map<std::string, MatrixInfo> source_info_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> loading_ ABSL_GUARDED_BY(mu_);
   absl::CondVar load_done_;
   std::function<void(std::shared_ptr<const Segment>)> publish_listener_

@@ -78,8 +78,15 @@ TEST_F(SourceTest, LoadsOnFirstAccessOnce) {
   EXPECT_TRUE(store->NeedsLoad("m"));
   EXPECT_EQ(store->Info("m").status().code(), absl::StatusCode::kNotFound);
 
+  // Listed before it is read, with what the file holds.
+  std::vector<MatrixInfo> listed = store->List("");
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].generation, 0u);
+  EXPECT_THAT(listed[0].shape, ElementsAre(2, 3));
+  EXPECT_EQ(listed[0].source, path);
+
   std::vector<std::thread> threads;
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&] { EXPECT_TRUE(store->EnsureLoaded("m").ok()); });
   }
   for (std::thread& thread : threads) thread.join();
@@ -103,9 +110,15 @@ TEST_F(SourceTest, EvictedSourcedMatricesReloadAndDeletesForgetTheSource) {
   ASSERT_TRUE(store->EnsureLoaded("c").ok());  // evicts "a": it has a source
   EXPECT_EQ(store->Stats().evictions, 1);
   EXPECT_TRUE(store->NeedsLoad("a"));
+  std::vector<MatrixInfo> listed = store->List("a");
+  ASSERT_EQ(listed.size(), 1u);  // still listed, to be read again
+  EXPECT_EQ(listed[0].generation, 0u);
+  EXPECT_THAT(listed[0].shape, ElementsAre(1024));
   ASSERT_TRUE(store->EnsureLoaded("a").ok());  // and back it comes
   EXPECT_EQ(store->Stats().loads, 4);
-  EXPECT_THAT(Values(**store->Acquire("a"))[1023], 1023);
+  std::vector<int32_t> expected(1024);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(Values(**store->Acquire("a")), expected);
 
   ASSERT_TRUE(store->Delete("a").ok());
   EXPECT_FALSE(store->NeedsLoad("a"));

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -431,6 +432,62 @@ TEST_F(StoreTest, AnOlderGenerationsRetentionNeverAppliesToANewerOne) {
   EXPECT_EQ(store->Info("a")->expires, absl::InfiniteFuture());
   EXPECT_EQ(store->DeleteExpired(absl::Now() + absl::Hours(1)), 0);
   EXPECT_TRUE(store->Info("a").ok());
+}
+
+// Bytes of the segment files in the directory.
+int64_t BytesOnDisk(const std::vector<std::string>& files, const std::string& dir) {
+  int64_t total = 0;
+  for (const std::string& file : files) {
+    struct stat st;
+    if (stat((dir + "/" + file).c_str(), &st) == 0) total += st.st_size;
+  }
+  return total;
+}
+
+TEST_F(StoreTest, BudgetHoldsAfterEveryStepOfARandomSequence) {
+  StoreOptions options = Options();
+  options.max_bytes = 5 * kFileBytes;
+  options.evict_unsourced = true;
+  std::unique_ptr<Store> store = OpenStore(options);
+  std::mt19937 random(42);
+  std::vector<std::string> pending;  // staging writes
+  for (int step = 0; step < 400; ++step) {
+    const std::string name = absl::StrCat("m", random() % 8);
+    switch (random() % 6) {
+      case 0:
+      case 1: {
+        absl::StatusOr<MatrixInfo> put = PutFilled(*store, name, step);
+        EXPECT_TRUE(put.ok() || absl::IsResourceExhausted(put.status()))
+            << put.status();
+        break;
+      }
+      case 2: {
+        absl::StatusOr<StagingWrite> write = store->BeginWrite(
+            name, {static_cast<int64_t>(random() % (2 * kCount))}, DType::kInt32);
+        if (write.ok()) pending.push_back(write->write_id);
+        break;
+      }
+      case 3:
+        if (!pending.empty()) {
+          const std::string id = pending.back();
+          pending.pop_back();
+          absl::Status done = random() % 2 ? store->Commit(id).status()
+                                           : store->Abort(id);
+          EXPECT_TRUE(done.ok()) << done;
+        }
+        break;
+      case 4:
+        (void)store->Delete(name);
+        break;
+      case 5:
+        (void)store->SetPinned(name, random() % 2 == 0);
+        break;
+    }
+    const StoreStats stats = store->Stats();
+    ASSERT_LE(stats.used_bytes, options.max_bytes) << "step " << step;
+    ASSERT_EQ(stats.used_bytes, BytesOnDisk(SegmentFiles(), dir_.path()))
+        << "step " << step;
+  }
 }
 
 TEST_F(StoreTest, ConcurrentPutsNeverExceedTheBudget) {
