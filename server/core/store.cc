@@ -611,6 +611,11 @@ StoreStats Store::Stats() const {
   stats.misses = misses_;
   stats.matrix_count = static_cast<int64_t>(published_.size());
   for (const auto& [name, segment] : published_) {
+    auto access = last_access_.find(name);
+    stats.last_access.emplace_back(
+        name, access != last_access_.end() ? access->second : absl::InfinitePast());
+  }
+  for (const auto& [name, segment] : published_) {
     stats.matrix_bytes += static_cast<int64_t>(segment->header().data_length);
   }
   stats.staging_count = static_cast<int64_t>(staging_.size());

@@ -87,6 +87,8 @@ struct StoreStats {
   int64_t quarantined_count = 0;
   int64_t shm_dir_total_bytes = 0;
   int64_t shm_dir_free_bytes = 0;
+  // Last publication or lookup of each published matrix, in name order.
+  std::vector<std::pair<std::string, absl::Time>> last_access;
 };
 
 class Store {

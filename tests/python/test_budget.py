@@ -97,6 +97,8 @@ def test_lookups_count_hits_and_misses_and_update_last_access(start_server):
         assert after.misses - before.misses == 1
         later = c.list()[0].last_access
         assert put.last_access <= first < later
+        assert list(after.last_access) == ["m"]
+        assert after.last_access["m"] == later
 
 
 def test_cli_stats_shows_the_budget_and_each_matrix(start_server):

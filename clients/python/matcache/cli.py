@@ -162,12 +162,9 @@ def _cmd_stats(client, args):
           f"shm free:     {format_bytes(s.shm_dir_free_bytes)} of "
           f"{format_bytes(s.shm_dir_total_bytes)}\n"
           f"quarantined:  {s.quarantined_count}")
-    matrices = client.list()
-    if matrices:
-        rows = [("NAME", "SIZE", "LAST ACCESS")]
-        rows += [(m.name, format_bytes(m.nbytes),
-                  format_time(m.last_access) if m.last_access else "-")
-                 for m in matrices]
+    if s.last_access:
+        rows = [("NAME", "LAST ACCESS")]
+        rows += [(name, format_time(when)) for name, when in s.last_access.items()]
         print()
         print(_table(rows))
 
