@@ -509,6 +509,11 @@ absl::StatusOr<std::shared_ptr<const Segment>> Store::Acquire(
     absl::string_view name, uint64_t generation) const {
   RETURN_IF_ERROR(ValidateName(name));
   absl::MutexLock lock(&mu_);
+  return AcquireLocked(name, generation);
+}
+
+absl::StatusOr<std::shared_ptr<const Segment>> Store::AcquireLocked(
+    absl::string_view name, uint64_t generation) const {
   auto it = published_.find(name);
   if (it == published_.end()) {
     ++misses_;
@@ -526,8 +531,9 @@ absl::StatusOr<std::shared_ptr<const Segment>> Store::Acquire(
 }
 
 absl::StatusOr<MatrixInfo> Store::Info(absl::string_view name) const {
-  ASSIGN_OR_RETURN(std::shared_ptr<const Segment> segment, Acquire(name));
+  RETURN_IF_ERROR(ValidateName(name));
   absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<const Segment> segment, AcquireLocked(name, 0));
   return DescribeLocked(std::string(name), *segment);
 }
 
@@ -864,12 +870,6 @@ std::vector<std::shared_ptr<const Segment>> Store::AdoptPersisted() {
     if (sources_.count(name) == 0) unpersisted.push_back(segment);
   }
   return unpersisted;
-}
-
-absl::Time Store::LastAccess(absl::string_view name) const {
-  absl::MutexLock lock(&mu_);
-  auto it = last_access_.find(name);
-  return it == last_access_.end() ? absl::InfinitePast() : it->second;
 }
 
 }  // namespace matcache

@@ -214,8 +214,6 @@ class Store {
       absl::string_view name, uint64_t generation = 0) const;
 
   StoreStats Stats() const;
-  // When `name` was last published or looked up; InfinitePast if unknown.
-  absl::Time LastAccess(absl::string_view name) const;
   const RecoveryReport& recovery_report() const { return recovery_report_; }
   const StoreOptions& options() const { return options_; }
 
@@ -257,6 +255,10 @@ class Store {
   void RemoveLocked(std::map<std::string, std::shared_ptr<const Segment>,
                              std::less<>>::iterator it,
                     std::vector<std::shared_ptr<const Segment>>* removed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Acquire, counting the lookup, with mu_ held.
+  absl::StatusOr<std::shared_ptr<const Segment>> AcquireLocked(
+      absl::string_view name, uint64_t generation) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   MatrixInfo DescribeLocked(const std::string& name, const Segment& segment) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

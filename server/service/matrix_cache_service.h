@@ -32,10 +32,6 @@ struct ServiceOptions {
   std::string data_dir;
 };
 
-// Largest data payload of one Read or Preview message: with its framing it
-// stays under gRPC's default 4 MiB receive limit.
-inline constexpr int64_t kMaxReadChunkBytes = (int64_t{4} << 20) - 64;
-
 // Read and Preview take and produce raw frames (see read_frames.h).
 class MatrixCacheService final
     : public v1::MatrixCache::WithRawCallbackMethod_Read<

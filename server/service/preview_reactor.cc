@@ -6,7 +6,6 @@
 #include "protos/convert/proto_convert.h"
 #include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
-#include "server/service/matrix_cache_service.h"
 #include "server/service/read_frames.h"
 #include "server/service/when_loaded.h"
 
@@ -36,15 +35,9 @@ PreviewReactor::PreviewReactor(Store& store, WorkerPool* pool,
                                const grpc::ByteBuffer& request,
                                int64_t default_chunk_bytes, int threads)
     : pool_(pool), threads_(threads) {
-  v1::PreviewRequest parsed;
-  absl::Status status = ParseRequest(request, &parsed);
-  if (!status.ok()) {
-    Begin(status);
-    return;
-  }
-  WhenLoaded(
-      store, pool, parsed.name(),
-      [this, &store, parsed, default_chunk_bytes]() {
+  StartStream<v1::PreviewRequest>(
+      store, pool, request,
+      [this, &store, default_chunk_bytes](const v1::PreviewRequest& parsed) {
         return Start(store, parsed, default_chunk_bytes);
       },
       [this](const absl::Status& started) { Begin(started); });
@@ -61,10 +54,8 @@ void PreviewReactor::Begin(const absl::Status& status) {
 absl::Status PreviewReactor::Start(const Store& store,
                                    const v1::PreviewRequest& request,
                                    int64_t default_chunk_bytes) {
-  if (request.chunk_bytes() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk_bytes is negative (", request.chunk_bytes(), ")"));
-  }
+  ASSIGN_OR_RETURN(chunk_bytes_,
+                   ChunkBytes(request.chunk_bytes(), default_chunk_bytes));
   ASSIGN_OR_RETURN(PreviewMethod method, MethodFromProto(request.method()));
   ASSIGN_OR_RETURN(segment_, store.Acquire(request.name(), request.generation()));
   const SegmentHeader& header = segment_->header();
@@ -73,9 +64,6 @@ absl::Status PreviewReactor::Start(const Store& store,
       Previewer::Create(segment_->data(), header.shape, header.dtype,
                         ShapeFromProto(request.shape()), method));
   previewer_.emplace(std::move(previewer));
-  chunk_bytes_ = request.chunk_bytes() > 0
-                     ? std::min(request.chunk_bytes(), kMaxReadChunkBytes)
-                     : default_chunk_bytes;
   v1::ReadHeader out;
   const std::vector<int64_t>& shape = previewer_->output_shape();
   out.mutable_shape()->Assign(shape.begin(), shape.end());

@@ -1,5 +1,6 @@
 #include "server/service/read_frames.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -13,6 +14,14 @@ namespace {
 constexpr uint8_t kDataKey = (2 << 3) | 2;
 
 }  // namespace
+
+absl::StatusOr<int64_t> ChunkBytes(int64_t requested, int64_t default_bytes) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("chunk_bytes is negative (", requested, ")"));
+  }
+  return requested > 0 ? std::min(requested, kMaxReadChunkBytes) : default_bytes;
+}
 
 grpc::ByteBuffer HeaderFrame(const v1::ReadHeader& header) {
   v1::ReadResponse response;

@@ -6,16 +6,26 @@
 #define MATCACHE_SERVER_SERVICE_READ_FRAMES_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "google/protobuf/message_lite.h"
 #include "matcache/v1/matcache.pb.h"
 
 namespace matcache {
+
+// Largest data payload of one Read or Preview message: with its framing it
+// stays under gRPC's default 4 MiB receive limit.
+inline constexpr int64_t kMaxReadChunkBytes = (int64_t{4} << 20) - 64;
+
+// The data bytes per message a request asks for: `requested` capped at
+// kMaxReadChunkBytes, `default_bytes` if 0; INVALID_ARGUMENT if negative.
+absl::StatusOr<int64_t> ChunkBytes(int64_t requested, int64_t default_bytes);
 
 // A ReadResponse whose payload is `header`.
 grpc::ByteBuffer HeaderFrame(const v1::ReadHeader& header);

@@ -9,7 +9,6 @@
 #include "server/core/slice.h"
 #include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
-#include "server/service/matrix_cache_service.h"
 #include "server/service/read_frames.h"
 #include "server/service/when_loaded.h"
 
@@ -18,15 +17,9 @@ namespace matcache {
 ReadReactor::ReadReactor(Store& store, WorkerPool* pool,
                          const grpc::ByteBuffer& request,
                          int64_t default_chunk_bytes) {
-  v1::ReadRequest parsed;
-  absl::Status status = ParseRequest(request, &parsed);
-  if (!status.ok()) {
-    Begin(status);
-    return;
-  }
-  WhenLoaded(
-      store, pool, parsed.name(),
-      [this, &store, parsed, default_chunk_bytes]() {
+  StartStream<v1::ReadRequest>(
+      store, pool, request,
+      [this, &store, default_chunk_bytes](const v1::ReadRequest& parsed) {
         return Start(store, parsed, default_chunk_bytes);
       },
       [this](const absl::Status& started) { Begin(started); });
@@ -43,10 +36,8 @@ void ReadReactor::Begin(const absl::Status& status) {
 absl::Status ReadReactor::Start(const Store& store,
                                 const v1::ReadRequest& request,
                                 int64_t default_chunk_bytes) {
-  if (request.chunk_bytes() < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk_bytes is negative (", request.chunk_bytes(), ")"));
-  }
+  ASSIGN_OR_RETURN(const int64_t chunk_bytes,
+                   ChunkBytes(request.chunk_bytes(), default_chunk_bytes));
   ASSIGN_OR_RETURN(std::vector<Index> indices, IndicesFromProto(request.index()));
   ASSIGN_OR_RETURN(segment_, store.Acquire(request.name(), request.generation()));
   const SegmentHeader& header = segment_->header();
@@ -61,10 +52,6 @@ absl::Status ReadReactor::Start(const Store& store,
   const int64_t output_item = GetDTypeInfo(output_dtype_).item_size;
   reader_.emplace(segment_->data(), header.shape, source_item, selection);
 
-  const int64_t chunk_bytes =
-      request.chunk_bytes() > 0
-          ? std::min(request.chunk_bytes(), kMaxReadChunkBytes)
-          : default_chunk_bytes;
   // Bounded by the larger item size: the cast's scratch holds source items.
   chunk_elements_ =
       std::max<int64_t>(1, chunk_bytes / std::max(source_item, output_item));

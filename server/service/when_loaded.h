@@ -1,14 +1,17 @@
-// WhenLoaded: runs a stream's start once its matrix is published, reading
-// it from its .npy source first (on the worker pool, never on a gRPC thread)
-// when that is needed.
+// Starting a Read or Preview stream: parse the raw request, then run the
+// stream's start once its matrix is published, reading it from its .npy
+// source first (on the worker pool, never on a gRPC thread) when needed.
 #ifndef MATCACHE_SERVER_SERVICE_WHEN_LOADED_H_
 #define MATCACHE_SERVER_SERVICE_WHEN_LOADED_H_
 
 #include <string>
 #include <utility>
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include "absl/status/status.h"
 #include "server/core/store.h"
+#include "server/service/read_frames.h"
 #include "server/service/worker_pool.h"
 
 namespace matcache {
@@ -29,6 +32,23 @@ void WhenLoaded(Store& store, WorkerPool* pool, const std::string& name,
     begin(loaded.ok() ? start() : loaded);
   });
   if (!scheduled) begin(BusyError());
+}
+
+// Parses `raw` into a Request and then, as WhenLoaded, calls
+// `begin(start(request))` (`begin(parse error)` if it does not parse).
+// `start` takes the parsed request.
+template <typename Request, typename Start, typename Begin>
+void StartStream(Store& store, WorkerPool* pool, const grpc::ByteBuffer& raw,
+                 Start start, Begin begin) {
+  Request request;
+  absl::Status parsed = ParseRequest(raw, &request);
+  if (!parsed.ok()) {
+    begin(parsed);
+    return;
+  }
+  WhenLoaded(
+      store, pool, request.name(), [start, request]() { return start(request); },
+      begin);
 }
 
 }  // namespace matcache
