@@ -131,19 +131,22 @@ void PutReactor::Schedule(absl::AnyInvocable<void() &&> task) {
 }
 
 void PutReactor::Fail(const absl::Status& status) {
-  if (write_.has_value()) {
-    // Unlinking and unmapping a large segment takes time: off this thread
-    // when the pool has room.
-    auto abort = [store = store_, write = *std::move(write_)]() {
-      absl::Status aborted = store->Abort(write.write_id);
-      if (!aborted.ok() && !absl::IsNotFound(aborted)) {
-        LogWarning("Put: %s", aborted.message());
-      }
-    };
-    write_.reset();
-    if (!pool_->TrySchedule(abort)) abort();
+  if (!write_.has_value()) {
+    Finish(ToGrpcStatus("Put", status));
+    return;
   }
-  Finish(ToGrpcStatus("Put", status));
+  // Unlinking and unmapping a large segment takes time: off this thread
+  // when the pool has room. The caller hears of the failure only once the
+  // staging file is gone.
+  auto abort_then_finish = [this, write = *std::move(write_), status]() {
+    absl::Status aborted = store_->Abort(write.write_id);
+    if (!aborted.ok() && !absl::IsNotFound(aborted)) {
+      LogWarning("Put: %s", aborted.message());
+    }
+    Finish(ToGrpcStatus("Put", status));
+  };
+  write_.reset();
+  if (!pool_->TrySchedule(abort_then_finish)) abort_then_finish();
 }
 
 void PutReactor::OnDone() {

@@ -243,10 +243,17 @@ TEST_F(ServerTest, CancelledPutPublishesNothing) {
   message.Clear();
   message.set_data(std::string(1 << 19, 'x'));
   ASSERT_TRUE(writer->Write(message));
+  // Cancel mid-stream: once the server has made the staging segment (it
+  // does so on its worker pool, after the header arrives).
+  absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (SegmentFiles().empty() && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_THAT(SegmentFiles(), SizeIs(1));
   context.TryCancel();
   EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
 
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  give_up = absl::Now() + absl::Seconds(10);
   while (!SegmentFiles().empty() && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(20));
   }
