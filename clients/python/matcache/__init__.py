@@ -21,6 +21,7 @@ from matcache.errors import (
     PermissionDeniedError,
     ResourceExhaustedError,
     StatusError,
+    UnauthenticatedError,
     UnavailableError,
 )
 from matcache.info import MatrixInfo, Stats
@@ -37,5 +38,6 @@ __all__ = [
     "ResourceExhaustedError",
     "Stats",
     "StatusError",
+    "UnauthenticatedError",
     "UnavailableError",
 ]

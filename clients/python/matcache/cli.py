@@ -12,6 +12,8 @@ import sys
 import numpy as np
 
 from matcache import index
+from matcache.channel import (TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV,
+                              TOKEN_ENV)
 from matcache.client import ADDRESS_ENV, DEFAULT_ADDRESS, Client
 from matcache.errors import MatcacheError
 
@@ -176,6 +178,22 @@ def _parser():
         "--address",
         help=f"server address, unix:PATH or HOST:PORT (default: "
              f"${ADDRESS_ENV}, else {DEFAULT_ADDRESS})")
+    parser.add_argument(
+        "--token",
+        help=f"access token of a server that requires one (default: "
+             f"${TOKEN_ENV}; prefer the variable: other users can see a "
+             f"command line)")
+    parser.add_argument(
+        "--tls-ca", metavar="PEM",
+        help=f"use TLS, trusting the server certificate this CA signed "
+             f"(HOST:PORT addresses only; default: ${TLS_CA_ENV})")
+    parser.add_argument(
+        "--tls-cert", metavar="PEM",
+        help=f"client certificate, for a server that requires one (with "
+             f"--tls-key; default: ${TLS_CERT_ENV})")
+    parser.add_argument(
+        "--tls-key", metavar="PEM",
+        help=f"private key of --tls-cert (default: ${TLS_KEY_ENV})")
     commands = parser.add_subparsers(dest="command", required=True,
                                      metavar="COMMAND")
 
@@ -262,7 +280,8 @@ def main(argv=None):
     exit status: 0 on success, 1 on any error (after one line on stderr)."""
     args = _parser().parse_args(argv)
     try:
-        with Client(args.address) as client:
+        with Client(args.address, token=args.token, tls_ca=args.tls_ca,
+                    tls_cert=args.tls_cert, tls_key=args.tls_key) as client:
             args.run(client, args)
     except (MatcacheError, CliError, OSError) as e:
         print(f"matcache: error: {_describe(e)}", file=sys.stderr)

@@ -10,7 +10,7 @@ import os
 import grpc
 import numpy as np
 
-from matcache import dtypes, errors, index, segment, wire
+from matcache import channel, dtypes, errors, index, segment, wire
 from matcache.info import MatrixInfo, Stats
 from matcache.v1 import matcache_pb2 as pb
 from matcache.v1 import matcache_pb2_grpc as pb_grpc
@@ -63,22 +63,45 @@ class Client:
             maps (NotLocalError if impossible); False always streams.
         timeout: deadline in seconds of each unary call. Put and Read streams
             have no deadline: their duration grows with the matrix size.
+        token: the access token of a server started with --write_token_file
+            or --read_token_file, sent on every call as the metadata
+            `authorization: Bearer <token>` (unix sockets included).
+            Defaults to $MATCACHE_TOKEN; none is sent when both are unset.
+        tls_ca: PEM file of the CA that signed the server's certificate;
+            given, the connection uses TLS. Defaults to $MATCACHE_TLS_CA.
+        tls_cert, tls_key: PEM files of this client's certificate and key,
+            for a server that requires client certificates (--tls_client_ca).
+            Default to $MATCACHE_TLS_CERT and $MATCACHE_TLS_KEY.
+
+    TLS applies to HOST:PORT addresses only: unix sockets are plaintext, so
+    the TLS arguments with a "unix:" address raise InvalidArgumentError (a
+    ValueError), while the $MATCACHE_TLS_* variables are ignored for one.
+    A token that is not visible ASCII, a client certificate without its key
+    (or the reverse) or without a CA raise InvalidArgumentError too; a PEM
+    file that cannot be read raises OSError.
 
     Thread-safe; one client may serve many threads. Usable as a context
     manager, which closes it at exit. Every method raises MatcacheError
     subclasses: NotFoundError, InvalidArgumentError, ResourceExhaustedError,
-    PermissionDeniedError, FailedPreconditionError, UnavailableError (server
-    unreachable), StatusError (any other status).
+    PermissionDeniedError (a wrong token, among others),
+    UnauthenticatedError (a PermissionDeniedError: the server wants a token
+    and got none), FailedPreconditionError, UnavailableError (server
+    unreachable, or a TLS handshake that failed), StatusError (any other
+    status).
     """
 
-    def __init__(self, address=None, local=None, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, address=None, local=None, timeout=DEFAULT_TIMEOUT,
+                 token=None, tls_ca=None, tls_cert=None, tls_key=None):
         self.address = address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
         self.local = local
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(
+        self.tls = channel.TlsFiles.resolve(self.address, tls_ca, tls_cert,
+                                            tls_key)
+        self._channel = channel.open_channel(
             self.address,
-            options=[("grpc.max_receive_message_length", _MAX_RECEIVE_BYTES),
-                     ("grpc.http2.max_frame_size", _MAX_FRAME_BYTES)])
+            [("grpc.max_receive_message_length", _MAX_RECEIVE_BYTES),
+             ("grpc.http2.max_frame_size", _MAX_FRAME_BYTES)],
+            token=channel.resolve_token(token), tls=self.tls)
         self._stub = pb_grpc.MatrixCacheStub(self._channel)
         # The payload streams bypass the generated message classes to avoid
         # copying the data (see matcache.wire).
@@ -95,7 +118,8 @@ class Client:
             response_deserializer=wire.decode_read_response)
 
     def __repr__(self):
-        return f"Client(address={self.address!r}, local={self.local!r})"
+        return (f"Client(address={self.address!r}, local={self.local!r}, "
+                f"tls={self.tls is not None})")
 
     def close(self):
         """Closes the connection. Arrays already returned stay valid."""
@@ -120,6 +144,12 @@ class Client:
         `store_dtype` keeps the matrix as another dtype (float64 as float32
         or float16, say, to save memory), converting as numpy's astype does;
         MatrixInfo.original_dtype then tells the dtype that was put.
+
+        Locally the data is written straight into the staging file the
+        server creates. When this process cannot open that file for writing
+        (not in the server's group, another host or container, a read-only
+        mount), the client gives the staging file back (Abort) and streams
+        the data instead, unless local=True (then NotLocalError).
         """
         array = np.asarray(array)
         original = dtypes.to_proto(array.dtype)

@@ -46,7 +46,14 @@ class ResourceExhaustedError(MatcacheError):
 
 
 class PermissionDeniedError(MatcacheError, PermissionError):
-    """The caller may not perform the mutation (PERMISSION_DENIED)."""
+    """The caller may not make the call: a wrong token, or a Load path
+    outside the server's --data_dir (PERMISSION_DENIED)."""
+
+
+class UnauthenticatedError(PermissionDeniedError):
+    """The server wants a token for the call and got none (UNAUTHENTICATED);
+    the message says how to pass one. A PermissionDeniedError, so that one
+    `except PermissionError` handles a missing and a wrong token alike."""
 
 
 class UnavailableError(MatcacheError):
@@ -70,6 +77,7 @@ _BY_CODE = {
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
 }
 
@@ -88,6 +96,10 @@ def from_rpc_error(error, address):
     cls = _BY_CODE.get(code, StatusError)
     if cls is UnavailableError:
         message = f"cannot reach matcached at {address}: {details}"
+    elif cls is UnauthenticatedError:
+        message = (f"{details}: this server needs a token; pass "
+                   f"Client(token=...), `matcache --token TOKEN`, or set "
+                   f"$MATCACHE_TOKEN")
     elif cls is StatusError:
         message = f"{code.name}: {details}"
     else:

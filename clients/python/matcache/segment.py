@@ -21,15 +21,20 @@ MAGIC = b"MATCACHE"
 STATE_SEALED = 2
 _STATE = slice(12, 16)
 _ID = slice(16, 32)
+_NOT_LOCAL_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM,
+                     errno.EROFS)
 # Linux 5.14+; older kernels answer EINVAL and the copy faults pages in.
 _MADV_POPULATE_WRITE = 23
 
 
 def _open(path, flags):
-    """Opens an existing segment file; NotLocalError if this process cannot."""
+    """Opens an existing segment file; NotLocalError if this process cannot
+    (no such file here, no permission, or a read-only mount)."""
     try:
         return os.open(path, flags)
-    except (FileNotFoundError, NotADirectoryError, PermissionError) as e:
+    except OSError as e:
+        if e.errno not in _NOT_LOCAL_ERRNOS:
+            raise
         raise NotLocalError(f"cannot open segment {path}: {e.strerror}") from e
 
 

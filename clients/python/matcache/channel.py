@@ -1,0 +1,152 @@
+"""The gRPC channel of a Client: plaintext or TLS, with the access token sent
+on every call.
+
+The token travels as call metadata `authorization: Bearer <token>`, added by
+a client interceptor rather than by call credentials, which gRPC sends only
+over secure channels: matcached's unix sockets are plaintext, and they take
+tokens too.
+"""
+
+import collections
+import os
+import re
+
+import grpc
+
+from matcache.errors import InvalidArgumentError
+
+TOKEN_ENV = "MATCACHE_TOKEN"
+TLS_CA_ENV = "MATCACHE_TLS_CA"
+TLS_CERT_ENV = "MATCACHE_TLS_CERT"
+TLS_KEY_ENV = "MATCACHE_TLS_KEY"
+# What an HTTP/2 header value can carry as is: visible ASCII, no spaces.
+_TOKEN_TEXT = re.compile(r"[\x21-\x7e]+")
+_UNIX_SCHEMES = ("unix:", "unix-abstract:")
+
+
+def resolve_token(token):
+    """Returns the token to send: `token`, else $MATCACHE_TOKEN, without
+    surrounding whitespace; None when both are unset or blank.
+    InvalidArgumentError if it has characters other than visible ASCII."""
+    if token is None:
+        token = os.environ.get(TOKEN_ENV)
+    token = (token or "").strip()
+    if not token:
+        return None
+    if not _TOKEN_TEXT.fullmatch(token):
+        raise InvalidArgumentError(
+            "bad token: only visible ASCII characters (no spaces) can be sent")
+    return token
+
+
+def is_unix(address):
+    """Whether `address` names a unix socket (always plaintext)."""
+    return address.startswith(_UNIX_SCHEMES)
+
+
+class TlsFiles(collections.namedtuple("TlsFiles", ("ca", "cert", "key"))):
+    """Paths of the PEM files of a TLS connection: the CA that signs the
+    server's certificate, and the client's own certificate and key (both
+    None unless the server asks for client certificates)."""
+
+    @classmethod
+    def resolve(cls, address, ca=None, cert=None, key=None):
+        """Returns the TlsFiles for a connection to `address`, or None for a
+        plaintext one. Arguments left None (or empty) default to
+        $MATCACHE_TLS_CA, $MATCACHE_TLS_CERT and $MATCACHE_TLS_KEY; TLS is
+        on when a CA results. Those variables are ignored for a unix socket,
+        whereas arguments given with one raise InvalidArgumentError, as do a
+        certificate without its key (or the reverse) and a client
+        certificate without a CA."""
+        given = {"tls_ca": ca, "tls_cert": cert, "tls_key": key}
+        if is_unix(address):
+            named = [option for option, value in given.items() if value]
+            if named:
+                raise InvalidArgumentError(
+                    f"{', '.join(named)} given for {address}: unix sockets "
+                    f"are plaintext, TLS applies to HOST:PORT addresses only")
+            return None
+        files = cls(ca or os.environ.get(TLS_CA_ENV) or None,
+                    cert or os.environ.get(TLS_CERT_ENV) or None,
+                    key or os.environ.get(TLS_KEY_ENV) or None)
+        if (files.cert is None) != (files.key is None):
+            raise InvalidArgumentError(
+                "a client certificate needs both tls_cert and tls_key "
+                f"(${TLS_CERT_ENV} and ${TLS_KEY_ENV})")
+        if files.ca is None:
+            if files.cert is not None:
+                raise InvalidArgumentError(
+                    "a client certificate is only sent over TLS: give the "
+                    f"server's CA as well (tls_ca or ${TLS_CA_ENV})")
+            return None
+        return files
+
+    def credentials(self):
+        """Reads the files (OSError if one cannot be read) and returns the
+        grpc.ChannelCredentials."""
+        return grpc.ssl_channel_credentials(
+            root_certificates=_read(self.ca),
+            private_key=_read(self.key),
+            certificate_chain=_read(self.cert))
+
+
+def _read(path):
+    if path is None:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class _CallDetails(
+        collections.namedtuple(
+            "_CallDetails", ("method", "timeout", "metadata", "credentials",
+                             "wait_for_ready", "compression")),
+        grpc.ClientCallDetails):
+    pass
+
+
+class _AddMetadata(grpc.UnaryUnaryClientInterceptor,
+                   grpc.UnaryStreamClientInterceptor,
+                   grpc.StreamUnaryClientInterceptor,
+                   grpc.StreamStreamClientInterceptor):
+    """Adds fixed metadata pairs to every call of every kind."""
+
+    def __init__(self, pairs):
+        self._pairs = tuple(pairs)
+
+    def _details(self, details):
+        return _CallDetails(
+            details.method, details.timeout,
+            (*(details.metadata or ()), *self._pairs), details.credentials,
+            details.wait_for_ready, details.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+
+def open_channel(address, options, token=None, tls=None):
+    """Opens a channel to `address` with the grpc `options`.
+
+    Args:
+        token: sent as `authorization: Bearer <token>` on every call, or
+            None to send none (see resolve_token).
+        tls: a TlsFiles for a TLS channel, None for plaintext.
+    """
+    if tls is None:
+        channel = grpc.insecure_channel(address, options=options)
+    else:
+        channel = grpc.secure_channel(address, tls.credentials(),
+                                      options=options)
+    if token is None:
+        return channel
+    return grpc.intercept_channel(
+        channel, _AddMetadata([("authorization", f"Bearer {token}")]))
