@@ -14,7 +14,9 @@ import tempfile
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+_TESTS = pathlib.Path(__file__).resolve().parents[1]
+# faultlib here, and the server launcher it builds on in tests/python.
+sys.path[:0] = [str(_TESTS / "fault"), str(_TESTS / "python")]
 
 from faultlib import Child, Server  # noqa: E402
 

@@ -12,36 +12,20 @@ import os
 import pathlib
 import re
 import select
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import warnings
 
 import numpy as np
 
 import matcache
+from serverproc import REPO, ServerProcess, die_with_us
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-MATCACHED = os.environ.get("MATCACHED", str(REPO / "build" / "bin" / "matcached"))
 CRASH_ENV = "MATCACHE_CRASH_POINT"
-STARTUP_SECONDS = 20
-# The README promises an exit within the 5 s grace period; a slower exit is
-# reported as a warning. The hard limit is well above the ~10 s that
-# matcached (gRPC 1.51) can take to exit after serving a streamed Read of a
-# few MiB: ~grpc::Server joins an executor thread blocked in a 10 s poll.
-PROMISED_STOP_SECONDS = 5
-STOP_SECONDS = 30
+# Modules that children's code may import (procmaps).
+_HELPERS = REPO / "tests" / "python"
 CRASH_SECONDS = 15
-_SETPRIV = shutil.which("setpriv")
-
-
-def _die_with_us(command):
-    """`command` prefixed so that the process gets SIGKILL when we exit."""
-    if _SETPRIV is None:
-        return list(command)
-    return [_SETPRIV, "--pdeathsig", "KILL", "--", *command]
 
 
 def crash_points_in_sources():
@@ -52,121 +36,31 @@ def crash_points_in_sources():
     return names
 
 
-class Server:
-    """One matcached on a unix socket in `workdir`, serving `shm_dir` under
-    `namespace`; it can be started again (on the same socket, directory and
-    namespace) after it stopped or crashed. `args` are extra flags for every
-    run; start() takes more for one run."""
+def _crash_env(crash_point):
+    """Our environment, with $MATCACHE_CRASH_POINT set to `crash_point`
+    (unset for None)."""
+    env = dict(os.environ)
+    env.pop(CRASH_ENV, None)
+    if crash_point is not None:
+        env[CRASH_ENV] = crash_point
+    return env
 
-    def __init__(self, workdir, shm_dir, namespace, args=()):
-        self.workdir = pathlib.Path(workdir)
-        self.shm_dir = pathlib.Path(shm_dir)
-        self.namespace = namespace
-        self.address = f"unix:{self.workdir / 'm.sock'}"
-        self.args = list(args)
-        self.process = None
-        self._log_path = self.workdir / "matcached.log"
-        self._run_start = 0
 
-    def command(self, extra=()):
-        return [MATCACHED, "--listen", self.address, "--shm_dir",
-                str(self.shm_dir), "--namespace", self.namespace,
-                *self.args, *extra]
-
-    def log(self):
-        """What every run of the server wrote to stderr."""
-        if not self._log_path.exists():
-            return ""
-        return self._log_path.read_text(errors="replace")
-
-    def run_log(self):
-        """What the latest run wrote to stderr."""
-        with open(self._log_path, "rb") as f:
-            f.seek(self._run_start)
-            return f.read().decode(errors="replace")
-
-    def _launch(self, extra, crash_point):
-        assert not self.running(), "the server is already running"
-        env = dict(os.environ)
-        env.pop(CRASH_ENV, None)
-        if crash_point is not None:
-            env[CRASH_ENV] = crash_point
-        self._run_start = (self._log_path.stat().st_size
-                           if self._log_path.exists() else 0)
-        with open(self._log_path, "ab") as log:
-            log.write(f"==== run: {CRASH_ENV}={crash_point or ''} "
-                      f"{' '.join(extra)}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                _die_with_us(self.command(extra)), env=env,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+class Server(ServerProcess):
+    """A ServerProcess whose runs can be told to crash at a crash point."""
 
     def start(self, *extra, crash_point=None):
-        """Starts a run and waits until it answers Stats. RuntimeError (with
-        the log) if it exits first or stays silent for STARTUP_SECONDS."""
-        self._launch(extra, crash_point)
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"matcached exited with {self.process.returncode} while "
-                    f"starting:\n{self.run_log()}")
-            try:
-                with matcache.Client(self.address, timeout=1) as client:
-                    client.stats()
-                return
-            except matcache.UnavailableError:
-                if time.monotonic() > deadline:
-                    self.kill()
-                    raise RuntimeError(
-                        f"matcached did not answer within {STARTUP_SECONDS} "
-                        f"s:\n{self.run_log()}") from None
-                time.sleep(0.02)
+        """Starts a run (crashing at `crash_point`, if given) and waits
+        until it answers (see ServerProcess.start)."""
+        super().start(*extra, env=_crash_env(crash_point))
 
     def start_and_wait_exit(self, *extra, crash_point=None,
                             timeout=CRASH_SECONDS):
         """Starts a run that is expected to die on its own (a crash point
         during recovery) and returns its exit status; kills it and returns
         None if it is still running after `timeout`."""
-        self._launch(extra, crash_point)
+        self.launch(*extra, env=_crash_env(crash_point))
         return self.wait_exit(timeout)
-
-    def wait_exit(self, timeout=CRASH_SECONDS):
-        """Waits for the current run to exit and returns its status; kills
-        it and returns None if it is still running after `timeout`."""
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return None
-
-    def stop(self):
-        """SIGTERM; returns the exit status. Kills the server and raises
-        RuntimeError if it ignores SIGTERM for STOP_SECONDS."""
-        start = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            status = self.process.wait(STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise RuntimeError(
-                f"matcached ignored SIGTERM for {STOP_SECONDS} s:\n"
-                f"{self.run_log()}") from None
-        elapsed = time.monotonic() - start
-        if elapsed > PROMISED_STOP_SECONDS:
-            warnings.warn(f"matcached took {elapsed:.1f} s to exit after "
-                          f"SIGTERM (promised: {PROMISED_STOP_SECONDS} s)")
-        return status
-
-    def kill(self):
-        """SIGKILL, reaped; harmless if not running."""
-        if self.running():
-            self.process.kill()
-        if self.process is not None:
-            self.process.wait()
-
-    def running(self):
-        return self.process is not None and self.process.poll() is None
 
     def client(self, local=None, timeout=30):
         return matcache.Client(self.address, local=local, timeout=timeout)
@@ -241,16 +135,18 @@ def same_array(got, want):
 
 
 class Child:
-    """A Python subprocess running `code` with $MATCACHE_ADDRESS set, whose
-    stdout lines can be awaited. Its stderr goes to a file (for messages)."""
+    """A Python subprocess running `code` with $MATCACHE_ADDRESS set and
+    tests/python importable, whose stdout lines can be awaited. Its stderr
+    goes to a file (for messages)."""
 
     def __init__(self, code, address, workdir):
-        env = dict(os.environ, MATCACHE_ADDRESS=address)
-        env.pop(CRASH_ENV, None)
+        env = dict(_crash_env(None), MATCACHE_ADDRESS=address,
+                   PYTHONPATH=os.pathsep.join(
+                       [str(_HELPERS), os.environ.get("PYTHONPATH", "")]))
         self._stderr_path = pathlib.Path(workdir) / f"child-{time.monotonic_ns()}.err"
         with open(self._stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
-                _die_with_us([sys.executable, "-c", code]), env=env,
+                die_with_us([sys.executable, "-c", code]), env=env,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                 bufsize=0)
         self._buffer = b""
@@ -328,17 +224,3 @@ def wait_until(condition, timeout, interval=0.05):
         if time.monotonic() - start > timeout:
             return None
         time.sleep(interval)
-
-
-def mapping_of(array):
-    """(permissions, inode, path) of this process's mapping holding the
-    first byte of `array`, from /proc/self/maps."""
-    address = array.__array_interface__["data"][0]
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            fields = line.split(maxsplit=5)
-            low, high = (int(x, 16) for x in fields[0].split("-"))
-            if low <= address < high:
-                path = fields[5].rstrip("\n") if len(fields) > 5 else ""
-                return fields[1], int(fields[4]), path
-    raise AssertionError(f"address {address:#x} is in no mapping")

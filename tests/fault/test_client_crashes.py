@@ -148,14 +148,9 @@ def test_writer_killed_while_writing(lab, how):
 
 _READER = """
     import os, sys, numpy as np, matcache
+    from procmaps import mapping_of
     a = matcache.Client().get(NAME)
-    address = a.__array_interface__["data"][0]
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            fields = line.split(maxsplit=5)
-            low, high = (int(x, 16) for x in fields[0].split("-"))
-            if low <= address < high:
-                print("mapped", fields[5].strip(), flush=True)
+    print("mapped", mapping_of(a)[2], flush=True)
     print("sum", float(a.sum()), flush=True)
     sys.stdin.readline()
     print("sum", float(a.sum()), flush=True)

@@ -23,8 +23,8 @@ import matcache
 from matcache.v1 import matcache_pb2 as pb
 from matcache.v1 import matcache_pb2_grpc as pb_grpc
 
-from faultlib import (REPO, catalogue, crash_points_in_sources, same_array,
-                      snapshot)
+from faultlib import (CRASH_SECONDS, REPO, catalogue, crash_points_in_sources,
+                      same_array, snapshot)
 
 # One put of this size streams in several 2 MiB chunks, so mid_put_data is
 # reached with data still to come.
@@ -74,7 +74,7 @@ def publish_baseline(server):
 
 def expect_crash(server, point):
     """Asserts that the server's current run died of SIGKILL at `point`."""
-    status = server.wait_exit()
+    status = server.wait_exit(CRASH_SECONDS)
     log = server.run_log()
     assert status is not None, (
         f"crash point {point} was not reached: the server was still running "

@@ -9,7 +9,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from faultlib import mapping_of, same_array
+from faultlib import same_array
+from procmaps import mapping_of
 
 ROUNDS = 100
 COLUMNS = 4096  # 32 KiB per row of float64
@@ -23,6 +24,7 @@ def _shape(value):
 
 _READER = """
     import json, os, sys, numpy as np, matcache
+    from procmaps import mapping_of
     def shape(value):
         return (48 + int(value) % 17, COLUMNS)
     client = matcache.Client(local=LOCAL)
@@ -45,14 +47,7 @@ _READER = """
                   flush=True)
             sys.exit(3)
         if mapped is None:
-            address = a.__array_interface__["data"][0]
-            mapped = ""
-            with open("/proc/self/maps") as maps:
-                for line in maps:
-                    fields = line.split(maxsplit=5)
-                    low, high = (int(x, 16) for x in fields[0].split("-"))
-                    if low <= address < high and len(fields) > 5:
-                        mapped = fields[5].strip()
+            mapped = mapping_of(a)[2]
             print(json.dumps({"ready": mapped}), flush=True)
         seen.add(float(value))
         # Arrays kept across replaces and deletes stay as they were.

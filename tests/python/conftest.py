@@ -50,7 +50,7 @@ def server():
         srv.start()
         os.environ["MATCACHE_ADDRESS"] = srv.address
         yield srv
-        assert srv.stop() == 0, srv.stderr()
+        assert srv.stop() == 0, srv.log()
     finally:
         if saved_address is None:
             os.environ.pop("MATCACHE_ADDRESS", None)

@@ -31,7 +31,7 @@ def test_sigterm_exits_cleanly_and_restart_keeps_published(start_server):
     assert srv.staging_files() != []
 
     start = time.monotonic()
-    assert srv.stop() == 0, srv.stderr()
+    assert srv.stop() == 0, srv.log()
     assert time.monotonic() - start < 5
     assert srv.staging_files() == []
 

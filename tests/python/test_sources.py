@@ -144,7 +144,7 @@ def test_preload_dir_registers_every_npy_file(start_server, tmp_path):
             ("prices", 0, (2, 3))]
         assert np.array_equal(c.get("prices"), np.arange(6).reshape(2, 3))
         assert [m.name for m in c.list()] == ["prices"]
-    assert "bad name!.npy" in srv.stderr()
+    assert "bad name!.npy" in srv.log()
 
 
 def test_cli_load(start_server, data_dir):

@@ -12,24 +12,8 @@ import numpy as np
 import pytest
 
 import matcache
+from procmaps import mapping_of
 from serverproc import run_python
-
-
-def _mapping_of(address):
-    """Returns (permissions, path) of the mapping of this process that
-    contains `address`, from /proc/self/maps."""
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            fields = line.split(maxsplit=5)
-            low, high = (int(x, 16) for x in fields[0].split("-"))
-            if low <= address < high:
-                path = fields[5].rstrip("\n") if len(fields) > 5 else ""
-                return fields[1], path
-    raise AssertionError(f"address {address:#x} is in no mapping")
-
-
-def _data_address(array):
-    return array.__array_interface__["data"][0]
 
 
 def test_get_in_another_process_maps_the_segment_read_only(server, client,
@@ -49,10 +33,10 @@ def test_get_in_another_process_maps_the_segment_read_only(server, client,
         got[0, 0] = 1.0
     with pytest.raises(ValueError):
         got.flags.writeable = True
-    perms, path = _mapping_of(_data_address(got))
+    perms, _, path = mapping_of(got)
     assert path == client.info(name).path
     assert perms == "r--s"
-    assert _mapping_of(_data_address(got[150:, 100:]))[1] == path
+    assert mapping_of(got[150:, 100:])[2] == path
 
 
 def test_streamed_get_is_read_only_and_private(server, name):
@@ -62,14 +46,14 @@ def test_streamed_get_is_read_only_and_private(server, name):
     assert not got.flags.writeable
     with pytest.raises(ValueError):
         got[0] = 5
-    assert not _mapping_of(_data_address(got))[1].endswith(".shm")
+    assert not mapping_of(got)[2].endswith(".shm")
 
 
 def test_array_outlives_client_and_its_views_keep_the_mapping(server, name):
     with matcache.Client(server.address) as c:
         c.put(name, np.arange(1000.0))
         view = c.get(name)[10:20]
-    path = _mapping_of(_data_address(view))[1]
+    path = mapping_of(view)[2]
     assert path.endswith(".shm")
     assert np.array_equal(view, np.arange(10.0, 20.0))
 
@@ -78,7 +62,7 @@ def test_local_true_maps(server, name):
     with matcache.Client(server.address, local=True) as c:
         c.put(name, np.ones(5))
         got = c.get(name)
-        assert _mapping_of(_data_address(got))[1] == c.info(name).path
+        assert mapping_of(got)[2] == c.info(name).path
 
 
 def test_a_reader_exiting_does_not_delete_the_matrix(server, client, name):
