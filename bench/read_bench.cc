@@ -1,6 +1,7 @@
 // Full streamed read of one matrix into C++ through matcache::Client::Read,
-// repeated; prints "gbps=<GB/s>" per repetition. Run by hand, or by
-// bench/read_bench.py, against a running server:
+// repeated; prints "gbps=<GB/s>" per repetition. Run by bench/run (the
+// suite's remote reads, bench/suite/remote.py) or by hand against a running
+// server:
 //   build/bin/read_bench --address 127.0.0.1:7470 --name big --repeat 5
 #include <chrono>
 #include <cstdio>

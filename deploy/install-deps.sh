@@ -14,6 +14,8 @@ readonly PACKAGES=(
   # Python client, stubs and tests
   python3 python3-grpcio python3-numpy python3-protobuf python3-pytest
   python3-hypothesis
+  # Benchmark suite (bench/run): a peer to measure against, and the plots
+  redis-server python3-matplotlib
 )
 
 missing=()

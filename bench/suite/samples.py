@@ -1,0 +1,75 @@
+"""Measurements: repeated values of one quantity, and how to take them."""
+
+import dataclasses
+import statistics
+import time
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Measurement:
+    """Repeated values of `metric` (in `unit`) for `subject`, e.g. the put
+    time in ms of "matcache local (/dev/shm)" at `size` bytes (0 when the
+    quantity has no size). When it could not be measured, `values` is empty
+    and `skipped` says why in words a reader of the report understands."""
+
+    family: str
+    subject: str
+    metric: str
+    unit: str
+    size: int = 0
+    values: list = dataclasses.field(default_factory=list)
+    skipped: str = ""
+
+    @property
+    def median(self):
+        return statistics.median(self.values)
+
+    def percentile(self, q):
+        """The q-th percentile (0-100) of the values, linear interpolation."""
+        return float(np.percentile(self.values, q))
+
+    def summary(self):
+        """"median (min-max)" with digits that fit the magnitude, or the
+        reason it was skipped."""
+        if self.skipped:
+            return self.skipped
+        if len(self.values) == 1:
+            return f"{number(self.median)} {self.unit}"
+        return (f"{number(self.median)} {self.unit} "
+                f"({number(min(self.values))}–{number(max(self.values))})")
+
+
+def number(value):
+    """`value` with about three significant digits, no exponent."""
+    magnitude = abs(value)
+    if magnitude >= 100 or magnitude == 0:
+        return f"{value:.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def size_label(nbytes):
+    """"64 MiB", "1 GiB", "1.5 GiB", "16 MiB" for 15.997 MiB, "1 GiB" for
+    1023.9 MiB."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        value = nbytes / (1 << shift)
+        if value >= 0.995:
+            return f"{value:.3g} {unit}"
+    return f"{nbytes} B"
+
+
+def time_ms(action):
+    """Runs `action()` once; returns (wall time in ms, its result)."""
+    start = time.perf_counter()
+    result = action()
+    return (time.perf_counter() - start) * 1e3, result
+
+
+def repeat_ms(action, count):
+    """Wall times in ms of `count` calls of `action()`."""
+    return [time_ms(action)[0] for _ in range(count)]

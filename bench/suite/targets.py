@@ -1,0 +1,154 @@
+"""The performance targets matcache was built to, each checked against the
+run's measurements and reported as met or NOT MET with the measured value
+and its ratio to the target. Reported, never asserted: machines are noisy."""
+
+import dataclasses
+
+from suite import put_get, remote
+from suite.samples import number, size_label
+from suite.scale import GIB
+
+
+@dataclasses.dataclass
+class Target:
+    """`label` asks for `value` (in `unit`) to be at most `limit`, or at
+    least it when `at_least`; `size` is the matrix size it was measured at
+    and `meant_for` the size the target is stated for (0: any). `skipped`
+    says why it could not be checked."""
+
+    label: str
+    limit: float
+    unit: str
+    at_least: bool
+    meant_for: int = 0
+    value: float = None
+    size: int = 0
+    skipped: str = ""
+
+    @property
+    def met(self):
+        if self.skipped:
+            return None
+        return self.value >= self.limit if self.at_least \
+            else self.value <= self.limit
+
+    @property
+    def verdict(self):
+        return {True: "met", False: "NOT MET", None: "skipped"}[self.met]
+
+    @property
+    def ratio(self):
+        """Measured value divided by the target."""
+        return self.value / self.limit
+
+    def measured(self):
+        """The value, its ratio to the target and the size it was measured
+        at when that is not the size the target is meant for."""
+        if self.skipped:
+            return self.skipped
+        unit = self.unit if self.unit == "×" else f" {self.unit}"
+        text = f"{number(self.value)}{unit} ({self.ratio:.2f}× the " \
+               f"{'target' if self.at_least else 'limit'})"
+        if self.meant_for and self.size and self.size < self.meant_for:
+            text += f", at {size_label(self.size)}"
+        return text
+
+    def line(self):
+        """One console line: verdict, label, measurement."""
+        return f"{self.verdict:<8} {self.label}: {self.measured()}"
+
+
+def _find(measurements, family, subject, size=None):
+    """The measurement of `subject` in `family` (at `size`, if given), or
+    None."""
+    for m in measurements:
+        if m.family == family and m.subject == subject and \
+                (size is None or m.size == size):
+            return m
+    return None
+
+
+def _nearest(sizes, wanted):
+    return min(sizes, key=lambda size: abs(size - wanted))
+
+
+def _from(target, measurement, value=None):
+    """Fills `target` from `measurement` (median unless `value` given)."""
+    if measurement is None:
+        target.skipped = "skipped: not measured in this run"
+    elif measurement.skipped:
+        target.skipped = measurement.skipped
+    else:
+        target.value = measurement.median if value is None else value
+        target.size = measurement.size
+    return target
+
+
+def _put_speedup(label, limit, measurements, subject, size):
+    ours = _find(measurements, put_get.FAMILY, subject, size)
+    hack = _find(measurements, put_get.FAMILY, put_get.HACK_PUT, size)
+    target = Target(label, limit, "×", True, GIB)
+    if ours is None or ours.skipped:
+        return _from(target, ours)
+    return _from(target, ours, hack.median / ours.median)
+
+
+def _local_get(measurements):
+    """Worst local get p50 over sizes and shm directories."""
+    target = Target("local get (Info + map) p50 ≤ 0.5 ms at any size", 0.5,
+                    "ms", False)
+    gets = [m for m in measurements
+            if m.family == put_get.FAMILY and m.metric == put_get.GET
+            and m.subject in (put_get.LOCAL_SHM, put_get.LOCAL_HUGE)
+            and not m.skipped]
+    return _from(target, max(gets, key=lambda m: m.median, default=None))
+
+
+def _server_load(label, measurements, subject, size):
+    ours = _find(measurements, put_get.FAMILY, subject, size)
+    numpy_load = _find(measurements, put_get.FAMILY, put_get.NP_LOAD, size)
+    target = Target(label, 1.5, "×", False, GIB)
+    if ours is None or ours.skipped:
+        return _from(target, ours)
+    return _from(target, ours, ours.median / numpy_load.median)
+
+
+def _slowest_preview(measurements):
+    previews = [m for m in measurements
+                if m.family == remote.FAMILY and m.metric == "preview"]
+    return max(previews, key=lambda m: m.median, default=None)
+
+
+def check(measurements, sizes):
+    """Every target, checked against `measurements` of a run whose
+    put/get sizes were `sizes`."""
+    one_gib = _nearest(sizes, GIB)
+    return [
+        _local_get(measurements),
+        _put_speedup("local put of 1 GiB ≥ 1.5× faster than the hack's, "
+                     "/dev/shm", 1.5, measurements, put_get.LOCAL_SHM,
+                     one_gib),
+        _put_speedup("local put of 1 GiB ≥ 4× faster than the hack's, "
+                     "huge-page tmpfs", 4.0, measurements,
+                     put_get.LOCAL_HUGE, one_gib),
+        _from(Target("remote full read of 1 GiB into Python ≥ 1.0 GB/s", 1.0,
+                     "GB/s", True, GIB),
+              _find(measurements, remote.FAMILY, remote.PYTHON)),
+        _from(Target("remote full read of 1 GiB into C++ ≥ 2.0 GB/s", 2.0,
+                     "GB/s", True, GIB),
+              _find(measurements, remote.FAMILY, remote.CPP)),
+        _from(Target("1000×1000 window of a ≥ 4 GiB matrix p50 ≤ 20 ms", 20.0,
+                     "ms", False, 4 * GIB),
+              _find(measurements, remote.FAMILY, remote.WINDOW)),
+        _from(Target("preview of a ≥ 4 GiB matrix to 1000×1000 ≤ 1 s "
+                     "(slowest method)", 1000.0, "ms", False, 4 * GIB),
+              _slowest_preview(measurements)),
+        _from(Target("server RSS growth streaming 4 GiB to a slow reader "
+                     "≤ 64 MiB", 64.0, "MiB", False, 4 * GIB),
+              _find(measurements, remote.FAMILY, remote.RSS_GROWTH)),
+        _server_load("eager Load of a 1 GiB .npy ≤ 1.5× np.load's time, "
+                     "/dev/shm", measurements, put_get.LOAD_SHM, one_gib),
+        _server_load("eager Load of a 1 GiB .npy ≤ 1.5× np.load's time, "
+                     "huge-page tmpfs", measurements, put_get.LOAD_HUGE,
+                     one_gib),
+    ]
