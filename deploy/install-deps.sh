@@ -16,6 +16,8 @@ readonly PACKAGES=(
   python3-hypothesis
   # Benchmark suite (bench/run): a peer to measure against, and the plots
   redis-server python3-matplotlib
+  # Security tests: certificates for TLS
+  openssl
 )
 
 missing=()

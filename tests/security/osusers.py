@@ -1,0 +1,134 @@
+"""Real OS users for the security tests, and running probe.py as one.
+
+The group GROUP and the users MEMBER (in GROUP) and OUTSIDER (not) are
+system users without a home or a login shell, each with a primary group of
+its own name. ensure() creates whatever is missing and leaves them for later
+runs: removing them at the end would pull them from under a run going on at
+the same time.
+"""
+
+import grp
+import json
+import os
+import pathlib
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import matcache
+
+GROUP = "mctest"
+MEMBER = "mctest-member"
+OUTSIDER = "mctest-outsider"
+_TESTS = pathlib.Path(__file__).resolve().parents[1]
+# What probe.py needs besides matcache.
+_HELPERS = [_TESTS / "security" / "probe.py", _TESTS / "python" / "procmaps.py"]
+
+
+def missing_tools():
+    """Why users cannot be made here, or None when they can."""
+    if os.geteuid() != 0:
+        return ("creating OS users (groupadd, useradd) needs root; run the "
+                "security suite as root to test ownership and squatting")
+    for tool in ("groupadd", "useradd", "usermod", "setpriv"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    return None
+
+
+# The exit status of groupadd and useradd for a name that exists (a run
+# going on at the same time made it first).
+_NAME_TAKEN = 9
+
+
+def _create(*command):
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode not in (0, _NAME_TAKEN):
+        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr}")
+
+
+def _ensure_group(name):
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        _create("groupadd", "--system", name)
+
+
+def _ensure_user(name, extra_groups):
+    _ensure_group(name)
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        _create("useradd", "--system", "--no-create-home", "--no-user-group",
+                "--gid", name, "--shell", "/usr/sbin/nologin", name)
+    for group in extra_groups:
+        if name not in grp.getgrnam(group).gr_mem:
+            subprocess.run(["usermod", "--append", "--groups", group, name],
+                           check=True, capture_output=True)
+
+
+def ensure():
+    """Creates GROUP, MEMBER and OUTSIDER where missing."""
+    _ensure_group(GROUP)
+    _ensure_user(MEMBER, [GROUP])
+    _ensure_user(OUTSIDER, [])
+
+
+def new_client_dir():
+    """A fresh directory, readable by every user, holding a copy of the
+    matcache package (with its stubs), probe.py and procmaps.py: the
+    repository itself may sit where other users cannot read."""
+    target = pathlib.Path(tempfile.mkdtemp(prefix="matcache-security-client-"))
+    package = pathlib.Path(matcache.__file__).resolve().parent
+    shutil.copytree(package, target / "matcache",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for helper in _HELPERS:
+        shutil.copy(helper, target / helper.name)
+    for root, _, files in os.walk(target):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+    return target
+
+
+class OsUser:
+    """One OS user running probe.py from a world-readable copy of the
+    client in `client_dir`, with exactly its own groups (none inherited
+    from the test process)."""
+
+    def __init__(self, name, client_dir):
+        entry = pwd.getpwnam(name)
+        self.name = name
+        self.uid = entry.pw_uid
+        self.gid = entry.pw_gid
+        self.groups = [g.gr_gid for g in grp.getgrall() if name in g.gr_mem]
+        self.client_dir = pathlib.Path(client_dir)
+
+    def _as_me(self, command):
+        """`command` run as this user through setpriv. Not Popen's user=,
+        group= and extra_groups=: those make Python fork() rather than
+        vfork(), and gRPC's fork handlers can then deadlock this process
+        while its channels are busy."""
+        groups = (["--groups", ",".join(map(str, self.groups))]
+                  if self.groups else ["--clear-groups"])
+        return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}",
+                *groups, "--", *command]
+
+    def run(self, *steps, address, token=None):
+        """Runs probe.py with `steps` (lists: [operation, arguments...])
+        against `address`; returns the list of its results. AssertionError
+        if the probe itself fails."""
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(self.client_dir),
+               "MATCACHE_ADDRESS": address}
+        if token is not None:
+            env["MATCACHE_TOKEN"] = token
+        done = subprocess.run(
+            self._as_me([sys.executable, str(self.client_dir / "probe.py"),
+                         *(json.dumps(step) for step in steps)]),
+            env=env, cwd="/", capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (
+            f"probe as {self.name} exited with {done.returncode}:\n"
+            f"{done.stderr}")
+        return json.loads(done.stdout)
