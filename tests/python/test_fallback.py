@@ -39,9 +39,12 @@ def test_client_without_access_to_segments_streams(start_server):
         except matcache.NotLocalError as e:
             print("refused:", e)
     """)
+    # setpriv, not user=: that makes Python fork() rather than vfork(), and
+    # gRPC's fork handlers can deadlock this process while channels are busy.
     done = subprocess.run(
-        [sys.executable, "-c", code], user=NOBODY, capture_output=True,
-        text=True, timeout=60, cwd="/",
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
+         "--clear-groups", "--", sys.executable, "-c", code],
+        capture_output=True, text=True, timeout=60, cwd="/",
         env=dict(os.environ, MATCACHE_ADDRESS=srv.address))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("refused: cannot open segment")
