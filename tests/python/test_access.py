@@ -122,6 +122,14 @@ def test_no_token_sends_no_authorization(refusing, token):
     assert server.authorizations() == {"Stats": None}
 
 
+def test_empty_token_overrides_the_environment(refusing, monkeypatch):
+    server = refusing()
+    monkeypatch.setenv(channel.TOKEN_ENV, "from-env")
+    with pytest.raises(matcache.UnauthenticatedError):
+        matcache.Client(server.address, token="").stats()
+    assert server.authorizations() == {"Stats": None}
+
+
 @pytest.mark.parametrize("token", ["two words", "caf\u00e9", "tab\there"])
 def test_unsendable_token_is_refused_before_any_call(token):
     with pytest.raises(matcache.InvalidArgumentError) as raised:

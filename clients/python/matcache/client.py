@@ -66,7 +66,8 @@ class Client:
         token: the access token of a server started with --write_token_file
             or --read_token_file, sent on every call as the metadata
             `authorization: Bearer <token>` (unix sockets included).
-            Defaults to $MATCACHE_TOKEN; none is sent when both are unset.
+            Defaults to $MATCACHE_TOKEN; none is sent when both are unset,
+            nor with token="" (whatever the variable holds).
         tls_ca: PEM file of the CA that signed the server's certificate;
             given, the connection uses TLS. Defaults to $MATCACHE_TLS_CA.
         tls_cert, tls_key: PEM files of this client's certificate and key,
