@@ -11,8 +11,8 @@ import numpy as np
 import matcache
 
 # Relative weights of the calls a dashboard makes: mostly gets and windows.
-MIX = {"get": 45, "window": 30, "preview": 4, "info": 6, "list": 3,
-       "replace": 5, "put": 4, "delete": 3}
+MIX = {"get": 50, "window": 30, "preview": 4, "info": 6, "list": 3,
+       "replace": 2, "put": 3, "delete": 2}
 MAX_ERROR_MESSAGES = 5
 # Scratch matrices a worker keeps at most: a put beyond replaces one, so the
 # data stored stays bounded however long the test runs.

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 from suite import fresh_pass, put_get, remote, round_trip  # noqa: E402
 from suite.report import PLOTS  # noqa: E402
+from suite.samples import size_label  # noqa: E402
 
 
 def _series(measurements, family, metric=None):
@@ -66,7 +67,7 @@ def _remote_read(measurements, out_dir):
     reads = [m for m in measurements if m.family == remote.FAMILY
              and m.unit == "GB/s" and not m.skipped]
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    labels = [f"{m.subject}\n{m.size >> 20} MiB" for m in reads]
+    labels = [f"{m.subject}\n{size_label(m.size)}" for m in reads]
     medians = [m.median for m in reads]
     axes.bar(labels, medians, yerr=[
         [m.median - min(m.values) for m in reads],

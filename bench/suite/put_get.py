@@ -65,20 +65,30 @@ def run(env):
     return results
 
 
+def _put_times(size, repeat, put, remove):
+    """Makes vector(size) and puts it once untimed (first touches of fresh
+    memory cost more), then `repeat` times, each after remove() of the
+    previous copy; returns the put times (ms). The last copy stays; the
+    source is freed on return."""
+    source = vector(size)
+    put(source)
+    times = []
+    for _ in range(repeat):
+        remove()
+        times.append(time_ms(lambda: put(source))[0])
+    return times
+
+
 def _matcache(address, local, subject, size, put_repeat, get_repeat):
     """Put and get through a matcache.Client(address, local=local)."""
     name = f"bench.{secrets.token_hex(4)}"
     with matcache.Client(address, local=local, timeout=600) as client:
         try:
-            source = vector(size)
-            client.put(name, source)  # warm-up: first touches of fresh memory
-            puts = []
-            for _ in range(put_repeat):
-                # A fresh name each time, as the hack creates one: a replace
-                # would also free the previous version inside the timing.
-                client.delete(name)
-                puts.append(time_ms(lambda: client.put(name, source))[0])
-            del source
+            # A delete before each put, as the hack creates a fresh segment:
+            # a replace would also free the previous version while timed.
+            puts = _put_times(size, put_repeat,
+                              lambda source: client.put(name, source),
+                              lambda: client.delete(name))
             gets = repeat_ms(lambda: client.get(name), get_repeat)
             check_vector(client.get(name), size)
         finally:
@@ -90,20 +100,16 @@ def _matcache(address, local, subject, size, put_repeat, get_repeat):
 
 def _hack(size, put_repeat, map_repeat):
     """The hack's put, attach + view and attach + .copy()."""
-    source = vector(size)
-    shape, dtype = source.shape, source.dtype
-    segment = shm_hack.put(source)  # warm-up, as for matcache
+    segments = []  # one at a time: memory stays bounded
     try:
-        puts = []
-        for _ in range(put_repeat):
-            shm_hack.remove(segment)  # keep one segment: memory stays bounded
-            segment = None
-            elapsed, segment = time_ms(lambda: shm_hack.put(source))
-            puts.append(elapsed)
-        del source
+        puts = _put_times(
+            size, put_repeat,
+            lambda source: segments.append(shm_hack.put(source)),
+            lambda: shm_hack.remove(segments.pop()))
 
         def attach(then):
-            with shm_hack.attached(segment.name, shape, dtype) as array:
+            with shm_hack.attached(segments[0].name, (size // 8,),
+                                   np.float64) as array:
                 return then(array)
 
         views = repeat_ms(lambda: attach(lambda array: None), map_repeat)
@@ -111,7 +117,7 @@ def _hack(size, put_repeat, map_repeat):
                            put_repeat)
         attach(lambda array: check_vector(array, size))
     finally:
-        if segment is not None:
+        for segment in segments:
             shm_hack.remove(segment)
     return [Measurement(FAMILY, HACK_PUT, PUT, "ms", size, puts),
             Measurement(FAMILY, HACK_VIEW, GET, "ms", size, views),
@@ -123,9 +129,8 @@ def _npy(env, size, repeat):
     the same file (env.data_dir is the servers' --data_dir)."""
     path = env.data_dir / "vector.npy"
     try:
-        source = vector(size)
-        saves = repeat_ms(lambda: np.save(path, source), repeat)
-        del source
+        saves = _put_times(size, repeat,
+                           lambda source: np.save(path, source), lambda: None)
         check_vector(np.load(path), size)  # and the file is in the page cache
         results = [Measurement(FAMILY, NP_SAVE, PUT, "ms", size, saves),
                    Measurement(FAMILY, NP_LOAD, GET, "ms", size,
@@ -168,10 +173,11 @@ def _redis(env, size, repeat):
                 for metric in (PUT, GET)]
     key = "vector"
     try:
-        payload = memoryview(vector(size)).cast("B")
-        sets = repeat_ms(lambda: env.redis.command("SET", key, payload),
-                         repeat)
-        del payload
+        sets = _put_times(
+            size, repeat,
+            lambda source: env.redis.command("SET", key,
+                                             memoryview(source).cast("B")),
+            lambda: env.redis.command("DEL", key))
         gets = repeat_ms(lambda: env.redis.get_into_array(key, size)
                          .view(np.float64), repeat)
         check_vector(env.redis.get_into_array(key, size).view(np.float64),

@@ -11,8 +11,8 @@ from suite.samples import Measurement, repeat_ms
 
 FAMILY = "round_trip"
 METRIC = "Info round trip"
-UNIX = "unix socket"
-TCP = "TCP loopback"
+UNIX = "Info, unix socket"
+TCP = "Info, TCP loopback"
 
 
 def run(env):

@@ -50,9 +50,9 @@ class Scale:
 
 
 FULL = Scale(
-    name="full", sizes=(64 * MIB, GIB, 4 * GIB), repeat=5, big_repeat=3,
-    map_repeat=200, remote_bytes=GIB, redis_read_bytes=256 * MIB,
-    big_bytes=4 * GIB, windows=100, slow_ms=5.0, info_calls=2000,
+    name="full", sizes=(64 * MIB, GIB, 4 * GIB), repeat=7, big_repeat=5,
+    map_repeat=500, remote_bytes=GIB, redis_read_bytes=256 * MIB,
+    big_bytes=4 * GIB, windows=200, slow_ms=5.0, info_calls=5000,
     load_clients=16, load_seconds=30.0, load_matrices=6, load_side=3000,
     load_window=500, huge_tmpfs_bytes=9 * GIB)
 
