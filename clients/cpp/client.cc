@@ -72,6 +72,10 @@ absl::Status WriteStaging(int fd, const v1::CreateResponse& created,
 
 std::unique_ptr<Client> Client::Connect(ClientOptions options) {
   std::string address = ResolveAddress(options.address);
+  if (options.token.empty()) {
+    const char* from_env = std::getenv("MATCACHE_TOKEN");
+    if (from_env != nullptr) options.token = from_env;
+  }
   return std::unique_ptr<Client>(new Client(std::move(address), std::move(options)));
 }
 
@@ -79,14 +83,25 @@ Client::Client(std::string address, ClientOptions options)
     : address_(std::move(address)), options_(std::move(options)) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(16 << 20);
-  channel_ = grpc::CreateCustomChannel(
-      address_, grpc::InsecureChannelCredentials(), arguments);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (options_.tls.has_value()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options_.tls->root_certs;
+    ssl.pem_cert_chain = options_.tls->cert_chain;
+    ssl.pem_private_key = options_.tls->private_key;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  channel_ = grpc::CreateCustomChannel(address_, credentials, arguments);
   stub_ = v1::MatrixCache::NewStub(channel_);
 }
 
 void Client::PrepareContext(grpc::ClientContext* context) const {
   context->set_deadline(std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(options_.timeout));
+  if (!options_.token.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+  }
 }
 
 absl::Status Client::FromGrpc(const grpc::Status& status) const {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,16 @@ struct ClientOptions {
   LocalMode local = LocalMode::kAuto;
   // Deadline of each call.
   absl::Duration timeout = absl::Seconds(60);
+  // Sent with every call as "authorization: Bearer <token>"; empty means
+  // $MATCACHE_TOKEN, if set.
+  std::string token;
+  // TLS, for a TCP address of a server started with --tls_cert.
+  struct Tls {
+    std::string root_certs;   // PEM CA certificates that signed the server's
+    std::string cert_chain;   // PEM client certificate, for mutual TLS
+    std::string private_key;  // PEM key of cert_chain
+  };
+  std::optional<Tls> tls;
 };
 
 class Client {
@@ -148,7 +159,8 @@ class Client {
                       const google::protobuf::MessageLite& request, DType dtype,
                       xt::xarray<T>* result) {
     return FromGrpc(RunRawStream(
-        channel_, method, request, absl::Now() + options_.timeout,
+        channel_, method, request,
+        [this](grpc::ClientContext* context) { PrepareContext(context); },
         [&](const v1::ReadHeader& header) -> absl::StatusOr<char*> {
           RETURN_IF_ERROR(CheckHeader(header, dtype));
           std::vector<size_t> shape(header.shape().begin(), header.shape().end());

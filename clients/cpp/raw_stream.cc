@@ -72,9 +72,9 @@ class FrameReader {
 class Call {
  public:
   Call(const std::shared_ptr<grpc::Channel>& channel, absl::string_view method,
-       absl::Time deadline)
+       absl::FunctionRef<void(grpc::ClientContext*)> prepare_context)
       : stub_(channel) {
-    context_.set_deadline(absl::ToChronoTime(deadline));
+    prepare_context(&context_);
     call_ = stub_.PrepareCall(&context_, std::string(method), &queue_);
     call_->StartCall(this);
     started_ = Wait();
@@ -129,9 +129,10 @@ grpc::Status DataLoss(absl::string_view what) {
 
 grpc::Status RunRawStream(
     const std::shared_ptr<grpc::Channel>& channel, absl::string_view method,
-    const google::protobuf::MessageLite& request, absl::Time deadline,
+    const google::protobuf::MessageLite& request,
+    absl::FunctionRef<void(grpc::ClientContext*)> prepare_context,
     absl::FunctionRef<absl::StatusOr<char*>(const v1::ReadHeader&)> on_header) {
-  Call call(channel, method, deadline);
+  Call call(channel, method, prepare_context);
   const std::string bytes = request.SerializeAsString();
   grpc::Slice slice(bytes.data(), bytes.size());
   if (!call.started() || !call.Write(grpc::ByteBuffer(&slice, 1))) {

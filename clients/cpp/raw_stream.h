@@ -19,13 +19,15 @@
 namespace matcache {
 
 // Calls the server-streaming `method` (e.g. "/matcache.v1.MatrixCache/Read")
-// with `request`. `on_header` receives the first response's ReadHeader and
+// with `request`, on a context that `prepare_context` sets up (deadline,
+// metadata). `on_header` receives the first response's ReadHeader and
 // returns where its nbytes bytes of data go (or an error, which cancels the
 // call). Returns the call's status as gRPC reported it, or DATA_LOSS if the
 // stream does not match its header.
 grpc::Status RunRawStream(
     const std::shared_ptr<grpc::Channel>& channel, absl::string_view method,
-    const google::protobuf::MessageLite& request, absl::Time deadline,
+    const google::protobuf::MessageLite& request,
+    absl::FunctionRef<void(grpc::ClientContext*)> prepare_context,
     absl::FunctionRef<absl::StatusOr<char*>(const v1::ReadHeader&)> on_header);
 
 }  // namespace matcache

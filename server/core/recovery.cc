@@ -45,6 +45,12 @@ bool Quarantine(const std::string& path, absl::string_view reason) {
   return true;
 }
 
+// Whether `path` (not followed if a symlink) belongs to this process's user.
+bool OwnedByThisUser(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 && st.st_uid == geteuid();
+}
+
 // FAILED_PRECONDITION unless `path` is a regular file of this process's
 // user, with one link and no write permission: anything else was not made
 // by this server (in a shared directory such as /dev/shm, another user could
@@ -94,8 +100,14 @@ absl::StatusOr<RecoveredSegments> RecoverSegments(const std::string& dir,
     std::optional<SegmentFileName> parsed =
         ParseSegmentFileName(name_space, entry->d_name);
     if (!parsed.has_value()) continue;
-    result.max_number = std::max(result.max_number, parsed->number);
     const std::string path = absl::StrCat(dir, "/", entry->d_name);
+    if (!OwnedByThisUser(path)) {
+      // Planted by another user: never adopted, removed or counted.
+      LogWarning("recovery: ignoring %s: not a file of this server's user",
+                 path);
+      continue;
+    }
+    result.max_number = std::max(result.max_number, parsed->number);
     if (parsed->kind == SegmentFileKind::kStaging) {
       RemoveFile(path, "staging file");
       ++result.report.staging_removed;

@@ -104,7 +104,8 @@ void Segment::Release() {
 }
 
 absl::StatusOr<Segment> Segment::Create(std::string path, SegmentHeader header,
-                                        mode_t mode, Prefault prefault) {
+                                        mode_t mode, Prefault prefault,
+                                        std::optional<gid_t> group) {
   const size_t size = header.data_offset + header.data_length;
   const int fd =
       open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -112,6 +113,9 @@ absl::StatusOr<Segment> Segment::Create(std::string path, SegmentHeader header,
   FdCloser closer(fd);
   // From here on, any failure must remove the file we created.
   absl::Status status = [&]() -> absl::Status {
+    if (group.has_value() && fchown(fd, static_cast<uid_t>(-1), *group) != 0) {
+      return PosixError(errno, "fchown", path);
+    }
     if (fchmod(fd, mode) != 0) return PosixError(errno, "fchmod", path);
     return Fallocate(fd, static_cast<off_t>(size), path);
   }();

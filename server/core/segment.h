@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,14 +28,15 @@ class Segment {
   enum class Prefault { kNo, kYes };
   enum class Verify { kHeaderOnly, kChecksum };
 
-  // Creates the staging file `path` with O_EXCL and exactly `mode` (the
-  // umask does not apply), preallocates header plus data with
-  // posix_fallocate, maps it read-write (prefaulting every page if
+  // Creates the staging file `path` with O_EXCL, group `group` (if given)
+  // and exactly `mode` (the umask does not apply), preallocates header plus
+  // data with posix_fallocate, maps it read-write (prefaulting every page if
   // `prefault` is kYes) and writes `header`, which must be a staging header.
   // Errors: ALREADY_EXISTS if `path` exists; RESOURCE_EXHAUSTED if the
   // filesystem lacks the space. On error no file is left behind.
-  static absl::StatusOr<Segment> Create(std::string path, SegmentHeader header,
-                                        mode_t mode, Prefault prefault);
+  static absl::StatusOr<Segment> Create(
+      std::string path, SegmentHeader header, mode_t mode, Prefault prefault,
+      std::optional<gid_t> group = std::nullopt);
 
   // Opens the sealed segment `path` read-only (never following a symlink)
   // and maps it PROT_READ. The mapping is made only after the file size is

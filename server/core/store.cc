@@ -29,6 +29,9 @@
 namespace matcache {
 namespace {
 
+// How many file names a write tries when other users' files squat them.
+constexpr int kMaxFileNameAttempts = 8;
+
 absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir) {
   char resolved[PATH_MAX];
   if (realpath(dir.c_str(), resolved) == nullptr) {
@@ -206,9 +209,22 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   }
   // Not the segment's id (readable in the file): a token of its own.
   const std::string write_id = SegmentId::Random().ToHex();
-  absl::StatusOr<Segment> created = Segment::Create(
-      PathOf(StagingFileName(options_.name_space, name, sequence)),
-      std::move(header), options_.staging_mode, prefault);
+  absl::StatusOr<Segment> created;
+  for (int attempt = 1;; ++attempt) {
+    const std::string path =
+        PathOf(StagingFileName(options_.name_space, name, sequence));
+    created = Segment::Create(path, header, options_.staging_mode, prefault,
+                              options_.group);
+    if (!absl::IsAlreadyExists(created.status()) ||
+        attempt == kMaxFileNameAttempts) {
+      break;
+    }
+    // Not ours (ours are never reused): another user's file squats the name.
+    LogWarning("%s exists and was not made by this server; using another name",
+               path);
+    absl::MutexLock lock(&mu_);
+    sequence = next_number_++;
+  }
   if (!created.ok()) {
     absl::MutexLock lock(&mu_);
     used_bytes_ -= bytes;
@@ -428,10 +444,17 @@ absl::StatusOr<MatrixInfo> Store::Publish(
     staging_.erase(it);
   }
   const std::string name = segment->header().name;
-  const uint64_t generation = next_number_++;
-  absl::Status sealed = segment->Seal(
-      PathOf(PublishedFileName(options_.name_space, name, generation)),
-      generation, checksum, options_.published_mode);
+  uint64_t generation;
+  absl::Status sealed;
+  for (int attempt = 1;; ++attempt) {
+    generation = next_number_++;
+    const std::string path =
+        PathOf(PublishedFileName(options_.name_space, name, generation));
+    sealed = segment->Seal(path, generation, checksum, options_.published_mode);
+    if (!absl::IsAlreadyExists(sealed) || attempt == kMaxFileNameAttempts) break;
+    LogWarning("%s exists and was not made by this server; using another "
+               "generation", path);
+  }
   if (!sealed.ok()) {
     used_bytes_ -= FileBytes(*segment);
     absl::Status unlinked = segment->Unlink();

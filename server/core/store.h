@@ -47,6 +47,8 @@ struct StoreOptions {
   // File modes, applied exactly (the umask does not narrow or widen them).
   mode_t staging_mode = 0600;
   mode_t published_mode = 0400;
+  // Group given to every segment file; nullopt: the process's own.
+  std::optional<gid_t> group;
   // Largest data size of one matrix, in bytes.
   int64_t max_matrix_bytes = int64_t{64} << 30;
   // Budget for all segment files (published and staging, headers included);

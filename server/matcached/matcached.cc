@@ -1,5 +1,6 @@
 // matcached: the matcache server. See --help for its flags.
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <cerrno>
@@ -20,6 +21,8 @@
 #include "server/core/byte_size.h"
 #include "server/core/logging.h"
 #include "server/core/mount_info.h"
+#include "server/core/status_macros.h"
+#include "server/matcached/access_flags.h"
 #include "server/service/server.h"
 
 ABSL_FLAG(std::string, listen, "unix:/tmp/matcache/matcached.sock,127.0.0.1:7470",
@@ -58,6 +61,17 @@ ABSL_FLAG(std::string, persist_dir, "",
 ABSL_FLAG(bool, verify_on_recover, false,
           "At start, re-hash every segment's data and quarantine those that "
           "do not match their checksum (reads all data; off by default).");
+ABSL_FLAG(int32_t, max_receive_message_bytes, 8 << 20,
+          "Largest message a client may send, in bytes (Put data chunks must "
+          "fit; the clients send 2 MiB).");
+ABSL_FLAG(int32_t, max_streams_per_connection, 100,
+          "Calls one client connection may have open at once.");
+ABSL_FLAG(std::string, grpc_memory, "1G",
+          "Memory gRPC may use for all connections and their buffers, with "
+          "an optional K, M or G suffix.");
+ABSL_FLAG(int32_t, stream_idle_seconds, 120,
+          "A Put, Read or Preview stream that moves no message for this long "
+          "is cancelled, releasing what it holds.");
 ABSL_FLAG(int32_t, worker_threads, 4,
           "Threads for blocking work: creating, hashing and removing "
           "segments.");
@@ -95,6 +109,34 @@ absl::StatusOr<int64_t> BudgetFromFlag(const std::string& text,
   return bytes;
 }
 
+absl::Status ApplyLimitFlags(ServerOptions* options) {
+  options->max_receive_message_bytes =
+      absl::GetFlag(FLAGS_max_receive_message_bytes);
+  if (options->max_receive_message_bytes < (64 << 10)) {
+    return absl::InvalidArgumentError(
+        "--max_receive_message_bytes must be at least 64K");
+  }
+  options->max_concurrent_streams_per_connection =
+      absl::GetFlag(FLAGS_max_streams_per_connection);
+  if (options->max_concurrent_streams_per_connection <= 0) {
+    return absl::InvalidArgumentError(
+        "--max_streams_per_connection must be positive");
+  }
+  absl::StatusOr<int64_t> memory = ParseByteSize(absl::GetFlag(FLAGS_grpc_memory));
+  if (!memory.ok() || *memory < (int64_t{16} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--grpc_memory=", absl::GetFlag(FLAGS_grpc_memory),
+        " is not a size of at least 16M"));
+  }
+  options->grpc_memory_bytes = *memory;
+  if (absl::GetFlag(FLAGS_stream_idle_seconds) <= 0) {
+    return absl::InvalidArgumentError("--stream_idle_seconds must be positive");
+  }
+  options->stream_idle_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_stream_idle_seconds));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ServerOptions> OptionsFromFlags() {
   ServerOptions options;
   absl::StatusOr<std::vector<ListenAddress>> listen =
@@ -124,11 +166,15 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
     return absl::InvalidArgumentError("--worker_threads must be positive");
   }
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  RETURN_IF_ERROR(ApplyLimitFlags(&options));
+  RETURN_IF_ERROR(ApplyAccessFlags(&options));
   return options;
 }
 
 int Run() {
   const sigset_t stop_signals = BlockStopSignals();
+  // Every file is created with an explicit mode; nothing may come out wider.
+  umask(077);
   absl::StatusOr<ServerOptions> options = OptionsFromFlags();
   if (!options.ok()) {
     LogError("%s", options.status().message());

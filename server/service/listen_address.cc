@@ -12,9 +12,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/core/posix_error.h"
+#include "server/core/status_macros.h"
 
 namespace matcache {
 namespace {
@@ -66,7 +68,59 @@ bool SomeoneListens(const std::string& path) {
   return connected;
 }
 
+// Gives `path`, a file of this process's user, `group` (if any) and then
+// exactly `mode`.
+absl::Status SetGroupAndMode(const std::string& path, std::optional<gid_t> group,
+                             mode_t mode) {
+  if (group.has_value() &&
+      chown(path.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+    return PosixError(errno, "chown", path);
+  }
+  if (chmod(path.c_str(), mode) != 0) return PosixError(errno, "chmod", path);
+  return absl::OkStatus();
+}
+
+// Creates `directory` (mode 0700) if missing; then, if it is this user's and
+// closed to other users, gives it `group` and mode 0750, or mode 0700.
+absl::Status PrepareSocketDirectory(const std::string& directory,
+                                    std::optional<gid_t> group) {
+  std::error_code error;
+  std::filesystem::create_directories(
+      std::filesystem::path(directory).parent_path(), error);
+  if (error) return PosixError(error.value(), "mkdir", directory);
+  if (mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
+    return PosixError(errno, "mkdir", directory);
+  }
+  struct stat st;
+  if (lstat(directory.c_str(), &st) != 0) {
+    return PosixError(errno, "stat", directory);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("socket directory ", directory, " is not a directory"));
+  }
+  if (st.st_uid != geteuid()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "socket directory ", directory, " belongs to user ", st.st_uid,
+        ", not to this server's user ", geteuid(),
+        "; remove it or put the socket in a directory of its own"));
+  }
+  if ((st.st_mode & 0007) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "socket directory %s is open to every user (mode %04o); put the socket "
+        "in a directory of its own, which matcached makes 0700 (0750 with "
+        "--group)",
+        directory, st.st_mode & 07777));
+  }
+  return SetGroupAndMode(directory, group, group.has_value() ? 0750 : 0700);
+}
+
 }  // namespace
+
+absl::Status SecureUnixSocket(const std::string& path,
+                              std::optional<gid_t> group) {
+  return SetGroupAndMode(path, group, group.has_value() ? 0660 : 0600);
+}
 
 absl::StatusOr<std::vector<ListenAddress>> ParseListenAddresses(
     absl::string_view list) {
@@ -84,15 +138,10 @@ absl::StatusOr<std::vector<ListenAddress>> ParseListenAddresses(
   return addresses;
 }
 
-absl::Status PrepareUnixSocketPath(const std::string& path) {
-  const std::filesystem::path directory =
-      std::filesystem::path(path).parent_path();
-  std::error_code error;
-  if (std::filesystem::create_directories(directory, error)) {
-    std::filesystem::permissions(directory, std::filesystem::perms(0755),
-                                 error);
-  }
-  if (error) return PosixError(error.value(), "mkdir", directory.string());
+absl::Status PrepareUnixSocketPath(const std::string& path,
+                                   std::optional<gid_t> group) {
+  RETURN_IF_ERROR(PrepareSocketDirectory(
+      std::filesystem::path(path).parent_path().string(), group));
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return absl::OkStatus();

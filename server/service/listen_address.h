@@ -2,6 +2,9 @@
 #ifndef MATCACHE_SERVER_SERVICE_LISTEN_ADDRESS_H_
 #define MATCACHE_SERVER_SERVICE_LISTEN_ADDRESS_H_
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,10 +26,20 @@ struct ListenAddress {
 absl::StatusOr<std::vector<ListenAddress>> ParseListenAddresses(
     absl::string_view list);
 
-// Creates the socket's directory if missing (mode 0755) and removes a stale
-// socket file left by a previous run. FAILED_PRECONDITION if the path holds
-// something other than a socket, or a live server listens on it.
-absl::Status PrepareUnixSocketPath(const std::string& path);
+// Prepares the directory of the socket `path`: creates it if missing (mode
+// 0700) and, as it must belong to this process's user and be closed to other
+// users, gives it mode 0700, or `group` and mode 0750. Then removes a stale
+// socket file left by a previous run. FAILED_PRECONDITION if the directory
+// belongs to another user or is open to every user (give the socket a
+// directory of its own), the path holds something other than a socket, or a
+// live server listens on it.
+absl::Status PrepareUnixSocketPath(const std::string& path,
+                                   std::optional<gid_t> group);
+
+// Gives the socket file `path` (made by this process) mode 0600, or `group`
+// and mode 0660.
+absl::Status SecureUnixSocket(const std::string& path,
+                              std::optional<gid_t> group);
 
 }  // namespace matcache
 

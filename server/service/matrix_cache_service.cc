@@ -12,11 +12,13 @@
 #include "server/service/preview_reactor.h"
 #include "server/service/put_reactor.h"
 #include "server/service/read_reactor.h"
+#include "server/service/refused_call.h"
 
 namespace matcache {
 MatrixCacheService::MatrixCacheService(Store* store, WorkerPool* pool,
+                                       StreamWatchdog* watchdog,
                                        ServiceOptions options)
-    : store_(store), pool_(pool), options_(options) {}
+    : store_(store), pool_(pool), watchdog_(watchdog), options_(options) {}
 
 grpc::ServerUnaryReactor* MatrixCacheService::Answer(
     grpc::CallbackServerContext* context, const char* rpc,
@@ -24,6 +26,24 @@ grpc::ServerUnaryReactor* MatrixCacheService::Answer(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(rpc, status));
   return reactor;
+}
+
+absl::Status MatrixCacheService::Authorize(
+    const grpc::CallbackServerContext& context, Access access,
+    const char* rpc) const {
+  const auto& metadata = context.client_metadata();
+  const auto found = metadata.find("authorization");
+  std::optional<absl::string_view> authorization;
+  if (found != metadata.end()) {
+    authorization = absl::string_view(found->second.data(), found->second.size());
+  }
+  return options_.access.Check(authorization, access, rpc);
+}
+
+grpc::ServerUnaryReactor* MatrixCacheService::Refused(
+    grpc::CallbackServerContext* context, Access access, const char* rpc) const {
+  absl::Status allowed = Authorize(*context, access, rpc);
+  return allowed.ok() ? nullptr : Answer(context, rpc, allowed);
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Offload(
@@ -41,6 +61,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Offload(
 grpc::ServerUnaryReactor* MatrixCacheService::Create(
     grpc::CallbackServerContext* context, const v1::CreateRequest* request,
     v1::CreateResponse* response) {
+  if (auto* refused = Refused(context, Access::kWrite, "Create")) return refused;
   return Offload(context, "Create", [this, context, request,
                                      response]() -> absl::Status {
     ASSIGN_OR_RETURN(DType dtype, FromProto(request->dtype()));
@@ -76,6 +97,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
 grpc::ServerUnaryReactor* MatrixCacheService::Commit(
     grpc::CallbackServerContext* context, const v1::CommitRequest* request,
     v1::MatrixInfo* response) {
+  if (auto* refused = Refused(context, Access::kWrite, "Commit")) return refused;
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const bool scheduled = pool_->TrySchedule([this, reactor, request, response] {
     std::shared_ptr<const Segment> replaced;
@@ -92,6 +114,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Commit(
 grpc::ServerUnaryReactor* MatrixCacheService::Abort(
     grpc::CallbackServerContext* context, const v1::AbortRequest* request,
     v1::AbortResponse* /*response*/) {
+  if (auto* refused = Refused(context, Access::kWrite, "Abort")) return refused;
   return Offload(context, "Abort", [this, request]() {
     return store_->Abort(request->lease());
   });
@@ -99,12 +122,18 @@ grpc::ServerUnaryReactor* MatrixCacheService::Abort(
 
 grpc::ServerReadReactor<v1::PutRequest>* MatrixCacheService::Put(
     grpc::CallbackServerContext* context, v1::MatrixInfo* response) {
-  return new PutReactor(store_, pool_, options_.lease, context, response);
+  if (absl::Status allowed = Authorize(*context, Access::kWrite, "Put");
+      !allowed.ok()) {
+    return new RefusedReadCall<v1::PutRequest>(ToGrpcStatus("Put", allowed));
+  }
+  return new PutReactor(store_, pool_, options_.lease, watchdog_, context,
+                        response);
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Info(
     grpc::CallbackServerContext* context, const v1::InfoRequest* request,
     v1::MatrixInfo* response) {
+  if (auto* refused = Refused(context, Access::kRead, "Info")) return refused;
   if (store_->NeedsLoad(request->name())) {
     // Reading the source takes time: not on this thread.
     return Offload(context, "Info", [this, request, response]() -> absl::Status {
@@ -122,6 +151,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Info(
 grpc::ServerUnaryReactor* MatrixCacheService::Load(
     grpc::CallbackServerContext* context, const v1::LoadRequest* request,
     v1::MatrixInfo* response) {
+  if (auto* refused = Refused(context, Access::kWrite, "Load")) return refused;
   return Offload(context, "Load", [this, request, response]() -> absl::Status {
     if (options_.data_dir.empty()) {
       return absl::FailedPreconditionError(
@@ -167,12 +197,14 @@ absl::Status MatrixCacheService::ListPage(const v1::ListRequest& request,
 grpc::ServerUnaryReactor* MatrixCacheService::List(
     grpc::CallbackServerContext* context, const v1::ListRequest* request,
     v1::ListResponse* response) {
+  if (auto* refused = Refused(context, Access::kRead, "List")) return refused;
   return Answer(context, "List", ListPage(*request, response));
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Delete(
     grpc::CallbackServerContext* context, const v1::DeleteRequest* request,
     v1::DeleteResponse* /*response*/) {
+  if (auto* refused = Refused(context, Access::kWrite, "Delete")) return refused;
   return Offload(context, "Delete", [this, request]() {
     return store_->Delete(request->name(), request->generation());
   });
@@ -181,6 +213,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Delete(
 grpc::ServerUnaryReactor* MatrixCacheService::Pin(
     grpc::CallbackServerContext* context, const v1::PinRequest* request,
     v1::MatrixInfo* response) {
+  if (auto* refused = Refused(context, Access::kWrite, "Pin")) return refused;
   return Offload(context, "Pin", [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(MatrixInfo info, store_->SetPinned(request->name(), true));
     ToProto(info, response);
@@ -191,6 +224,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Pin(
 grpc::ServerUnaryReactor* MatrixCacheService::Unpin(
     grpc::CallbackServerContext* context, const v1::PinRequest* request,
     v1::MatrixInfo* response) {
+  if (auto* refused = Refused(context, Access::kWrite, "Unpin")) return refused;
   return Offload(context, "Unpin", [this, request, response]() -> absl::Status {
     ASSIGN_OR_RETURN(MatrixInfo info, store_->SetPinned(request->name(), false));
     ToProto(info, response);
@@ -199,19 +233,30 @@ grpc::ServerUnaryReactor* MatrixCacheService::Unpin(
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MatrixCacheService::Read(
-    grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* request) {
-  return new ReadReactor(*store_, pool_, *request, options_.read_chunk_bytes);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  if (absl::Status allowed = Authorize(*context, Access::kRead, "Read");
+      !allowed.ok()) {
+    return new RefusedWriteCall<grpc::ByteBuffer>(ToGrpcStatus("Read", allowed));
+  }
+  return new ReadReactor(*store_, pool_, watchdog_, context, *request,
+                         options_.read_chunk_bytes);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MatrixCacheService::Preview(
-    grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* request) {
-  return new PreviewReactor(*store_, pool_, *request, options_.read_chunk_bytes,
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  if (absl::Status allowed = Authorize(*context, Access::kRead, "Preview");
+      !allowed.ok()) {
+    return new RefusedWriteCall<grpc::ByteBuffer>(ToGrpcStatus("Preview", allowed));
+  }
+  return new PreviewReactor(*store_, pool_, watchdog_, context, *request,
+                            options_.read_chunk_bytes,
                             options_.preview_threads);
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Stats(
     grpc::CallbackServerContext* context, const v1::StatsRequest* /*request*/,
     v1::StatsResponse* response) {
+  if (auto* refused = Refused(context, Access::kRead, "Stats")) return refused;
   ToProto(store_->Stats(), store_->options().shm_dir, response);
   return Answer(context, "Stats", absl::OkStatus());
 }

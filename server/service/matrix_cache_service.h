@@ -15,6 +15,8 @@
 #include "absl/time/time.h"
 #include "matcache/v1/matcache.grpc.pb.h"
 #include "server/core/store.h"
+#include "server/service/access_policy.h"
+#include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 
 namespace matcache {
@@ -30,6 +32,8 @@ struct ServiceOptions {
   int preview_threads = 2;
   // Canonical directory Load sources must be in; empty disables Load.
   std::string data_dir;
+  // Tokens callers must present.
+  AccessPolicy access;
 };
 
 // Read and Preview take and produce raw frames (see read_frames.h).
@@ -38,7 +42,10 @@ class MatrixCacheService final
           v1::MatrixCache::WithRawCallbackMethod_Preview<
               v1::MatrixCache::CallbackService>> {
  public:
-  MatrixCacheService(Store* store, WorkerPool* pool, ServiceOptions options);
+  // `watchdog` (may be null, and must outlive the service) cancels streams
+  // that stall.
+  MatrixCacheService(Store* store, WorkerPool* pool, StreamWatchdog* watchdog,
+                     ServiceOptions options);
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
                                    const v1::CreateRequest* request,
@@ -84,6 +91,12 @@ class MatrixCacheService final
   static grpc::ServerUnaryReactor* Answer(grpc::CallbackServerContext* context,
                                           const char* rpc,
                                           const absl::Status& status);
+  // Checks that `context` may make the call `rpc` needing `access`.
+  absl::Status Authorize(const grpc::CallbackServerContext& context,
+                         Access access, const char* rpc) const;
+  // A unary call finished with Authorize's error; nullptr if it may run.
+  grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
+                                    Access access, const char* rpc) const;
   // Runs `work` on the pool and finishes the call with its status;
   // RESOURCE_EXHAUSTED if the pool's queue is full.
   grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* context,
@@ -94,6 +107,7 @@ class MatrixCacheService final
 
   Store* const store_;
   WorkerPool* const pool_;
+  StreamWatchdog* const watchdog_;
   const ServiceOptions options_;
 };
 

@@ -32,9 +32,11 @@ absl::StatusOr<PreviewMethod> MethodFromProto(v1::PreviewMethod method) {
 }  // namespace
 
 PreviewReactor::PreviewReactor(Store& store, WorkerPool* pool,
+                               StreamWatchdog* watchdog,
+                               grpc::CallbackServerContext* context,
                                const grpc::ByteBuffer& request,
                                int64_t default_chunk_bytes, int threads)
-    : pool_(pool), threads_(threads) {
+    : pool_(pool), threads_(threads), watched_(watchdog, context) {
   StartStream<v1::PreviewRequest>(
       store, pool, request,
       [this, &store, default_chunk_bytes](const v1::PreviewRequest& parsed) {
@@ -75,6 +77,7 @@ absl::Status PreviewReactor::Start(const Store& store,
 }
 
 void PreviewReactor::OnWriteDone(bool ok) {
+  if (ok) watched_.Progress();
   if (!ok) {
     Finish(grpc::Status(grpc::StatusCode::CANCELLED,
                         "Preview stream broken by the client"));

@@ -20,6 +20,7 @@
 #include "server/core/preview.h"
 #include "server/core/segment.h"
 #include "server/core/store.h"
+#include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 
 namespace matcache {
@@ -28,8 +29,10 @@ class PreviewReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   // Parses and validates the PreviewRequest in `request` and starts
   // streaming (or finishes with an error). Deletes itself when the call is
-  // done.
-  PreviewReactor(Store& store, WorkerPool* pool,
+  // done. `watchdog` (may be null) cancels the call if the client stops
+  // reading.
+  PreviewReactor(Store& store, WorkerPool* pool, StreamWatchdog* watchdog,
+                 grpc::CallbackServerContext* context,
                  const grpc::ByteBuffer& request, int64_t default_chunk_bytes,
                  int threads);
 
@@ -58,6 +61,7 @@ class PreviewReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   std::shared_ptr<std::string> batch_;
   size_t batch_sent_ = 0;
   grpc::ByteBuffer frame_;
+  WatchedCall watched_;
 };
 
 }  // namespace matcache

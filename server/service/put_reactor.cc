@@ -12,17 +12,20 @@
 namespace matcache {
 
 PutReactor::PutReactor(Store* store, WorkerPool* pool, absl::Duration lease,
+                       StreamWatchdog* watchdog,
                        grpc::CallbackServerContext* context,
                        v1::MatrixInfo* response)
     : store_(store),
       pool_(pool),
       lease_(lease),
       context_(context),
-      response_(response) {
+      response_(response),
+      watched_(watchdog, context) {
   StartRead(&request_);
 }
 
 void PutReactor::OnReadDone(bool ok) {
+  if (ok) watched_.Progress();
   if (!ok) {
     OnEndOfStream();
   } else if (!write_.has_value()) {

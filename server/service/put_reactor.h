@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "matcache/v1/matcache.pb.h"
 #include "server/core/store.h"
+#include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 
 namespace matcache {
@@ -23,9 +24,11 @@ class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
  public:
   // Starts reading. Deletes itself when the call is done.
   // The staging segment's lease lasts `lease` after the latest message: a
-  // stream that stalls for longer is aborted.
+  // stream that stalls for longer is aborted. `watchdog` (may be null)
+  // cancels the call if the client stops sending.
   PutReactor(Store* store, WorkerPool* pool, absl::Duration lease,
-             grpc::CallbackServerContext* context, v1::MatrixInfo* response);
+             StreamWatchdog* watchdog, grpc::CallbackServerContext* context,
+             v1::MatrixInfo* response);
 
   void OnReadDone(bool ok) override;
   void OnDone() override;
@@ -44,6 +47,7 @@ class PutReactor final : public grpc::ServerReadReactor<v1::PutRequest> {
   const absl::Duration lease_;
   grpc::CallbackServerContext* const context_;
   v1::MatrixInfo* const response_;
+  WatchedCall watched_;
   v1::PutRequest request_;
   std::optional<StagingWrite> write_;
   int64_t received_ = 0;

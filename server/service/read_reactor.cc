@@ -15,8 +15,11 @@
 namespace matcache {
 
 ReadReactor::ReadReactor(Store& store, WorkerPool* pool,
+                         StreamWatchdog* watchdog,
+                         grpc::CallbackServerContext* context,
                          const grpc::ByteBuffer& request,
-                         int64_t default_chunk_bytes) {
+                         int64_t default_chunk_bytes)
+    : watched_(watchdog, context) {
   StartStream<v1::ReadRequest>(
       store, pool, request,
       [this, &store, default_chunk_bytes](const v1::ReadRequest& parsed) {
@@ -66,6 +69,7 @@ absl::Status ReadReactor::Start(const Store& store,
 }
 
 void ReadReactor::OnWriteDone(bool ok) {
+  if (ok) watched_.Progress();
   if (!ok) {
     Finish(grpc::Status(grpc::StatusCode::CANCELLED,
                         "Read stream broken by the client"));

@@ -22,6 +22,7 @@
 #include "server/core/segment.h"
 #include "server/core/selection_reader.h"
 #include "server/core/store.h"
+#include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 
 namespace matcache {
@@ -31,8 +32,10 @@ class ReadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   // Parses and validates the ReadRequest in `request` and starts streaming
   // (or finishes with an error); a matrix that must first be read from its
   // source is loaded on `pool`. Deletes itself when the call is done.
-  ReadReactor(Store& store, WorkerPool* pool, const grpc::ByteBuffer& request,
-              int64_t default_chunk_bytes);
+  // `watchdog` (may be null) cancels the call if the client stops reading.
+  ReadReactor(Store& store, WorkerPool* pool, StreamWatchdog* watchdog,
+              grpc::CallbackServerContext* context,
+              const grpc::ByteBuffer& request, int64_t default_chunk_bytes);
 
   void OnWriteDone(bool ok) override;
   void OnDone() override;
@@ -53,6 +56,7 @@ class ReadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   int64_t chunk_elements_ = 0;
   std::string scratch_;  // source elements of one chunk, when casting
   grpc::ByteBuffer frame_;
+  WatchedCall watched_;
 };
 
 }  // namespace matcache

@@ -2,9 +2,12 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <grpcpp/security/server_credentials.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 #include <utility>
 
@@ -29,12 +32,24 @@ absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir,
   return canonical.string();
 }
 
+int ToMilliseconds(absl::Duration duration) {
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(duration),
+                                            std::numeric_limits<int>::max()));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
     ServerOptions options) {
   for (const ListenAddress& address : options.listen) {
-    if (address.is_unix) RETURN_IF_ERROR(PrepareUnixSocketPath(address.unix_path));
+    if (address.is_unix) {
+      RETURN_IF_ERROR(PrepareUnixSocketPath(address.unix_path, options.group));
+    }
+  }
+  if (options.group.has_value()) {
+    options.store.group = options.group;
+    options.store.staging_mode = 0660;
+    options.store.published_mode = 0440;
   }
   if (!options.service.data_dir.empty()) {
     ASSIGN_OR_RETURN(options.service.data_dir,
@@ -62,8 +77,24 @@ MatcacheServer::MatcacheServer(ServerOptions options, std::unique_ptr<Store> sto
       store_(std::move(store)),
       pool_(std::make_unique<WorkerPool>(options_.worker_threads,
                                          options_.max_queued_work)),
-      service_(std::make_unique<MatrixCacheService>(store_.get(), pool_.get(),
-                                                    options_.service)) {}
+      watchdog_(options_.stream_idle_timeout),
+      service_(std::make_unique<MatrixCacheService>(
+          store_.get(), pool_.get(), &watchdog_, options_.service)) {}
+
+std::shared_ptr<grpc::ServerCredentials> MatcacheServer::CredentialsFor(
+    const ListenAddress& address) const {
+  if (address.is_unix || !options_.tls.has_value()) {
+    return grpc::InsecureServerCredentials();
+  }
+  const TlsOptions& tls = *options_.tls;
+  grpc::SslServerCredentialsOptions ssl(
+      tls.client_ca.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = tls.client_ca;
+  ssl.pem_key_cert_pairs.push_back({tls.private_key, tls.certificate_chain});
+  return grpc::SslServerCredentials(ssl);
+}
 
 absl::Status MatcacheServer::StartGrpc() {
   grpc::EnableDefaultHealthCheckService(true);
@@ -72,11 +103,22 @@ absl::Status MatcacheServer::StartGrpc() {
   std::vector<int> ports(options_.listen.size(), 0);
   for (size_t i = 0; i < options_.listen.size(); ++i) {
     builder.AddListeningPort(options_.listen[i].uri,
-                             grpc::InsecureServerCredentials(), &ports[i]);
+                             CredentialsFor(options_.listen[i]), &ports[i]);
   }
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              options_.max_concurrent_streams_per_connection);
+  grpc::ResourceQuota quota("matcached");
+  quota.Resize(static_cast<size_t>(options_.grpc_memory_bytes));
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             ToMilliseconds(options_.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             ToMilliseconds(options_.keepalive_timeout));
+  // Clients pinging more often than allowed get a GOAWAY after two strikes.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             ToMilliseconds(options_.min_client_ping_interval));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) {
@@ -96,8 +138,17 @@ absl::Status MatcacheServer::StartGrpc() {
             : absl::StrCat(address.uri.substr(0, address.uri.rfind(':')), ":",
                            ports[i]));
   }
+  for (const ListenAddress& address : options_.listen) {
+    if (!address.is_unix) continue;
+    absl::Status secured = SecureUnixSocket(address.unix_path, options_.group);
+    if (!secured.ok()) {
+      server_->Shutdown();
+      server_ = nullptr;
+      return secured;
+    }
+  }
   server_->GetHealthCheckService()->SetServingStatus(true);
-  sweeper_ = std::thread([this] { SweepLeases(); });
+  sweeper_ = std::thread([this] { Sweep(); });
   return absl::OkStatus();
 }
 
@@ -148,10 +199,10 @@ void MatcacheServer::StartPersisting() {
   }
 }
 
-void MatcacheServer::SweepLeases() {
-  const absl::Duration period =
-      std::clamp(options_.service.lease / 4, absl::Milliseconds(100),
-                 absl::Seconds(5));
+void MatcacheServer::Sweep() {
+  const absl::Duration period = std::clamp(
+      std::min(options_.service.lease, options_.stream_idle_timeout) / 4,
+      absl::Milliseconds(100), absl::Seconds(5));
   absl::MutexLock lock(&mu_);
   while (!stopping_) {
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), period);
@@ -159,6 +210,7 @@ void MatcacheServer::SweepLeases() {
     mu_.Unlock();
     store_->AbortExpired(absl::Now());
     store_->DeleteExpired(absl::Now());
+    watchdog_.CancelIdle(absl::Now());
     mu_.Lock();
   }
 }

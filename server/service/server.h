@@ -4,7 +4,11 @@
 #ifndef MATCACHE_SERVER_SERVICE_SERVER_H_
 #define MATCACHE_SERVER_SERVICE_SERVER_H_
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,9 +22,18 @@
 #include "server/core/store.h"
 #include "server/service/listen_address.h"
 #include "server/service/matrix_cache_service.h"
+#include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 
 namespace matcache {
+
+// TLS for the TCP listeners (unix sockets stay plaintext), as PEM text.
+struct TlsOptions {
+  std::string certificate_chain;
+  std::string private_key;
+  // Non-empty: clients must present a certificate this CA signed.
+  std::string client_ca;
+};
 
 struct ServerOptions {
   // Where to listen; see ParseListenAddresses.
@@ -34,6 +47,23 @@ struct ServerOptions {
   int max_receive_message_bytes = 8 << 20;
   // Concurrent calls one client connection may have open.
   int max_concurrent_streams_per_connection = 100;
+  // Memory gRPC may use for all connections and calls (a ResourceQuota).
+  int64_t grpc_memory_bytes = int64_t{1} << 30;
+  // A Put, Read or Preview stream that neither sends nor receives for this
+  // long is cancelled.
+  absl::Duration stream_idle_timeout = absl::Seconds(120);
+  // The server pings connections idle this long, and closes those that do
+  // not answer within keepalive_timeout; clients may ping no more often
+  // than min_client_ping_interval.
+  absl::Duration keepalive_time = absl::Seconds(60);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  absl::Duration min_client_ping_interval = absl::Seconds(10);
+  // Group whose members may use the unix sockets and read the segments
+  // (staging 0660, published 0440, socket 0660 in a 0750 directory);
+  // nullopt: the server's user only (0600, 0400, 0600 in 0700).
+  std::optional<gid_t> group;
+  // TLS for TCP listeners; nullopt: plaintext.
+  std::optional<TlsOptions> tls;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
   // Every *.npy file here becomes the source of a matrix named after its
@@ -68,12 +98,17 @@ class MatcacheServer {
   // With a persist_dir: persists every publication in the background and
   // adopts what an earlier run persisted.
   void StartPersisting();
-  // Aborts expired leases and deletes expired matrices, periodically.
-  void SweepLeases();
+  // Periodically aborts expired leases, deletes expired matrices and
+  // cancels idle streams.
+  void Sweep();
+  // Credentials for listening on `address`.
+  std::shared_ptr<grpc::ServerCredentials> CredentialsFor(
+      const ListenAddress& address) const;
 
   const ServerOptions options_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<WorkerPool> pool_;
+  StreamWatchdog watchdog_;
   std::unique_ptr<MatrixCacheService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;

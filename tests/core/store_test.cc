@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 #include <set>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +69,27 @@ TEST_F(StoreTest, StagingFileIsPrivateAndNeverServed) {
   EXPECT_THAT(write->segment->path(), HasSubstr(".staging.shm"));
   EXPECT_EQ(store->Info("m").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(store->List("").empty());
+}
+
+TEST_F(StoreTest, FileNamesSquattedByOthersAreSkipped) {
+  std::unique_ptr<Store> store = OpenStore();
+  // The names a fresh store would use next: staging 1, then generation 2.
+  for (const char* file : {"t.m.1.staging.shm", "t.m.2.staging.shm", "t.m.4.shm"}) {
+    std::ofstream(PathOf(file)) << "squatter";
+  }
+  absl::StatusOr<MatrixInfo> info = PutFilled(*store, "m", 7);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->generation, 5u);
+  absl::StatusOr<std::shared_ptr<const Segment>> segment = store->Acquire("m");
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  EXPECT_TRUE(AllEqual(**segment, 7));
+  for (const char* file : {"t.m.1.staging.shm", "t.m.2.staging.shm", "t.m.4.shm"}) {
+    std::ifstream squatter(PathOf(file));
+    std::string contents;
+    squatter >> contents;
+    EXPECT_EQ(contents, "squatter") << file;
+  }
+  EXPECT_EQ(store->List("").size(), 1u);
 }
 
 TEST_F(StoreTest, ReplaceKeepsOldMappingsAndOneFilePerName) {

@@ -1,0 +1,104 @@
+#include "server/service/access_policy.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/posix_error.h"
+
+namespace matcache {
+namespace {
+
+constexpr absl::string_view kBearer = "Bearer ";
+// Larger files are not token files.
+constexpr ssize_t kMaxTokenFileBytes = 4096;
+
+// Whether `presented` equals `expected`, in time that depends only on the
+// length of `expected`.
+bool TokensEqual(absl::string_view presented, absl::string_view expected) {
+  volatile unsigned char difference = presented.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const unsigned char sent =
+        i < presented.size() ? static_cast<unsigned char>(presented[i]) : 0;
+    difference |= sent ^ static_cast<unsigned char>(expected[i]);
+  }
+  return difference == 0;
+}
+
+}  // namespace
+
+AccessPolicy::AccessPolicy(std::string read_token, std::string write_token)
+    : read_token_(std::move(read_token)), write_token_(std::move(write_token)) {}
+
+absl::Status AccessPolicy::Check(std::optional<absl::string_view> authorization,
+                                 Access access, absl::string_view rpc) const {
+  const bool needs_token = access == Access::kWrite ? !write_token_.empty()
+                                                    : !read_token_.empty();
+  if (!needs_token) return absl::OkStatus();
+  const absl::string_view kind = access == Access::kWrite ? "write" : "read";
+  if (!authorization.has_value() ||
+      !absl::StartsWith(*authorization, kBearer)) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        rpc, " needs this server's ", kind,
+        " token: send it as the metadata 'authorization: Bearer <token>' "
+        "(the clients take a token argument or $MATCACHE_TOKEN)"));
+  }
+  const absl::string_view token = authorization->substr(kBearer.size());
+  // Both comparisons always run: timing does not tell which token matched.
+  const bool write_ok = !write_token_.empty() && TokensEqual(token, write_token_);
+  const bool read_ok = access == Access::kRead && TokensEqual(token, read_token_);
+  if (write_ok || read_ok) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "the token sent with ", rpc, " is not this server's ", kind, " token"));
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return PosixError(errno, "open token file", path);
+  struct stat st;
+  std::string contents(kMaxTokenFileBytes + 1, '\0');
+  ssize_t size = -1;
+  const bool stated = fstat(fd, &st) == 0;
+  if (stated && S_ISREG(st.st_mode)) {
+    size = read(fd, contents.data(), contents.size());
+  }
+  const int error = errno;
+  close(fd);
+  if (!stated) return PosixError(error, "stat token file", path);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token file ", path, " is not a regular file"));
+  }
+  if (size < 0) return PosixError(error, "read token file", path);
+  if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "token file ", path,
+        " may be read or written by every user; chmod o-rw it first"));
+  }
+  if (size > kMaxTokenFileBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "token file ", path, " is larger than ", kMaxTokenFileBytes, " bytes"));
+  }
+  contents.resize(static_cast<size_t>(size));
+  const absl::string_view token = absl::StripAsciiWhitespace(contents);
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("token file ", path, " holds no token"));
+  }
+  for (const char c : token) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+        !absl::ascii_isprint(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "token file ", path,
+          " holds whitespace or control characters inside its token"));
+    }
+  }
+  return std::string(token);
+}
+
+}  // namespace matcache

@@ -1,0 +1,214 @@
+// Who may do what: tokens, file and socket modes, and the limits that keep a
+// stalled client from holding server resources; against a real server.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "clients/cpp/client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/server_test_base.h"
+
+namespace matcache {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr char kReadToken[] = "read-7f3a";
+constexpr char kWriteToken[] = "write-91c2";
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+gid_t GroupOf(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(lstat(path.c_str(), &st), 0) << path;
+  return st.st_gid;
+}
+
+class AccessTest : public matcache::testing::ServerTestBase {
+ protected:
+  void SetUp() override {}  // each test starts the server it needs
+
+  std::unique_ptr<Client> Connect(const std::string& token) {
+    ClientOptions options;
+    options.address = unix_address();
+    options.token = token.empty() ? "" : token;
+    return Client::Connect(options);
+  }
+
+  std::string socket_path() const { return socket_dir_.path() + "/m.sock"; }
+};
+
+TEST_F(AccessTest, TokensGuardWritesAndReads) {
+  ServerOptions options = Options();
+  options.service.access = AccessPolicy(kReadToken, kWriteToken);
+  StartServer(options);
+  const xt::xarray<int64_t> matrix = {1, 2, 3};
+  auto writer = Connect(kWriteToken);
+  absl::StatusOr<MatrixInfo> put = writer->Put("m", matrix);
+  ASSERT_TRUE(put.ok()) << put.status();
+
+  // Unsetenv so that the client really sends no token.
+  unsetenv("MATCACHE_TOKEN");
+  auto anonymous = Connect("");
+  absl::Status refused = anonymous->Put("m", xt::xarray<int64_t>{9}).status();
+  EXPECT_TRUE(absl::IsUnauthenticated(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("write token"));
+  EXPECT_TRUE(absl::IsUnauthenticated(anonymous->Info("m").status()));
+  EXPECT_TRUE(absl::IsUnauthenticated(anonymous->Read<int64_t>("m").status()));
+  EXPECT_TRUE(absl::IsUnauthenticated(anonymous->Delete("m")));
+
+  auto wrong = Connect("guess");
+  EXPECT_TRUE(absl::IsPermissionDenied(wrong->Info("m").status()));
+  EXPECT_TRUE(absl::IsPermissionDenied(wrong->Delete("m")));
+
+  auto reader = Connect(kReadToken);
+  EXPECT_TRUE(absl::IsPermissionDenied(reader->Delete("m")));
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      reader->Put("m", xt::xarray<int64_t>{9}).status()));
+  absl::StatusOr<xt::xarray<int64_t>> read = reader->Read<int64_t>("m");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, matrix);
+  // Nothing refused changed the matrix.
+  absl::StatusOr<MatrixInfo> info = writer->Info("m");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->generation, put->generation);
+  EXPECT_TRUE(writer->Delete("m").ok());
+}
+
+TEST_F(AccessTest, HealthNeedsNoToken) {
+  ServerOptions options = Options();
+  options.service.access = AccessPolicy(kReadToken, kWriteToken);
+  StartServer(options);
+  auto channel = grpc::CreateChannel(unix_address(),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // An empty HealthCheckRequest: the whole server.
+  grpc::Slice empty(std::string{});
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Notification done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", {}, &request,
+                 &response, [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(AccessTest, WithoutGroupEverythingIsPrivate) {
+  StartServer(Options());
+  EXPECT_EQ(ModeOf(socket_dir_.path()), 0700);
+  EXPECT_EQ(ModeOf(socket_path()), 0600);
+  auto client = Connect("");
+  absl::StatusOr<MatrixInfo> put = client->Put("m", xt::xarray<double>{1.5});
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(ModeOf(put->path), 0400);
+}
+
+TEST_F(AccessTest, GroupGetsTheSocketAndReadOnlySegments) {
+  // A group this process may give files to; as root, one it is not in.
+  const gid_t group = geteuid() == 0 ? 65534 : getegid();
+  ServerOptions options = Options();
+  options.group = group;
+  StartServer(options);
+  EXPECT_EQ(ModeOf(socket_dir_.path()), 0750);
+  EXPECT_EQ(GroupOf(socket_dir_.path()), group);
+  EXPECT_EQ(ModeOf(socket_path()), 0660);
+  EXPECT_EQ(GroupOf(socket_path()), group);
+
+  auto stub = NewStub();
+  grpc::ClientContext context;
+  v1::CreateRequest create;
+  create.set_name("m");
+  create.add_shape(4);
+  create.set_dtype(v1::DTYPE_INT8);
+  v1::CreateResponse created;
+  ASSERT_TRUE(stub->Create(&context, create, &created).ok());
+  EXPECT_EQ(ModeOf(created.path()), 0660);
+  EXPECT_EQ(GroupOf(created.path()), group);
+  grpc::ClientContext commit_context;
+  v1::CommitRequest commit;
+  commit.set_lease(created.lease());
+  v1::MatrixInfo info;
+  ASSERT_TRUE(stub->Commit(&commit_context, commit, &info).ok());
+  EXPECT_EQ(ModeOf(info.path()), 0440);
+  EXPECT_EQ(GroupOf(info.path()), group);
+}
+
+TEST_F(AccessTest, RefusesASocketDirectoryOpenToEveryone) {
+  ASSERT_EQ(chmod(socket_dir_.path().c_str(), 0755), 0);
+  absl::StatusOr<std::unique_ptr<MatcacheServer>> server =
+      MatcacheServer::Start(Options());
+  ASSERT_FALSE(server.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(server.status())) << server.status();
+  EXPECT_THAT(server.status().message(), HasSubstr("open to every user"));
+}
+
+TEST_F(AccessTest, CancelsAReadStreamTheClientStopsReading) {
+  ServerOptions options = Options();
+  options.stream_idle_timeout = absl::Milliseconds(300);
+  StartServer(options);
+  auto client = Connect("");
+  // Far more than the transport buffers hold, so the server's writes stall.
+  const xt::xarray<double> matrix = xt::zeros<double>({int64_t{64} << 17});
+  ASSERT_TRUE(client->Put("big", matrix).ok());
+
+  auto stub = NewStub();
+  grpc::ClientContext context;
+  v1::ReadRequest request;
+  request.set_name("big");
+  auto reader = stub->Read(&context, request);
+  v1::ReadResponse response;
+  ASSERT_TRUE(reader->Read(&response));  // the header
+  absl::SleepFor(absl::Seconds(2));
+  while (reader->Read(&response)) {
+  }
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED)
+      << status.error_message();
+}
+
+TEST_F(AccessTest, CancelsAPutStreamTheClientStopsSending) {
+  ServerOptions options = Options();
+  options.service.lease = absl::Seconds(30);  // the watchdog, not the lease
+  options.stream_idle_timeout = absl::Milliseconds(300);
+  StartServer(options);
+  auto stub = NewStub();
+  grpc::ClientContext context;
+  v1::MatrixInfo response;
+  auto writer = stub->Put(&context, &response);
+  v1::PutRequest message;
+  message.mutable_header()->set_name("stalled");
+  message.mutable_header()->add_shape(1 << 20);
+  message.mutable_header()->set_dtype(v1::DTYPE_UINT8);
+  ASSERT_TRUE(writer->Write(message));
+  message.Clear();
+  message.set_data(std::string(1000, 'x'));
+  ASSERT_TRUE(writer->Write(message));
+  absl::SleepFor(absl::Seconds(2));
+  const grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED)
+      << status.error_message();
+  EXPECT_THAT(SegmentFiles(), IsEmpty());
+}
+
+}  // namespace
+}  // namespace matcache
