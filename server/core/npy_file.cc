@@ -111,10 +111,11 @@ absl::StatusOr<NpyHeader> ReadNpyFileHeader(const std::string& path) {
   }
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return PosixError(errno, "stat", path);
-  if (st.st_size < header->data_offset + header->data_bytes) {
+  // Compared without adding: the shape may announce up to INT64_MAX bytes.
+  if (header->data_bytes > st.st_size - header->data_offset) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": the .npy file has ", st.st_size, " bytes; its header needs ",
-        header->data_offset + header->data_bytes));
+        header->data_offset, " + ", header->data_bytes));
   }
   return header;
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <string>
 #include <thread>
@@ -179,6 +180,15 @@ TEST_F(SourceTest, MalformedAndShortFilesAreRefusedAtRegistration) {
   EXPECT_EQ(shortened.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(shortened.status().message(), HasSubstr("header needs"));
   EXPECT_FALSE(store->NeedsLoad("j"));
+}
+
+TEST_F(SourceTest, AShapeOfNearlyInt64MaxBytesIsRefusedWithoutOverflow) {
+  // The header's size plus the data's would not fit in int64.
+  const std::string header = NpyHeaderFor(DType::kUInt8, {std::numeric_limits<int64_t>::max()});
+  absl::StatusOr<NpyHeader> parsed =
+      ReadNpyFileHeader(WriteFile("huge.npy", header + "x"));
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(parsed.status().message(), HasSubstr("header needs"));
 }
 
 TEST_F(SourceTest, PersistWritesOnlyTheCurrentVersionAndAdoptsItAfterAReboot) {
