@@ -1,5 +1,4 @@
-// Who may do what: tokens, file and socket modes, and the limits that keep a
-// stalled client from holding server resources; against a real server.
+// Who may do what: tokens, and file and socket modes; against a real server.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -7,11 +6,9 @@
 #include <unistd.h>
 
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
-#include "absl/time/clock.h"
 #include "clients/cpp/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -21,7 +18,6 @@ namespace matcache {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::IsEmpty;
 
 constexpr char kReadToken[] = "read-7f3a";
 constexpr char kWriteToken[] = "write-91c2";
@@ -160,54 +156,6 @@ TEST_F(AccessTest, RefusesASocketDirectoryOpenToEveryone) {
   ASSERT_FALSE(server.ok());
   EXPECT_TRUE(absl::IsFailedPrecondition(server.status())) << server.status();
   EXPECT_THAT(server.status().message(), HasSubstr("open to every user"));
-}
-
-TEST_F(AccessTest, CancelsAReadStreamTheClientStopsReading) {
-  ServerOptions options = Options();
-  options.stream_idle_timeout = absl::Milliseconds(300);
-  StartServer(options);
-  auto client = Connect("");
-  // Far more than the transport buffers hold, so the server's writes stall.
-  const xt::xarray<double> matrix = xt::zeros<double>({int64_t{64} << 17});
-  ASSERT_TRUE(client->Put("big", matrix).ok());
-
-  auto stub = NewStub();
-  grpc::ClientContext context;
-  v1::ReadRequest request;
-  request.set_name("big");
-  auto reader = stub->Read(&context, request);
-  v1::ReadResponse response;
-  ASSERT_TRUE(reader->Read(&response));  // the header
-  absl::SleepFor(absl::Seconds(2));
-  while (reader->Read(&response)) {
-  }
-  const grpc::Status status = reader->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED)
-      << status.error_message();
-}
-
-TEST_F(AccessTest, CancelsAPutStreamTheClientStopsSending) {
-  ServerOptions options = Options();
-  options.service.lease = absl::Seconds(30);  // the watchdog, not the lease
-  options.stream_idle_timeout = absl::Milliseconds(300);
-  StartServer(options);
-  auto stub = NewStub();
-  grpc::ClientContext context;
-  v1::MatrixInfo response;
-  auto writer = stub->Put(&context, &response);
-  v1::PutRequest message;
-  message.mutable_header()->set_name("stalled");
-  message.mutable_header()->add_shape(1 << 20);
-  message.mutable_header()->set_dtype(v1::DTYPE_UINT8);
-  ASSERT_TRUE(writer->Write(message));
-  message.Clear();
-  message.set_data(std::string(1000, 'x'));
-  ASSERT_TRUE(writer->Write(message));
-  absl::SleepFor(absl::Seconds(2));
-  const grpc::Status status = writer->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED)
-      << status.error_message();
-  EXPECT_THAT(SegmentFiles(), IsEmpty());
 }
 
 }  // namespace
