@@ -18,6 +18,9 @@ readonly PACKAGES=(
   redis-server python3-matplotlib
   # Security tests: certificates for TLS
   openssl
+  # Sanitizer and fuzz build (build-asan): clang, its sanitizer and libFuzzer
+  # runtimes, and llvm-symbolizer for readable reports
+  clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

@@ -43,6 +43,23 @@ absl::StatusOr<std::vector<Index>> IndicesFromProto(
   return result;
 }
 
+absl::StatusOr<PreviewMethod> PreviewMethodFromProto(v1::PreviewMethod method) {
+  switch (method) {
+    case v1::PREVIEW_METHOD_UNSPECIFIED:
+    case v1::PREVIEW_METHOD_MEAN:
+      return PreviewMethod::kMean;
+    case v1::PREVIEW_METHOD_MIN:
+      return PreviewMethod::kMin;
+    case v1::PREVIEW_METHOD_MAX:
+      return PreviewMethod::kMax;
+    case v1::PREVIEW_METHOD_FIRST:
+      return PreviewMethod::kFirst;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown preview method ", static_cast<int>(method)));
+  }
+}
+
 absl::StatusOr<Retention> RetentionFromProto(bool pin, int64_t ttl_seconds,
                                              absl::Time now) {
   if (ttl_seconds < 0) {

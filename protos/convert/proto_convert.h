@@ -13,6 +13,7 @@
 #include "matcache/v1/matcache.pb.h"
 #include "server/core/dtype.h"
 #include "server/core/matrix_info.h"
+#include "server/core/preview.h"
 #include "server/core/retention.h"
 #include "server/core/slice.h"
 #include "server/core/store.h"
@@ -26,6 +27,9 @@ v1::DType ToProto(DType dtype);
 // INVALID_ARGUMENT, naming the position, for an Index with no kind set.
 absl::StatusOr<std::vector<Index>> IndicesFromProto(
     const google::protobuf::RepeatedPtrField<v1::Index>& indices);
+
+// UNSPECIFIED means MEAN; INVALID_ARGUMENT for unknown values.
+absl::StatusOr<PreviewMethod> PreviewMethodFromProto(v1::PreviewMethod method);
 
 // The retention a put asks for, expiring `ttl_seconds` after `now` (none if
 // 0). INVALID_ARGUMENT for a negative TTL.

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/strings/str_cat.h"
 #include "protos/convert/proto_convert.h"
 #include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
@@ -10,27 +9,6 @@
 #include "server/service/when_loaded.h"
 
 namespace matcache {
-namespace {
-
-absl::StatusOr<PreviewMethod> MethodFromProto(v1::PreviewMethod method) {
-  switch (method) {
-    case v1::PREVIEW_METHOD_UNSPECIFIED:
-    case v1::PREVIEW_METHOD_MEAN:
-      return PreviewMethod::kMean;
-    case v1::PREVIEW_METHOD_MIN:
-      return PreviewMethod::kMin;
-    case v1::PREVIEW_METHOD_MAX:
-      return PreviewMethod::kMax;
-    case v1::PREVIEW_METHOD_FIRST:
-      return PreviewMethod::kFirst;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown preview method ", static_cast<int>(method)));
-  }
-}
-
-}  // namespace
-
 PreviewReactor::PreviewReactor(Store& store, WorkerPool* pool,
                                StreamWatchdog* watchdog,
                                grpc::CallbackServerContext* context,
@@ -58,7 +36,8 @@ absl::Status PreviewReactor::Start(const Store& store,
                                    int64_t default_chunk_bytes) {
   ASSIGN_OR_RETURN(chunk_bytes_,
                    ChunkBytes(request.chunk_bytes(), default_chunk_bytes));
-  ASSIGN_OR_RETURN(PreviewMethod method, MethodFromProto(request.method()));
+  ASSIGN_OR_RETURN(PreviewMethod method,
+                   PreviewMethodFromProto(request.method()));
   ASSIGN_OR_RETURN(segment_, store.Acquire(request.name(), request.generation()));
   const SegmentHeader& header = segment_->header();
   ASSIGN_OR_RETURN(

@@ -1,0 +1,54 @@
+// Fuzzes the checks on matrix names and namespaces, and the parsing of
+// segment file names found in the shm directory: whatever the input, a name
+// that passes has only allowed characters, builds file names that parse
+// back to it, and a parsed file name yields a valid name.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "server/core/name.h"
+#include "server/core/segment_file_name.h"
+
+namespace {
+
+constexpr absl::string_view kNamespace = "matcache";
+
+void Check(bool condition) {
+  if (!condition) std::abort();
+}
+
+void CheckRoundTrip(const std::string& file_name, const std::string& name,
+                    matcache::SegmentFileKind kind, uint64_t number) {
+  std::optional<matcache::SegmentFileName> parsed =
+      matcache::ParseSegmentFileName(kNamespace, file_name);
+  Check(parsed.has_value() && parsed->name == name && parsed->kind == kind &&
+        parsed->number == number);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string input(reinterpret_cast<const char*>(data), size);
+
+  if (matcache::ValidateName(input).ok()) {
+    Check(!input.empty() && input.size() <= matcache::kMaxNameLength &&
+          input.front() != '.' && input.find('/') == std::string::npos);
+    CheckRoundTrip(matcache::PublishedFileName(kNamespace, input, 7), input,
+                   matcache::SegmentFileKind::kPublished, 7);
+    CheckRoundTrip(matcache::StagingFileName(kNamespace, input, 1), input,
+                   matcache::SegmentFileKind::kStaging, 1);
+  }
+  if (matcache::ValidateNamespace(input).ok()) {
+    Check(input.find('.') == std::string::npos &&
+          input.find('/') == std::string::npos);
+  }
+  std::optional<matcache::SegmentFileName> parsed =
+      matcache::ParseSegmentFileName(kNamespace, input);
+  if (parsed.has_value()) {
+    Check(matcache::ValidateName(parsed->name).ok() && parsed->number > 0);
+  }
+  return 0;
+}
