@@ -701,15 +701,36 @@ bool Store::NeedsLoad(absl::string_view name) const {
          sources_.find(std::string(name)) != sources_.end();
 }
 
+bool Store::Contains(absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  return published_.find(name) != published_.end();
+}
+
 absl::Status Store::EnsureLoaded(absl::string_view name) {
+  return LoadOnce(name, /*replace=*/false);
+}
+
+absl::Status Store::Reload(absl::string_view name) {
+  return LoadOnce(name, /*replace=*/true);
+}
+
+absl::Status Store::LoadOnce(absl::string_view name, bool replace) {
   RETURN_IF_ERROR(ValidateName(name));
   const std::string key(name);
   std::string path;
   {
     absl::MutexLock lock(&mu_);
+    bool waited = false;
     while (true) {
-      if (published_.find(key) != published_.end()) return absl::OkStatus();
       auto source = sources_.find(key);
+      auto published = published_.find(key);
+      // After waiting for another caller's load, it counts if it read the
+      // current source.
+      if (published != published_.end() &&
+          (!replace || (waited && source != sources_.end() &&
+                        published->second->header().source == source->second))) {
+        return absl::OkStatus();
+      }
       if (source == sources_.end()) return NoSuchMatrix(name);
       if (loading_.count(key) == 0) {
         path = source->second;
@@ -717,6 +738,7 @@ absl::Status Store::EnsureLoaded(absl::string_view name) {
         break;
       }
       load_done_.Wait(&mu_);  // another caller is reading the same file
+      waited = true;
     }
   }
   absl::Status loaded = LoadFromSource(name, path);

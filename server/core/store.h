@@ -142,9 +142,18 @@ class Store {
   // published nor sourced; the source's error if it cannot be read.
   absl::Status EnsureLoaded(absl::string_view name);
 
+  // Publishes `name` from its source now, replacing the published version
+  // if any (its readers keep it); concurrent loads read the file once.
+  // NOT_FOUND if `name` has no source; the source's error if it cannot be
+  // read.
+  absl::Status Reload(absl::string_view name);
+
   // True if `name` has a source but is not published: EnsureLoaded would
   // read a file.
   bool NeedsLoad(absl::string_view name) const;
+
+  // True if a version of `name` is published.
+  bool Contains(absl::string_view name) const;
 
   // Called (outside the store's lock) with every segment Commit publishes
   // that has no source: the server persists them in the background.
@@ -251,6 +260,8 @@ class Store {
   void RemovePersistedLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads `path` into a new generation of `name`.
+  // EnsureLoaded (`replace` false) or Reload (`replace` true).
+  absl::Status LoadOnce(absl::string_view name, bool replace);
   absl::Status LoadFromSource(absl::string_view name, const std::string& path);
   // Removes a published matrix (whose file the caller unlinked) from the
   // catalogue and hands its segment to `removed`, to be released unlocked.

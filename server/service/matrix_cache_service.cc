@@ -160,8 +160,9 @@ grpc::ServerUnaryReactor* MatrixCacheService::Load(
     ASSIGN_OR_RETURN(std::string path,
                      ResolveSourcePath(options_.data_dir, request->path()));
     ASSIGN_OR_RETURN(MatrixInfo info, store_->RegisterSource(request->name(), path));
-    if (request->eager()) {
-      RETURN_IF_ERROR(store_->EnsureLoaded(request->name()));
+    // A matrix the name already holds gives way to the file at once.
+    if (request->eager() || store_->Contains(request->name())) {
+      RETURN_IF_ERROR(store_->Reload(request->name()));
       ASSIGN_OR_RETURN(info, store_->Info(request->name()));
     }
     ToProto(info, response);

@@ -89,6 +89,19 @@ def test_load_without_a_data_dir_is_refused(start_server, data_dir):
             c.load("m", str(data_dir / "m.npy"))
 
 
+@pytest.mark.parametrize("eager", [False, True])
+def test_load_replaces_what_the_name_holds(start_server, data_dir, eager):
+    srv = start_server("--data_dir", str(data_dir))
+    _save(data_dir / "m.npy", np.arange(6, dtype="i4"))
+    with matcache.Client(srv.address) as c:
+        old = c.put("m", np.full(3, 7.5))
+        held = c.get("m")
+        info = c.load("m", "m.npy", eager=eager)
+        assert info.generation > old.generation and info.shape == (6,)
+        assert np.array_equal(c.get("m"), np.arange(6, dtype="i4"))
+        assert np.array_equal(held, np.full(3, 7.5))  # the old version stays
+
+
 def test_concurrent_first_accesses_read_the_file_once(start_server, data_dir):
     srv = start_server("--data_dir", str(data_dir))
     array = np.arange(4 << 20, dtype=np.float64)  # 32 MiB
