@@ -20,7 +20,7 @@ import numpy as np
 
 import matcache
 
-from suite import put_get, shm_hack
+from suite import peers, shm_hack
 from suite.samples import Measurement, size_label
 
 FAMILY = "fresh_pass"
@@ -35,13 +35,13 @@ def run(env):
     for size in env.scale.sizes:
         env.log(f"fresh pass {size_label(size)}")
         repeat = env.scale.repeat_for(size)
-        results.append(_matcache(env.shm.unix, put_get.LOCAL_SHM, size,
+        results.append(_matcache(env.shm.unix, peers.LOCAL_SHM, size,
                                  repeat))
         if env.huge is None:
-            results.append(Measurement(FAMILY, put_get.LOCAL_HUGE, METRIC,
+            results.append(Measurement(FAMILY, peers.LOCAL_HUGE, METRIC,
                                        "ms", size, skipped=env.huge_reason))
         else:
-            results.append(_matcache(env.huge.unix, put_get.LOCAL_HUGE, size,
+            results.append(_matcache(env.huge.unix, peers.LOCAL_HUGE, size,
                                      repeat))
         results.append(_hack(size, repeat))
         results.append(Measurement(
@@ -68,7 +68,7 @@ def _in_new_processes(arguments, repeat):
 def _matcache(address, subject, size, repeat):
     name = f"bench.pass.{secrets.token_hex(4)}"
     with matcache.Client(address, local=True, timeout=600) as client:
-        client.put(name, put_get.vector(size))
+        client.put(name, peers.vector(size))
         try:
             times = _in_new_processes(["matcache", address, name], repeat)
         finally:
@@ -77,7 +77,7 @@ def _matcache(address, subject, size, repeat):
 
 
 def _hack(size, repeat):
-    segment = shm_hack.put(put_get.vector(size))
+    segment = shm_hack.put(peers.vector(size))
     try:
         times = _in_new_processes(["hack", segment.name, str(size // 8)],
                                   repeat)

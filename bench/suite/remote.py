@@ -16,7 +16,7 @@ import numpy as np
 import matcache
 from matcache.v1 import matcache_pb2 as pb
 
-from suite import memory, put_get
+from suite import memory, peers
 from suite.samples import Measurement, size_label, time_ms
 
 FAMILY = "remote"
@@ -66,9 +66,9 @@ def _full_reads(env):
     name = f"bench.full.{secrets.token_hex(4)}"
     with matcache.Client(env.shm.unix, timeout=600) as writer, \
             matcache.Client(env.shm.tcp, local=False, timeout=600) as remote:
-        writer.put(name, put_get.vector(size))
+        writer.put(name, peers.vector(size))
         try:
-            put_get.check_vector(remote.read(name), size)  # and warm-up
+            peers.check_vector(remote.read(name), size)  # and warm-up
             python = [size / time_ms(lambda: remote.read(name))[0] / 1e6
                       for _ in range(repeat)]
             cpp = _cpp_reads(env, name, size, repeat)
@@ -102,7 +102,7 @@ def _redis_reads(env):
         return Measurement(FAMILY, REDIS, FULL_READ, "GB/s", size,
                            skipped=env.redis_reason)
     key = "read"
-    env.redis.command("SET", key, memoryview(put_get.vector(size)).cast("B"))
+    env.redis.command("SET", key, memoryview(peers.vector(size)).cast("B"))
     try:
         rates = [size / time_ms(lambda: env.redis.get_into_array(key, size))[0]
                  / 1e6 for _ in range(env.scale.repeat_for(size))]

@@ -4,7 +4,7 @@ and its ratio to the target. Reported, never asserted: machines are noisy."""
 
 import dataclasses
 
-from suite import put_get, remote
+from suite import peers, put_get, remote
 from suite.samples import number, size_label
 from suite.scale import GIB
 
@@ -86,7 +86,7 @@ def _from(target, measurement, value=None):
 
 def _put_speedup(label, limit, measurements, subject, size):
     ours = _find(measurements, put_get.FAMILY, subject, size)
-    hack = _find(measurements, put_get.FAMILY, put_get.HACK_PUT, size)
+    hack = _find(measurements, put_get.FAMILY, peers.HACK_PUT, size)
     target = Target(label, limit, "×", True, GIB)
     if ours is None or ours.skipped:
         return _from(target, ours)
@@ -99,14 +99,14 @@ def _local_get(measurements):
                     "ms", False)
     gets = [m for m in measurements
             if m.family == put_get.FAMILY and m.metric == put_get.GET
-            and m.subject in (put_get.LOCAL_SHM, put_get.LOCAL_HUGE)
+            and m.subject in (peers.LOCAL_SHM, peers.LOCAL_HUGE)
             and not m.skipped]
     return _from(target, max(gets, key=lambda m: m.median, default=None))
 
 
 def _server_load(label, measurements, subject, size):
     ours = _find(measurements, put_get.FAMILY, subject, size)
-    numpy_load = _find(measurements, put_get.FAMILY, put_get.NP_LOAD, size)
+    numpy_load = _find(measurements, put_get.FAMILY, peers.NP_LOAD, size)
     target = Target(label, 1.5, "×", False, GIB)
     if ours is None or ours.skipped:
         return _from(target, ours)
@@ -126,11 +126,11 @@ def check(measurements, sizes):
     return [
         _local_get(measurements),
         _put_speedup("local put of 1 GiB ≥ 1.5× faster than the hack's, "
-                     "/dev/shm", 1.5, measurements, put_get.LOCAL_SHM,
+                     "/dev/shm", 1.5, measurements, peers.LOCAL_SHM,
                      one_gib),
         _put_speedup("local put of 1 GiB ≥ 4× faster than the hack's, "
                      "huge-page tmpfs", 4.0, measurements,
-                     put_get.LOCAL_HUGE, one_gib),
+                     peers.LOCAL_HUGE, one_gib),
         _from(Target("remote full read of 1 GiB into Python ≥ 1.0 GB/s", 1.0,
                      "GB/s", True, GIB),
               _find(measurements, remote.FAMILY, remote.PYTHON)),
@@ -147,8 +147,8 @@ def check(measurements, sizes):
                      "≤ 64 MiB", 64.0, "MiB", False, 4 * GIB),
               _find(measurements, remote.FAMILY, remote.RSS_GROWTH)),
         _server_load("eager Load of a 1 GiB .npy ≤ 1.5× np.load's time, "
-                     "/dev/shm", measurements, put_get.LOAD_SHM, one_gib),
+                     "/dev/shm", measurements, peers.LOAD_SHM, one_gib),
         _server_load("eager Load of a 1 GiB .npy ≤ 1.5× np.load's time, "
-                     "huge-page tmpfs", measurements, put_get.LOAD_HUGE,
+                     "huge-page tmpfs", measurements, peers.LOAD_HUGE,
                      one_gib),
     ]
