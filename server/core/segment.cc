@@ -8,13 +8,16 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/core/checksum.h"
 #include "server/core/crash_point.h"
+#include "server/core/logging.h"
 #include "server/core/posix_error.h"
 #include "server/core/status_macros.h"
 
@@ -58,6 +61,22 @@ absl::Status PopulateWrite(char* map, size_t size, const std::string& path) {
   return PosixError(errno, "madvise(MADV_POPULATE_WRITE)", path);
 }
 
+// Writes the encoded `header` at the start of the file `fd`.
+absl::Status WriteHeader(int fd, const SegmentHeader& header,
+                         const std::string& path) {
+  char page[kHeaderSize];
+  EncodeHeader(header, absl::Span<char>(page, kHeaderSize));
+  size_t written = 0;
+  while (written < kHeaderSize) {
+    const ssize_t n = pwrite(fd, page + written, kHeaderSize - written,
+                             static_cast<off_t>(written));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError(errno, "write header of", path);
+    written += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<char*> Map(int fd, size_t size, int protection,
                           const std::string& path) {
   void* map = mmap(nullptr, size, protection, MAP_SHARED, fd, 0);
@@ -80,7 +99,9 @@ Segment::Segment(Segment&& other) noexcept
       header_(std::move(other.header_)),
       fd_(std::exchange(other.fd_, -1)),
       map_(std::exchange(other.map_, nullptr)),
-      map_size_(std::exchange(other.map_size_, 0)) {}
+      map_size_(std::exchange(other.map_size_, 0)),
+      writable_(std::exchange(other.writable_, false)),
+      writers_gone_(std::exchange(other.writers_gone_, false)) {}
 
 Segment& Segment::operator=(Segment&& other) noexcept {
   if (this != &other) {
@@ -90,6 +111,8 @@ Segment& Segment::operator=(Segment&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     map_ = std::exchange(other.map_, nullptr);
     map_size_ = std::exchange(other.map_size_, 0);
+    writable_ = std::exchange(other.writable_, false);
+    writers_gone_ = std::exchange(other.writers_gone_, false);
   }
   return *this;
 }
@@ -137,8 +160,10 @@ absl::StatusOr<Segment> Segment::Create(std::string path, SegmentHeader header,
     return status;
   }
   EncodeHeader(header, absl::Span<char>(map, kHeaderSize));
-  return Segment(std::move(path), std::move(header), closer.Release(), map,
-                 size);
+  Segment segment(std::move(path), std::move(header), closer.Release(), map,
+                  size);
+  segment.writable_ = true;
+  return segment;
 }
 
 absl::StatusOr<Segment> Segment::OpenReadOnly(std::string path, Verify verify) {
@@ -185,6 +210,60 @@ uint64_t Segment::ComputeChecksum(int threads) const {
   return DataChecksum(data(), header_.data_length, threads);
 }
 
+absl::StatusOr<int> Segment::Reopen(int flags) const {
+  const int fd = open(path_.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return PosixError(errno, "open", path_);
+  struct stat mine, opened;
+  if (fstat(fd_, &mine) != 0 || fstat(fd, &opened) != 0 ||
+      mine.st_dev != opened.st_dev || mine.st_ino != opened.st_ino) {
+    close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, " was replaced by another file"));
+  }
+  return fd;
+}
+
+absl::Status Segment::Freeze() {
+  if (writable_) RETURN_IF_ERROR(DropWriteAccess());
+  if (writers_gone_) return absl::OkStatus();
+  // A read lease is refused while anyone has the file open for writing
+  // (a writable mapping included).
+  if (fcntl(fd_, F_SETLEASE, F_RDLCK) != 0) {
+    if (errno == EAGAIN) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path_, " is still open for writing in another process; a writer "
+                 "must close and unmap its staging file before Commit"));
+    }
+    static std::once_flag warned;
+    std::call_once(warned, [path = path_, error = errno] {
+      LogWarning("cannot check that staging files have no writers left "
+                 "(file leases: %s, e.g. at %s)", std::strerror(error), path);
+    });
+  } else {
+    fcntl(fd_, F_SETLEASE, F_UNLCK);
+  }
+  writers_gone_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::DropWriteAccess() {
+  struct stat st;
+  if (fstat(fd_, &st) != 0) return PosixError(errno, "fstat", path_);
+  // No new writers: only the owner (this process) may still open it so.
+  if (fchmod(fd_, st.st_mode & 0755) != 0) return PosixError(errno, "fchmod", path_);
+  ASSIGN_OR_RETURN(const int read_only, Reopen(O_RDONLY));
+  // Replaces the writable mapping in place: the pointers stay valid.
+  if (mmap(map_, map_size_, PROT_READ, MAP_SHARED | MAP_FIXED, read_only, 0) ==
+      MAP_FAILED) {
+    const int error = errno;
+    close(read_only);
+    return PosixError(error, "mmap read-only", path_);
+  }
+  close(std::exchange(fd_, read_only));
+  writable_ = false;
+  return absl::OkStatus();
+}
+
 absl::Status Segment::Seal(const std::string& published_path,
                            uint64_t generation, uint64_t data_checksum,
                            mode_t mode) {
@@ -192,15 +271,20 @@ absl::Status Segment::Seal(const std::string& published_path,
     return absl::FailedPreconditionError(
         absl::StrCat(path_, ": segment is already sealed"));
   }
+  RETURN_IF_ERROR(Freeze());
+  struct stat frozen;
+  if (fstat(fd_, &frozen) != 0) return PosixError(errno, "fstat", path_);
+  // The header goes through a file of our own; the mapping stays read-only.
+  ASSIGN_OR_RETURN(const int writer, Reopen(O_WRONLY));
+  FdCloser closer(writer);
   SegmentHeader sealed_header = header_;
   sealed_header.state = SegmentState::kSealed;
   sealed_header.generation = generation;
   sealed_header.data_checksum = data_checksum;
-  EncodeHeader(sealed_header, absl::Span<char>(map_, kHeaderSize));
-  absl::Status status;
-  if (fchmod(fd_, mode) != 0) {
+  absl::Status status = WriteHeader(writer, sealed_header, path_);
+  if (status.ok() && fchmod(fd_, mode) != 0) {
     status = PosixError(errno, "fchmod", path_);
-  } else {
+  } else if (status.ok()) {
     CrashPoint("after_seal_before_rename");
     if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, published_path.c_str(),
                   RENAME_NOREPLACE) != 0) {
@@ -209,7 +293,9 @@ absl::Status Segment::Seal(const std::string& published_path,
     }
   }
   if (!status.ok()) {
-    EncodeHeader(header_, absl::Span<char>(map_, kHeaderSize));
+    fchmod(fd_, frozen.st_mode & 07777);
+    absl::Status restored = WriteHeader(writer, header_, path_);
+    if (!restored.ok()) LogWarning("%s", restored.message());
     return status;
   }
   // The file is now published: from here on nothing may fail or write it.
@@ -221,8 +307,9 @@ absl::Status Segment::Seal(const std::string& published_path,
 
 absl::Status Segment::CopyDataFrom(int fd, int64_t offset, int64_t size,
                                    const std::string& what) {
-  if (sealed() || fd_ < 0) {
-    return absl::FailedPreconditionError(absl::StrCat(path_, " is sealed"));
+  if (!writable_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, " is frozen or sealed"));
   }
   loff_t in = offset;
   loff_t out = static_cast<loff_t>(header_.data_offset);
@@ -266,8 +353,6 @@ absl::Status Segment::CopyDataFrom(int fd, int64_t offset, int64_t size,
   }
   return absl::OkStatus();
 }
-
-void Segment::ProtectReadOnly() { mprotect(map_, map_size_, PROT_READ); }
 
 absl::Status Segment::CheckFileSize() const {
   struct stat st;

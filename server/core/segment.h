@@ -58,8 +58,8 @@ class Segment {
 
   // header().data_length bytes of data.
   const char* data() const { return map_ + header_.data_offset; }
-  // Writable data of a staging segment; nullptr once sealed.
-  char* mutable_data() { return sealed() ? nullptr : map_ + header_.data_offset; }
+  // Writable data of a staging segment; nullptr once frozen or sealed.
+  char* mutable_data() { return writable_ ? map_ + header_.data_offset : nullptr; }
 
   // Fills the data of a staging segment with `size` bytes of the file `fd`
   // from `offset`, copied inside the kernel (no page faults in this
@@ -70,16 +70,22 @@ class Segment {
   // DataChecksum of the data as it is now, on up to `threads` threads.
   uint64_t ComputeChecksum(int threads = 1) const;
 
-  // Publishes a staging segment: writes the sealed header with `generation`
-  // and `data_checksum`, sets the file mode to `mode` and renames the file
-  // to `published_path` (failing with ALREADY_EXISTS rather than replacing a
-  // file). On error the segment stays staging under its old path.
+  // Ends the writing of a staging segment, so that its data can no longer
+  // change: takes write permission from everyone but the owner, swaps this
+  // process's writable mapping for a read-only one, and checks that no
+  // other process still has the file open or mapped for writing
+  // (FAILED_PRECONDITION if one does: writers must close their staging file
+  // before Commit; the check runs again on the next call). Where the system
+  // offers no file leases that check is skipped, with a warning.
+  absl::Status Freeze();
+
+  // Publishes a staging segment: freezes it (if not yet), writes the sealed
+  // header with `generation` and `data_checksum`, sets the file mode to
+  // `mode` and renames the file to `published_path` (failing with
+  // ALREADY_EXISTS rather than replacing a file). On error the segment stays
+  // staging (frozen) under its old path.
   absl::Status Seal(const std::string& published_path, uint64_t generation,
                     uint64_t data_checksum, mode_t mode);
-
-  // Makes this process's mapping of a sealed segment read-only (Seal leaves
-  // it writable: for a large mapping this takes time better spent unlocked).
-  void ProtectReadOnly();
 
   // DATA_LOSS if the file no longer has the size of header plus data (a
   // writer truncated it): reading the missing part would fault.
@@ -92,12 +98,19 @@ class Segment {
   Segment(std::string path, SegmentHeader header, int fd, char* map,
           size_t map_size);
   void Release();
+  // Opens the segment's file again, by path, with `flags`; FAILED_PRECONDITION
+  // if the path now names another file.
+  absl::StatusOr<int> Reopen(int flags) const;
+  // Freeze's first part: no new writers, no writable mapping or file here.
+  absl::Status DropWriteAccess();
 
   std::string path_;
   SegmentHeader header_;
   int fd_ = -1;  // open only while staging
   char* map_ = nullptr;
   size_t map_size_ = 0;
+  bool writable_ = false;  // fd_ and map_ may write: staging, not frozen
+  bool writers_gone_ = false;  // Freeze found no other writer
 };
 
 }  // namespace matcache

@@ -405,8 +405,6 @@ absl::StatusOr<MatrixInfo> Store::Commit(
   std::shared_ptr<const Segment> previous;
   std::shared_ptr<Segment> published;
   absl::StatusOr<MatrixInfo> info = Publish(write_id, &published, &previous);
-  // Rewriting the page tables of a large mapping takes time: not under mu_.
-  if (published != nullptr) published->ProtectReadOnly();
   if (published != nullptr && published->header().source.empty()) {
     std::function<void(std::shared_ptr<const Segment>)> listener;
     {
@@ -424,8 +422,10 @@ absl::StatusOr<MatrixInfo> Store::Publish(
     absl::string_view write_id, std::shared_ptr<Segment>* published,
     std::shared_ptr<const Segment>* previous) {
   ASSIGN_OR_RETURN(std::shared_ptr<Segment> segment, TakeForCommit(write_id));
-  // A writer that shrank the file would make hashing fault: refuse first.
-  absl::Status intact = segment->CheckFileSize();
+  // No writer may change the data once it is hashed; and a writer that
+  // shrank the file would make hashing fault: refuse both first.
+  absl::Status intact = segment->Freeze();
+  if (intact.ok()) intact = segment->CheckFileSize();
   if (!intact.ok()) {
     absl::MutexLock lock(&mu_);
     staging_.erase(std::string(write_id));

@@ -232,10 +232,51 @@ TEST_F(SegmentTest, SealNeverReplacesAnExistingFile) {
   absl::Status sealed = segment->Seal(taken, 5, segment->ComputeChecksum(), 0400);
   EXPECT_EQ(sealed.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_FALSE(segment->sealed());
-  EXPECT_NE(segment->mutable_data(), nullptr);
+  EXPECT_EQ(segment->mutable_data(), nullptr);  // frozen, still staging
   struct stat st;
   ASSERT_EQ(stat(taken.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 0);  // untouched
+  // Another name works.
+  ASSERT_TRUE(segment->Seal(PathOf("m.6.shm"), 6, segment->ComputeChecksum(), 0400)
+                  .ok());
+  absl::StatusOr<Segment> opened =
+      Segment::OpenReadOnly(PathOf("m.6.shm"), Segment::Verify::kChecksum);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->header().generation, 6u);
+}
+
+TEST_F(SegmentTest, FreezeRefusesWhileAnotherWriterHoldsTheFile) {
+  absl::StatusOr<Segment> segment =
+      Segment::Create(PathOf("m.1.staging.shm"), Header({4096}, DType::kInt8),
+                      0660, Segment::Prefault::kNo);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  const int writer = open(segment->path().c_str(), O_RDWR);
+  ASSERT_GE(writer, 0);
+  absl::Status frozen = segment->Freeze();
+  EXPECT_EQ(frozen.code(), absl::StatusCode::kFailedPrecondition) << frozen;
+  EXPECT_THAT(frozen.message(), HasSubstr("still open for writing"));
+  // A writable mapping counts as much as an open file.
+  void* map = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, writer, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  close(writer);
+  EXPECT_EQ(segment->Seal(PathOf("m.2.shm"), 2, 0, 0400).code(),
+            absl::StatusCode::kFailedPrecondition);
+  munmap(map, 8192);
+  EXPECT_TRUE(segment->Freeze().ok());
+  EXPECT_TRUE(segment->Seal(PathOf("m.2.shm"), 2, 0, 0400).ok());
+}
+
+TEST_F(SegmentTest, FreezeTakesWritePermissionFromEveryoneButTheOwner) {
+  absl::StatusOr<Segment> segment =
+      Segment::Create(PathOf("m.1.staging.shm"), Header({8}, DType::kInt8),
+                      0660, Segment::Prefault::kNo);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  ASSERT_NE(segment->mutable_data(), nullptr);
+  ASSERT_TRUE(segment->Freeze().ok());
+  struct stat st;
+  ASSERT_EQ(stat(segment->path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_EQ(segment->mutable_data(), nullptr);
 }
 
 TEST_F(SegmentTest, UnlinkKeepsTheMappingValid) {

@@ -1,5 +1,6 @@
 #include "server/core/store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 using StoreTest = matcache::testing::StoreTestBase;
 
@@ -90,6 +92,21 @@ TEST_F(StoreTest, FileNamesSquattedByOthersAreSkipped) {
     EXPECT_EQ(contents, "squatter") << file;
   }
   EXPECT_EQ(store->List("").size(), 1u);
+}
+
+TEST_F(StoreTest, CommitRefusesAStagingFileStillOpenForWriting) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<StagingWrite> write = store->BeginWrite("m", {8}, DType::kUInt8);
+  ASSERT_TRUE(write.ok()) << write.status();
+  // A writer that would keep the power to change the data once published.
+  const int writer = open(write->segment->path().c_str(), O_RDWR);
+  ASSERT_GE(writer, 0);
+  absl::Status committed = store->Commit(write->write_id).status();
+  close(writer);
+  EXPECT_EQ(committed.code(), absl::StatusCode::kFailedPrecondition) << committed;
+  EXPECT_EQ(store->Info("m").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(SegmentFiles(), IsEmpty());
+  EXPECT_EQ(store->Stats().used_bytes, 0);
 }
 
 TEST_F(StoreTest, ReplaceKeepsOldMappingsAndOneFilePerName) {
