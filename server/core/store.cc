@@ -43,6 +43,13 @@ absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir) {
     return absl::FailedPreconditionError(
         absl::StrCat("shm_dir ", dir, " is not a directory"));
   }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "shm_dir %s (mode %04o) lets other users rename or delete this "
+        "server's segments; make it sticky (chmod +t, as /dev/shm is) or "
+        "writable by its owner only",
+        dir, st.st_mode & 07777));
+  }
   return std::string(resolved);
 }
 

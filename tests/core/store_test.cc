@@ -109,6 +109,16 @@ TEST_F(StoreTest, CommitRefusesAStagingFileStillOpenForWriting) {
   EXPECT_EQ(store->Stats().used_bytes, 0);
 }
 
+TEST_F(StoreTest, RefusesADirectoryWhereOthersCouldRemoveSegments) {
+  StoreOptions options = Options();
+  ASSERT_EQ(chmod(options.shm_dir.c_str(), 0777), 0);
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("sticky"));
+  ASSERT_EQ(chmod(options.shm_dir.c_str(), 01777), 0);
+  EXPECT_TRUE(Store::Open(options).ok());
+}
+
 TEST_F(StoreTest, ReplaceKeepsOldMappingsAndOneFilePerName) {
   std::unique_ptr<Store> store = OpenStore();
   absl::StatusOr<MatrixInfo> first = PutFilled(*store, "m", 1);
