@@ -40,6 +40,7 @@
 #include "server/core/npy_file.h"
 #include "server/core/preview.h"
 #include "server/core/selection_reader.h"
+#include "server/core/shape.h"
 #include "server/core/slice.h"
 #include "server/service/read_frames.h"
 
@@ -47,6 +48,8 @@ namespace matcache {
 namespace {
 
 constexpr int64_t kDefaultChunkBytes = int64_t{1} << 20;
+// Largest matrix a request is served from: small keeps runs fast.
+constexpr int64_t kMaxMatrixBytes = 6 * 6 * 6 * 16;
 
 void Check(bool condition) {
   if (!condition) std::abort();
@@ -60,8 +63,10 @@ struct Matrix {
 };
 
 // Takes its bytes from the end of the input (FuzzedDataProvider's
-// integers), leaving the front to the request. The data repeats a fuzzed
-// 8-byte pattern, which reaches NaNs, infinities and extreme values.
+// integers), leaving the front to the request. Extents are small, or any
+// size for a matrix that holds no elements (a put may create one). The data
+// repeats a fuzzed 8-byte pattern, which reaches NaNs, infinities and
+// extreme values.
 Matrix ConsumeMatrix(FuzzedDataProvider& input) {
   Matrix matrix;
   const absl::Span<const DTypeInfo> dtypes = AllDTypes();
@@ -69,13 +74,17 @@ Matrix ConsumeMatrix(FuzzedDataProvider& input) {
       dtypes[input.ConsumeIntegralInRange<size_t>(0, dtypes.size() - 1)];
   matrix.dtype = info.dtype;
   matrix.shape.resize(input.ConsumeIntegralInRange<size_t>(0, 3));
-  int64_t elements = 1;
   for (int64_t& extent : matrix.shape) {
-    extent = input.ConsumeIntegralInRange<int64_t>(0, 5);
-    elements *= extent;
+    extent = input.ConsumeBool() ? input.ConsumeIntegralInRange<int64_t>(0, 5)
+                                 : input.ConsumeIntegral<int64_t>();
+  }
+  absl::StatusOr<int64_t> bytes = ByteSize(matrix.shape, info.item_size);
+  if (!bytes.ok() || *bytes > kMaxMatrixBytes) {
+    for (int64_t& extent : matrix.shape) extent = std::abs(extent % 6);
+    bytes = ByteSize(matrix.shape, info.item_size);
   }
   const uint64_t pattern = input.ConsumeIntegral<uint64_t>();
-  matrix.data.resize(static_cast<size_t>(elements * info.item_size));
+  matrix.data.resize(static_cast<size_t>(*bytes));
   for (size_t i = 0; i < matrix.data.size(); ++i) {
     matrix.data[i] = static_cast<char>(pattern >> (8 * (i % 8)));
   }
@@ -131,7 +140,7 @@ void ServePreview(const Matrix& matrix, const grpc::ByteBuffer& raw) {
       Previewer::Create(matrix.data.data(), matrix.shape, matrix.dtype,
                         ShapeFromProto(request.shape()), *method);
   if (!previewer.ok()) return;
-  Check(previewer->rows() >= 1 && previewer->row_bytes() >= 0);
+  Check(previewer->rows() >= 0 && previewer->row_bytes() >= 0);
   std::string out(
       static_cast<size_t>(previewer->rows() * previewer->row_bytes()), '\0');
   previewer->ComputeRows(0, previewer->rows(), out.data(), /*threads=*/1);

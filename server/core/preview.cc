@@ -299,6 +299,7 @@ absl::StatusOr<Previewer> Previewer::Create(const char* source,
         "preview ", ShapeToString(previewer.output_shape_), " would exceed ",
         kMaxPreviewBytes, " bytes; ask for a smaller shape or use Read"));
   }
+  previewer.rows_ = *bytes == 0 ? 0 : previewer.output_shape_[0];
   previewer.row_bytes_ = *bytes / previewer.output_shape_[0];
   return previewer;
 }

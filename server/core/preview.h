@@ -38,8 +38,10 @@ class Previewer {
 
   const std::vector<int64_t>& output_shape() const { return output_shape_; }
   DType output_dtype() const { return output_dtype_; }
-  // Output rows (the first target extent) and the bytes of one row.
-  int64_t rows() const { return output_shape_[0]; }
+  // Output rows to compute (the first target extent, or 0 if the output has
+  // no elements: an empty matrix has nothing to reduce, however large its
+  // other extents) and the bytes of one row.
+  int64_t rows() const { return rows_; }
   int64_t row_bytes() const { return row_bytes_; }
 
   // Computes output rows [begin, end) into `out` ((end - begin) *
@@ -57,6 +59,7 @@ class Previewer {
   int reduced_dims_ = 0;           // target rank
   std::vector<int64_t> output_shape_;
   DType output_dtype_ = DType::kFloat64;
+  int64_t rows_ = 0;
   int64_t row_bytes_ = 0;
 };
 

@@ -141,6 +141,20 @@ TEST(PreviewTest, OtherDTypesKeepTheirTypeExceptForMean) {
   EXPECT_THAT(out, ElementsAre(1, 0));
 }
 
+TEST(PreviewTest, AnEmptyMatrixHasNoRowsToComputeHoweverLongItIs) {
+  // Walking 2^62 empty source rows would take forever.
+  const std::vector<int64_t> shape = {int64_t{1} << 62, 0};
+  for (std::vector<int64_t> target : {std::vector<int64_t>{1},
+                                      std::vector<int64_t>{int64_t{1} << 40}}) {
+    absl::StatusOr<Previewer> previewer = Previewer::Create(
+        nullptr, shape, DType::kInt32, target, PreviewMethod::kMean);
+    ASSERT_TRUE(previewer.ok()) << previewer.status();
+    EXPECT_THAT(previewer->output_shape(), ElementsAre(target[0], 0));
+    ASSERT_EQ(previewer->rows(), 0);
+    previewer->ComputeRows(0, previewer->rows(), nullptr, /*threads=*/2);
+  }
+}
+
 TEST(PreviewTest, BadShapesAreRefusedNamingTheProblem) {
   const std::vector<double> source(12);
   const char* data = reinterpret_cast<const char*>(source.data());
