@@ -67,7 +67,6 @@ class Matcached:
     tcp: str
     pid: int
     shm_dir: pathlib.Path
-    namespace: str
 
     def segment_files(self):
         """Names of the segment files (published or staging) it holds."""
@@ -105,7 +104,7 @@ def matcached(binary, shm_parent, data_dir=None, cpus=None):
             with matcache.Client(unix, timeout=1) as client:
                 client.stats()
         _wait_until_ready(probe, f"matcached ({binary})", process, log)
-        yield Matcached(unix, tcp, process.pid, shm_dir, namespace)
+        yield Matcached(unix, tcp, process.pid, shm_dir)
     finally:
         if process is not None:
             _stop(process)
