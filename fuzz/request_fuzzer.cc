@@ -150,17 +150,14 @@ void ServePreview(const Matrix& matrix, const grpc::ByteBuffer& raw) {
 // creates a file, and the header BeginWrite makes from them.
 template <typename Request>
 void BeginWrite(const Request& request) {
-  const absl::Time now = absl::Now();
-  absl::StatusOr<DType> dtype = FromProto(request.dtype());
-  absl::StatusOr<Retention> retention =
-      RetentionFromProto(request.pin(), request.ttl_seconds(), now);
-  absl::StatusOr<std::optional<DType>> original =
-      OriginalDTypeFromProto(request.original_dtype());
-  if (!dtype.ok() || !retention.ok() || !original.ok()) return;
-  absl::StatusOr<SegmentHeader> header = MakeStagingHeader(
-      request.name(), ShapeFromProto(request.shape()), *dtype, "");
+  absl::StatusOr<WriteRequest> asked = WriteRequestFromProto(request, absl::Now());
+  if (!asked.ok()) return;
+  absl::StatusOr<SegmentHeader> header =
+      MakeStagingHeader(asked->name, asked->shape, asked->dtype, "");
   if (!header.ok()) return;
-  if (original->has_value()) header->original_dtype = **original;
+  if (asked->original_dtype.has_value()) {
+    header->original_dtype = *asked->original_dtype;
+  }
   std::string page(kHeaderSize, '\0');
   EncodeHeader(*header, absl::MakeSpan(page));
   absl::StatusOr<SegmentHeader> decoded = DecodeHeader(page);

@@ -16,6 +16,7 @@
 #include "server/core/preview.h"
 #include "server/core/retention.h"
 #include "server/core/slice.h"
+#include "server/core/status_macros.h"
 #include "server/core/store.h"
 
 namespace matcache {
@@ -42,6 +43,32 @@ absl::StatusOr<std::optional<DType>> OriginalDTypeFromProto(v1::DType dtype);
 
 std::vector<int64_t> ShapeFromProto(
     const google::protobuf::RepeatedField<int64_t>& shape);
+
+// What a Create or the header of a Put asks to write, converted.
+struct WriteRequest {
+  std::string name;  // not yet validated: Store::BeginWrite checks it
+  std::vector<int64_t> shape;
+  DType dtype = DType::kFloat64;
+  Retention retention;
+  std::optional<DType> original_dtype;
+};
+
+// Converts a CreateRequest or PutHeader received at `now` (the TTL counts
+// from it). INVALID_ARGUMENT for an unknown dtype or original dtype, or a
+// negative TTL.
+template <typename Message>
+absl::StatusOr<WriteRequest> WriteRequestFromProto(const Message& message,
+                                                   absl::Time now) {
+  WriteRequest request;
+  request.name = message.name();
+  request.shape = ShapeFromProto(message.shape());
+  ASSIGN_OR_RETURN(request.dtype, FromProto(message.dtype()));
+  ASSIGN_OR_RETURN(request.retention,
+                   RetentionFromProto(message.pin(), message.ttl_seconds(), now));
+  ASSIGN_OR_RETURN(request.original_dtype,
+                   OriginalDTypeFromProto(message.original_dtype()));
+  return request;
+}
 
 void ToProto(absl::Time time, google::protobuf::Timestamp* proto);
 absl::Time FromProto(const google::protobuf::Timestamp& proto);

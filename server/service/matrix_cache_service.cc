@@ -64,19 +64,15 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
   if (auto* refused = Refused(context, Access::kWrite, "Create")) return refused;
   return Offload(context, "Create", [this, context, request,
                                      response]() -> absl::Status {
-    ASSIGN_OR_RETURN(DType dtype, FromProto(request->dtype()));
     const absl::Time now = absl::Now();
     // The TTL counts from the Create; the lease is far shorter than any
     // useful TTL.
-    ASSIGN_OR_RETURN(Retention retention,
-                     RetentionFromProto(request->pin(), request->ttl_seconds(), now));
-    ASSIGN_OR_RETURN(std::optional<DType> original,
-                     OriginalDTypeFromProto(request->original_dtype()));
+    ASSIGN_OR_RETURN(WriteRequest asked, WriteRequestFromProto(*request, now));
     ASSIGN_OR_RETURN(
         StagingWrite write,
-        store_->BeginWrite(request->name(), ShapeFromProto(request->shape()),
-                           dtype, Segment::Prefault::kNo, now + options_.lease,
-                           retention, original));
+        store_->BeginWrite(asked.name, asked.shape, asked.dtype,
+                           Segment::Prefault::kNo, now + options_.lease,
+                           asked.retention, asked.original_dtype));
     if (context->IsCancelled()) {
       // Nobody will receive the lease: do not hold the space until it expires.
       absl::Status aborted = store_->Abort(write.write_id);

@@ -43,20 +43,12 @@ void PutReactor::OnHeader() {
   }
   Schedule([this, header = std::move(*request_.mutable_header())]() {
     const absl::Time now = absl::Now();
-    absl::StatusOr<DType> dtype = FromProto(header.dtype());
-    absl::StatusOr<Retention> retention =
-        RetentionFromProto(header.pin(), header.ttl_seconds(), now);
-    absl::StatusOr<std::optional<DType>> original =
-        OriginalDTypeFromProto(header.original_dtype());
+    absl::StatusOr<WriteRequest> asked = WriteRequestFromProto(header, now);
     absl::StatusOr<StagingWrite> write =
-        !dtype.ok()       ? absl::StatusOr<StagingWrite>(dtype.status())
-        : !retention.ok() ? absl::StatusOr<StagingWrite>(retention.status())
-        : !original.ok()  ? absl::StatusOr<StagingWrite>(original.status())
-                          : store_->BeginWrite(header.name(),
-                                               ShapeFromProto(header.shape()),
-                                               *dtype, Segment::Prefault::kYes,
-                                               now + lease_, *retention,
-                                               *original);
+        asked.ok() ? store_->BeginWrite(asked->name, asked->shape, asked->dtype,
+                                        Segment::Prefault::kYes, now + lease_,
+                                        asked->retention, asked->original_dtype)
+                   : absl::StatusOr<StagingWrite>(asked.status());
     if (!write.ok()) {
       Fail(write.status());
       return;
