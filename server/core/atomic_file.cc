@@ -1,11 +1,13 @@
 #include "server/core/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "absl/strings/str_cat.h"
 #include "server/core/posix_error.h"
 
 namespace matcache {
@@ -33,6 +35,21 @@ absl::Status ReplaceFile(const std::string& path, absl::string_view contents) {
     const int error = errno;
     unlink(aside.c_str());
     return PosixError(error, "rename", aside);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckOwnFile(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return PosixError(errno, "stat", path);
+  }
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+      (st.st_mode & 0022) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " is not a file of this server's user that only it may write "
+              "(another user may have planted it); remove it"));
   }
   return absl::OkStatus();
 }

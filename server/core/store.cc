@@ -61,6 +61,12 @@ absl::StatusOr<int> LockNamespace(const std::string& dir,
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
                       0600);
   if (fd < 0) return PosixError(errno, "open lock file", path);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
+    close(fd);
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " belongs to another user (who may have planted it); remove it"));
+  }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
     close(fd);
@@ -99,6 +105,11 @@ absl::Status NoSuchMatrix(absl::string_view name) {
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   RETURN_IF_ERROR(ValidateNamespace(options.name_space));
   ASSIGN_OR_RETURN(options.shm_dir, CanonicalDirectory(options.shm_dir));
+  // The namespace's own files steer the store: they must be its own.
+  for (const char* suffix : {".retention", ".sources"}) {
+    RETURN_IF_ERROR(CheckOwnFile(
+        absl::StrCat(options.shm_dir, "/", options.name_space, suffix)));
+  }
   ASSIGN_OR_RETURN(int lock_fd, LockNamespace(options.shm_dir, options.name_space));
   absl::StatusOr<RecoveredSegments> recovered = RecoverSegments(
       options.shm_dir, options.name_space,
@@ -195,7 +206,8 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
                                                absl::Time lease_deadline,
                                                Retention retention,
                                                std::optional<DType> original_dtype,
-                                               absl::string_view source) {
+                                               absl::string_view source,
+                                               StagingWriter writer) {
   ASSIGN_OR_RETURN(SegmentHeader header,
                    MakeStagingHeader(name, shape, dtype, source));
   if (original_dtype.has_value()) header.original_dtype = *original_dtype;
@@ -220,8 +232,10 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   for (int attempt = 1;; ++attempt) {
     const std::string path =
         PathOf(StagingFileName(options_.name_space, name, sequence));
-    created = Segment::Create(path, header, options_.staging_mode, prefault,
-                              options_.group);
+    created = Segment::Create(
+        path, header,
+        writer == StagingWriter::kClient ? options_.staging_mode : 0600,
+        prefault, options_.group);
     if (!absl::IsAlreadyExists(created.status()) ||
         attempt == kMaxFileNameAttempts) {
       break;

@@ -39,12 +39,18 @@
 
 namespace matcache {
 
+// Who fills a staging segment: this process, or a client through the
+// segment's path (which gets the group's staging mode so that it can).
+enum class StagingWriter { kThisProcess, kClient };
+
 struct StoreOptions {
   // Directory holding the segment files; normally a tmpfs.
   std::string shm_dir = "/dev/shm";
   // Prefix of every file name; 1-16 characters of [A-Za-z0-9_-].
   std::string name_space = "matcache";
   // File modes, applied exactly (the umask does not narrow or widen them).
+  // staging_mode applies to segments a client writes; those this process
+  // writes are 0600.
   mode_t staging_mode = 0600;
   mode_t published_mode = 0400;
   // Group given to every segment file; nullopt: the process's own.
@@ -119,14 +125,15 @@ class Store {
   // version's). `original_dtype`, if set, records the dtype the caller put
   // before converting it to the stored `dtype`. `source` names the file the
   // data comes from (see RegisterSource); a put without one replaces the
-  // name's source.
+  // name's source. `writer` decides the staging file's mode.
   absl::StatusOr<StagingWrite> BeginWrite(
       absl::string_view name, absl::Span<const int64_t> shape, DType dtype,
       Segment::Prefault prefault = Segment::Prefault::kNo,
       absl::Time lease_deadline = absl::InfiniteFuture(),
       Retention retention = {},
       std::optional<DType> original_dtype = std::nullopt,
-      absl::string_view source = "");
+      absl::string_view source = "",
+      StagingWriter writer = StagingWriter::kThisProcess);
 
   // Makes the .npy file at `path` (canonical, see ResolveSourcePath) the
   // source of `name`: the matrix is read from it on first access

@@ -72,7 +72,8 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
         StagingWrite write,
         store_->BeginWrite(asked.name, asked.shape, asked.dtype,
                            Segment::Prefault::kNo, now + options_.lease,
-                           asked.retention, asked.original_dtype));
+                           asked.retention, asked.original_dtype,
+                           /*source=*/"", StagingWriter::kClient));
     if (context->IsCancelled()) {
       // Nobody will receive the lease: do not hold the space until it expires.
       absl::Status aborted = store_->Abort(write.write_id);

@@ -75,7 +75,8 @@ TEST_F(StoreTest, StagingFileIsPrivateAndNeverServed) {
 
 TEST_F(StoreTest, FileNamesSquattedByOthersAreSkipped) {
   std::unique_ptr<Store> store = OpenStore();
-  // The names a fresh store would use next: staging 1, then generation 2.
+  // Squatting the names a fresh store would use: staging 1 and 2 are taken,
+  // so it stages as 3 and publishes as 4, taken too, then 5.
   for (const char* file : {"t.m.1.staging.shm", "t.m.2.staging.shm", "t.m.4.shm"}) {
     std::ofstream(PathOf(file)) << "squatter";
   }
@@ -107,6 +108,26 @@ TEST_F(StoreTest, CommitRefusesAStagingFileStillOpenForWriting) {
   EXPECT_EQ(store->Info("m").status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(SegmentFiles(), IsEmpty());
   EXPECT_EQ(store->Stats().used_bytes, 0);
+}
+
+TEST_F(StoreTest, RefusesNamespaceFilesOthersCouldHavePlanted) {
+  for (const char* file : {"t.retention", "t.sources"}) {
+    std::ofstream(PathOf(file)) << "m 1 1 -\n";
+    ASSERT_EQ(chmod(PathOf(file).c_str(), 0666), 0);
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(Options());
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
+        << file;
+    EXPECT_THAT(store.status().message(), HasSubstr(file));
+    ASSERT_EQ(unlink(PathOf(file).c_str()), 0);
+  }
+  if (geteuid() == 0) {
+    std::ofstream(PathOf("t.lock")) << "";
+    ASSERT_EQ(chown(PathOf("t.lock").c_str(), 65534, 65534), 0);
+    EXPECT_EQ(Store::Open(Options()).status().code(),
+              absl::StatusCode::kFailedPrecondition);
+    ASSERT_EQ(unlink(PathOf("t.lock").c_str()), 0);
+  }
+  EXPECT_TRUE(Store::Open(Options()).ok());
 }
 
 TEST_F(StoreTest, RefusesADirectoryWhereOthersCouldRemoveSegments) {
