@@ -231,8 +231,9 @@ absl::Status Segment::Freeze() {
   if (fcntl(fd_, F_SETLEASE, F_RDLCK) != 0) {
     if (errno == EAGAIN) {
       return absl::FailedPreconditionError(absl::StrCat(
-          path_, " is still open for writing in another process; a writer "
-                 "must close and unmap its staging file before Commit"));
+          path_, " is still open for writing in another process (a writer "
+                 "must close and unmap its staging file before Commit); "
+                 "nothing published"));
     }
     static std::once_flag warned;
     std::call_once(warned, [path = path_, error = errno] {
@@ -252,13 +253,14 @@ absl::Status Segment::DropWriteAccess() {
   // No new writers: only the owner (this process) may still open it so.
   if (fchmod(fd_, st.st_mode & 0755) != 0) return PosixError(errno, "fchmod", path_);
   ASSIGN_OR_RETURN(const int read_only, Reopen(O_RDONLY));
-  // Replaces the writable mapping in place: the pointers stay valid.
-  if (mmap(map_, map_size_, PROT_READ, MAP_SHARED | MAP_FIXED, read_only, 0) ==
-      MAP_FAILED) {
+  void* map = mmap(nullptr, map_size_, PROT_READ, MAP_SHARED, read_only, 0);
+  if (map == MAP_FAILED) {
     const int error = errno;
     close(read_only);
     return PosixError(error, "mmap read-only", path_);
   }
+  munmap(map_, map_size_);
+  map_ = static_cast<char*>(map);
   close(std::exchange(fd_, read_only));
   writable_ = false;
   return absl::OkStatus();
@@ -361,6 +363,12 @@ absl::Status Segment::CheckFileSize() const {
     return absl::DataLossError(absl::StrFormat(
         "%s was resized to %d bytes while staging (expected %d); nothing "
         "published", path_, static_cast<int64_t>(st.st_size), map_size_));
+  }
+  // Pages removed from the middle (a punched hole) would be allocated again
+  // on the next read, which faults when the filesystem is full.
+  if (static_cast<size_t>(st.st_blocks) * 512 < map_size_) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s had pages removed while staging; nothing published", path_));
   }
   return absl::OkStatus();
 }

@@ -72,11 +72,11 @@ class Segment {
 
   // Ends the writing of a staging segment, so that its data can no longer
   // change: takes write permission from everyone but the owner, swaps this
-  // process's writable mapping for a read-only one, and checks that no
-  // other process still has the file open or mapped for writing
-  // (FAILED_PRECONDITION if one does: writers must close their staging file
-  // before Commit; the check runs again on the next call). Where the system
-  // offers no file leases that check is skipped, with a warning.
+  // process's writable mapping for a read-only one (data() moves), and
+  // checks that no other process still has the file open or mapped for
+  // writing (FAILED_PRECONDITION if one does; the check runs again on the
+  // next call). Where the system offers no file leases that check is
+  // skipped, with a warning.
   absl::Status Freeze();
 
   // Publishes a staging segment: freezes it (if not yet), writes the sealed
@@ -87,8 +87,9 @@ class Segment {
   absl::Status Seal(const std::string& published_path, uint64_t generation,
                     uint64_t data_checksum, mode_t mode);
 
-  // DATA_LOSS if the file no longer has the size of header plus data (a
-  // writer truncated it): reading the missing part would fault.
+  // DATA_LOSS if the file no longer has the size of header plus data, or
+  // lacks pages (a writer truncated it or punched a hole): reading the
+  // missing part would fault.
   absl::Status CheckFileSize() const;
 
   // Removes the file's name from the directory. The mapping stays valid.

@@ -179,10 +179,13 @@ class Store {
   // no source, for the caller to Persist again.
   std::vector<std::shared_ptr<const Segment>> AdoptPersisted();
 
-  // Checksums, seals and publishes a staging write as the newest generation
-  // of its name, then removes the previous generation's file. The caller must
-  // have finished writing. NOT_FOUND if `write_id` is unknown (never begun,
-  // committed, or aborted); FAILED_PRECONDITION if it is being committed.
+  // Freezes (Segment::Freeze), checksums, seals and publishes a staging
+  // write as the newest generation of its name, then removes the previous
+  // generation's file. The caller must have finished writing. NOT_FOUND if
+  // `write_id` is unknown (never begun, committed, or aborted);
+  // FAILED_PRECONDITION if it is being committed, or if another process
+  // still has its file open for writing; DATA_LOSS if the file was resized
+  // or had pages removed. After those last two the write is discarded.
   // If `replaced` is given, the previous generation's segment is moved there:
   // releasing the last reference frees its memory, which takes time for a
   // large matrix, and the caller may prefer to do it after replying.
@@ -290,8 +293,8 @@ class Store {
   std::string PathOf(const std::string& file_name) const;
   absl::StatusOr<std::shared_ptr<Segment>> TakeForCommit(
       absl::string_view write_id);
-  // Commit without the final mprotect: hands the published segment to
-  // `published` and the replaced generation (if any) to `previous`.
+  // Commit's work: hands the published segment to `published` and the
+  // replaced generation (if any) to `previous`.
   absl::StatusOr<MatrixInfo> Publish(absl::string_view write_id,
                                      std::shared_ptr<Segment>* published,
                                      std::shared_ptr<const Segment>* previous);

@@ -110,6 +110,22 @@ TEST_F(StoreTest, CommitRefusesAStagingFileStillOpenForWriting) {
   EXPECT_EQ(store->Stats().used_bytes, 0);
 }
 
+TEST_F(StoreTest, CommitRefusesAStagingFileWithAHole) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<StagingWrite> write =
+      store->BeginWrite("m", {1 << 20}, DType::kUInt8);
+  ASSERT_TRUE(write.ok()) << write.status();
+  const int writer = open(write->segment->path().c_str(), O_RDWR);
+  ASSERT_GE(writer, 0);
+  ASSERT_EQ(fallocate(writer, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      1 << 16, 1 << 16),
+            0);
+  close(writer);
+  absl::Status committed = store->Commit(write->write_id).status();
+  EXPECT_EQ(committed.code(), absl::StatusCode::kDataLoss) << committed;
+  EXPECT_THAT(SegmentFiles(), IsEmpty());
+}
+
 TEST_F(StoreTest, RefusesNamespaceFilesOthersCouldHavePlanted) {
   for (const char* file : {"t.retention", "t.sources"}) {
     std::ofstream(PathOf(file)) << "m 1 1 -\n";
