@@ -80,6 +80,16 @@ absl::StatusOr<int> LockNamespace(const std::string& dir,
   return fd;
 }
 
+// INVALID_ARGUMENT for a source path the sources file cannot hold.
+absl::Status CheckSourcePath(const std::string& path) {
+  if (path.size() > kMaxSourceLength || path.find('\n') != std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("source path has over ", kMaxSourceLength,
+                     " characters or a line break"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status NoSuchWrite(absl::string_view write_id) {
   if (write_id.size() != 32 ||
       write_id.find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
@@ -697,11 +707,7 @@ void Store::SetSourceLocked(const std::string& name, const std::string& path) {
 absl::StatusOr<MatrixInfo> Store::RegisterSource(absl::string_view name,
                                                  const std::string& path) {
   RETURN_IF_ERROR(ValidateName(name));
-  if (path.size() > kMaxSourceLength || path.find('\n') != std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("source path has over ", kMaxSourceLength,
-                     " characters or a line break"));
-  }
+  RETURN_IF_ERROR(CheckSourcePath(path));
   ASSIGN_OR_RETURN(NpyHeader header, ReadNpyFileHeader(path));
   MatrixInfo info;
   info.name = std::string(name);
@@ -727,31 +733,26 @@ bool Store::Contains(absl::string_view name) const {
   return published_.find(name) != published_.end();
 }
 
+absl::Status Store::LoadFrom(absl::string_view name, const std::string& path) {
+  RETURN_IF_ERROR(ValidateName(name));
+  RETURN_IF_ERROR(CheckSourcePath(path));
+  absl::Status loaded = LoadFromSource(name, path);
+  if (loaded.ok()) {
+    absl::MutexLock lock(&mu_);
+    ++loads_;
+  }
+  return loaded;
+}
+
 absl::Status Store::EnsureLoaded(absl::string_view name) {
-  return LoadOnce(name, /*replace=*/false);
-}
-
-absl::Status Store::Reload(absl::string_view name) {
-  return LoadOnce(name, /*replace=*/true);
-}
-
-absl::Status Store::LoadOnce(absl::string_view name, bool replace) {
   RETURN_IF_ERROR(ValidateName(name));
   const std::string key(name);
   std::string path;
   {
     absl::MutexLock lock(&mu_);
-    bool waited = false;
     while (true) {
+      if (published_.find(key) != published_.end()) return absl::OkStatus();
       auto source = sources_.find(key);
-      auto published = published_.find(key);
-      // After waiting for another caller's load, it counts if it read the
-      // current source.
-      if (published != published_.end() &&
-          (!replace || (waited && source != sources_.end() &&
-                        published->second->header().source == source->second))) {
-        return absl::OkStatus();
-      }
       if (source == sources_.end()) return NoSuchMatrix(name);
       if (loading_.count(key) == 0) {
         path = source->second;
@@ -759,7 +760,6 @@ absl::Status Store::LoadOnce(absl::string_view name, bool replace) {
         break;
       }
       load_done_.Wait(&mu_);  // another caller is reading the same file
-      waited = true;
     }
   }
   absl::Status loaded = LoadFromSource(name, path);
@@ -783,6 +783,11 @@ absl::Status Store::LoadFromSource(absl::string_view name, const std::string& pa
         meta != persisted_meta_.end()) {
       retention = meta->second.retention;
       original = meta->second.original_dtype;
+    }
+    // A replaced version hands on its pin and expiry.
+    if (auto current = retention_.find(std::string(name));
+        current != retention_.end()) {
+      retention = current->second;
     }
   }
   ASSIGN_OR_RETURN(StagingWrite write,

@@ -149,11 +149,12 @@ class Store {
   // published nor sourced; the source's error if it cannot be read.
   absl::Status EnsureLoaded(absl::string_view name);
 
-  // Publishes `name` from its source now, replacing the published version
-  // if any (its readers keep it); concurrent loads read the file once.
-  // NOT_FOUND if `name` has no source; the source's error if it cannot be
-  // read.
-  absl::Status Reload(absl::string_view name);
+  // Publishes `name` from the .npy file `path` (canonical) now, replacing
+  // the published version if any (its readers keep it, its pin and expiry
+  // carry over), and makes `path` its source. On error nothing changes:
+  // INVALID_ARGUMENT for a bad name or a malformed file, or the file's
+  // read error.
+  absl::Status LoadFrom(absl::string_view name, const std::string& path);
 
   // True if `name` has a source but is not published: EnsureLoaded would
   // read a file.
@@ -270,8 +271,6 @@ class Store {
   void RemovePersistedLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reads `path` into a new generation of `name`.
-  // EnsureLoaded (`replace` false) or Reload (`replace` true).
-  absl::Status LoadOnce(absl::string_view name, bool replace);
   absl::Status LoadFromSource(absl::string_view name, const std::string& path);
   // Removes a published matrix (whose file the caller unlinked) from the
   // catalogue and hands its segment to `removed`, to be released unlocked.

@@ -156,10 +156,16 @@ grpc::ServerUnaryReactor* MatrixCacheService::Load(
     }
     ASSIGN_OR_RETURN(std::string path,
                      ResolveSourcePath(options_.data_dir, request->path()));
-    ASSIGN_OR_RETURN(MatrixInfo info, store_->RegisterSource(request->name(), path));
     // A matrix the name already holds gives way to the file at once.
-    if (request->eager() || store_->Contains(request->name())) {
-      RETURN_IF_ERROR(store_->Reload(request->name()));
+    if (store_->Contains(request->name())) {
+      RETURN_IF_ERROR(store_->LoadFrom(request->name(), path));
+      ASSIGN_OR_RETURN(MatrixInfo info, store_->Info(request->name()));
+      ToProto(info, response);
+      return absl::OkStatus();
+    }
+    ASSIGN_OR_RETURN(MatrixInfo info, store_->RegisterSource(request->name(), path));
+    if (request->eager()) {
+      RETURN_IF_ERROR(store_->EnsureLoaded(request->name()));
       ASSIGN_OR_RETURN(info, store_->Info(request->name()));
     }
     ToProto(info, response);

@@ -136,24 +136,27 @@ TEST_F(SourceTest, APutReplacesTheSource) {
   EXPECT_FALSE(store->NeedsLoad("m"));
 }
 
-TEST_F(SourceTest, ReloadReplacesWhatTheNameHolds) {
+TEST_F(SourceTest, LoadFromReplacesWhatTheNameHolds) {
   std::unique_ptr<Store> store = OpenStore();
   ASSERT_TRUE(PutFilled(*store, "m", 7).ok());
+  ASSERT_TRUE(store->SetPinned("m", true).ok());
   absl::StatusOr<std::shared_ptr<const Segment>> old = store->Acquire("m");
   ASSERT_TRUE(old.ok()) << old.status();
   const std::string path = Canonical(WriteIota("m.npy", {4}));
-  ASSERT_TRUE(store->RegisterSource("m", path).ok());
-  // Published already: EnsureLoaded leaves it, Reload replaces it.
-  ASSERT_TRUE(store->EnsureLoaded("m").ok());
-  EXPECT_EQ(store->Info("m")->generation, (*old)->header().generation);
-  ASSERT_TRUE(store->Reload("m").ok());
+  ASSERT_TRUE(store->LoadFrom("m", path).ok());
   absl::StatusOr<std::shared_ptr<const Segment>> loaded = store->Acquire("m");
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_GT((*loaded)->header().generation, (*old)->header().generation);
   EXPECT_EQ(Values(**loaded), (std::vector<int32_t>{0, 1, 2, 3}));
-  EXPECT_EQ(store->Info("m")->source, path);
+  absl::StatusOr<MatrixInfo> info = store->Info("m");
+  EXPECT_EQ(info->source, path);
+  EXPECT_TRUE(info->pinned);
   EXPECT_TRUE(AllEqual(**old, 7));  // its reader keeps the old version
-  EXPECT_TRUE(absl::IsNotFound(store->Reload("absent")));
+  // A file that cannot be read changes nothing.
+  const std::string bad = Canonical(WriteFile("bad.npy", "not an npy file"));
+  EXPECT_TRUE(absl::IsInvalidArgument(store->LoadFrom("m", bad)));
+  EXPECT_EQ(store->Info("m")->source, path);
+  EXPECT_EQ(store->Info("m")->generation, (*loaded)->header().generation);
 }
 
 TEST_F(SourceTest, SourcesSurviveARestart) {
