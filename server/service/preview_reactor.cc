@@ -24,6 +24,7 @@ PreviewReactor::PreviewReactor(Store& store, WorkerPool* pool,
 }
 
 void PreviewReactor::Begin(const absl::Status& status) {
+  watched_.Progress();  // loading the source was the server's time
   if (!status.ok()) {
     Finish(ToGrpcStatus("Preview", status));
     return;
@@ -97,6 +98,7 @@ void PreviewReactor::ComputeBatch() {
   previewer_->ComputeRows(next_row_, next_row_ + rows, batch_->data(), threads_);
   next_row_ += rows;
   batch_sent_ = 0;
+  watched_.Progress();
   SendNext();
 }
 

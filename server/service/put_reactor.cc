@@ -54,6 +54,7 @@ void PutReactor::OnHeader() {
       return;
     }
     write_ = *std::move(write);
+    watched_.Progress();  // preparing the segment was the server's time
     StartRead(&request_);
   });
 }

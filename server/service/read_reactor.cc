@@ -29,6 +29,7 @@ ReadReactor::ReadReactor(Store& store, WorkerPool* pool,
 }
 
 void ReadReactor::Begin(const absl::Status& status) {
+  watched_.Progress();  // loading the source was the server's time
   if (!status.ok()) {
     Finish(ToGrpcStatus("Read", status));
     return;

@@ -5,13 +5,6 @@
 #include "server/core/logging.h"
 
 namespace matcache {
-namespace {
-
-// Set while this thread cancels calls holding the watchdog's lock: gRPC may
-// finish a cancelled call (and so unwatch it) inline, on this thread.
-thread_local bool cancelling_on_this_thread = false;
-
-}  // namespace
 
 int StreamWatchdog::CancelIdle(absl::Time now) {
   absl::MutexLock lock(&mu_);
@@ -20,7 +13,7 @@ int StreamWatchdog::CancelIdle(absl::Time now) {
     if (now - last > idle_timeout_) idle.push_back(context);
   }
   int cancelled = 0;
-  cancelling_on_this_thread = true;
+  cancelling_thread_.store(std::this_thread::get_id());
   for (grpc::CallbackServerContext* context : idle) {
     // Unwatched by an earlier cancellation, and perhaps gone.
     if (!last_progress_.contains(context)) continue;
@@ -32,38 +25,43 @@ int StreamWatchdog::CancelIdle(absl::Time now) {
     context->TryCancel();
     ++cancelled;
   }
-  cancelling_on_this_thread = false;
+  cancelling_thread_.store(std::thread::id());
   return cancelled;
 }
 
-int StreamWatchdog::size() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int>(last_progress_.size());
+void StreamWatchdog::LockUnlessCancelling() {
+  if (cancelling_thread_.load() == std::this_thread::get_id()) {
+    mu_.AssertHeld();
+    return;
+  }
+  mu_.Lock();
+}
+
+void StreamWatchdog::UnlockUnlessCancelling() {
+  if (cancelling_thread_.load() != std::this_thread::get_id()) mu_.Unlock();
 }
 
 void StreamWatchdog::Watch(grpc::CallbackServerContext* context,
                            absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  LockUnlessCancelling();
   last_progress_[context] = now;
+  UnlockUnlessCancelling();
 }
 
 void StreamWatchdog::Progress(grpc::CallbackServerContext* context,
                               absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  LockUnlessCancelling();
   auto it = last_progress_.find(context);
   if (it != last_progress_.end() && it->second != absl::InfiniteFuture()) {
     it->second = now;
   }
+  UnlockUnlessCancelling();
 }
 
 void StreamWatchdog::Unwatch(grpc::CallbackServerContext* context) {
-  if (cancelling_on_this_thread) {
-    mu_.AssertHeld();  // inside CancelIdle, on this thread
-    last_progress_.erase(context);
-    return;
-  }
-  absl::MutexLock lock(&mu_);
+  LockUnlessCancelling();
   last_progress_.erase(context);
+  UnlockUnlessCancelling();
 }
 
 WatchedCall::WatchedCall(StreamWatchdog* watchdog,

@@ -10,6 +10,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <thread>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -29,17 +32,20 @@ class StreamWatchdog {
   // timeout; returns how many.
   int CancelIdle(absl::Time now);
 
-  // Calls being watched.
-  int size() const;
-
  private:
   friend class WatchedCall;
 
   void Watch(grpc::CallbackServerContext* context, absl::Time now);
   void Progress(grpc::CallbackServerContext* context, absl::Time now);
   void Unwatch(grpc::CallbackServerContext* context);
+  // Locks mu_ unless this thread holds it already, inside CancelIdle: gRPC
+  // may run a cancelled call's reactions (which watch, report progress or
+  // unwatch) inline, on the cancelling thread.
+  void LockUnlessCancelling() ABSL_EXCLUSIVE_LOCK_FUNCTION(mu_);
+  void UnlockUnlessCancelling() ABSL_UNLOCK_FUNCTION(mu_);
 
   const absl::Duration idle_timeout_;
+  std::atomic<std::thread::id> cancelling_thread_{};
   mutable absl::Mutex mu_;
   absl::flat_hash_map<grpc::CallbackServerContext*, absl::Time> last_progress_
       ABSL_GUARDED_BY(mu_);
@@ -55,7 +61,7 @@ class WatchedCall {
   WatchedCall(const WatchedCall&) = delete;
   WatchedCall& operator=(const WatchedCall&) = delete;
 
-  // The call just completed a read or a write.
+  // The call just completed a read or a write, or the server's work for it.
   void Progress();
 
  private:
