@@ -149,6 +149,7 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
       next_number_(recovered.max_number + 1) {
   const absl::Time now = absl::Now();
   for (Segment& segment : recovered.segments) {
+    GiveAccess(segment.path());
     std::string name = segment.header().name;
     used_bytes_ += FileBytes(segment);
     last_access_[name] = now;
@@ -203,6 +204,16 @@ Store::~Store() {
   }
   staging_.clear();
   close(lock_fd_);
+}
+
+void Store::GiveAccess(const std::string& path) const {
+  if (options_.group.has_value() &&
+      chown(path.c_str(), static_cast<uid_t>(-1), *options_.group) != 0) {
+    LogWarning("%s", PosixError(errno, "chown", path).message());
+  }
+  if (chmod(path.c_str(), options_.published_mode) != 0) {
+    LogWarning("%s", PosixError(errno, "chmod", path).message());
+  }
 }
 
 std::string Store::PathOf(const std::string& file_name) const {

@@ -290,6 +290,9 @@ class Store {
                              std::vector<std::shared_ptr<const Segment>>* evicted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string PathOf(const std::string& file_name) const;
+  // Gives a recovered segment the current group and published mode (they
+  // may differ from the run that made it).
+  void GiveAccess(const std::string& path) const;
   absl::StatusOr<std::shared_ptr<Segment>> TakeForCommit(
       absl::string_view write_id);
   // Commit's work: hands the published segment to `published` and the

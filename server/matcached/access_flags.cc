@@ -76,6 +76,11 @@ absl::Status ApplyTokenFlags(ServerOptions* options) {
     }
     tokens[i] = *std::move(token);
   }
+  if (!tokens[0].empty() && tokens[1].empty()) {
+    return absl::InvalidArgumentError(
+        "--read_token_file needs --write_token_file too: otherwise changing "
+        "matrices would need less than reading them");
+  }
   if (!tokens[0].empty() && tokens[0] == tokens[1]) {
     return absl::InvalidArgumentError(
         "--read_token_file and --write_token_file hold the same token");

@@ -58,7 +58,8 @@ absl::Status AccessPolicy::Check(std::optional<absl::string_view> authorization,
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO must not hang the server before it is refused.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return PosixError(errno, "open token file", path);
   struct stat st;
   std::string contents(kMaxTokenFileBytes + 1, '\0');

@@ -126,6 +126,24 @@ TEST_F(StoreTest, CommitRefusesAStagingFileWithAHole) {
   EXPECT_THAT(SegmentFiles(), IsEmpty());
 }
 
+TEST_F(StoreTest, RecoveredSegmentsGetTheCurrentGroupAndMode) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give files to any group";
+  absl::StatusOr<MatrixInfo> info;
+  {
+    std::unique_ptr<Store> store = OpenStore();
+    info = PutFilled(*store, "m", 1);
+    ASSERT_TRUE(info.ok()) << info.status();
+  }
+  StoreOptions options = Options();
+  options.group = 65534;
+  options.published_mode = 0440;
+  std::unique_ptr<Store> store = OpenStore(options);
+  struct stat st;
+  ASSERT_EQ(stat(info->path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0440u);
+  EXPECT_EQ(st.st_gid, 65534u);
+}
+
 TEST_F(StoreTest, RefusesNamespaceFilesOthersCouldHavePlanted) {
   for (const char* file : {"t.retention", "t.sources"}) {
     std::ofstream(PathOf(file)) << "m 1 1 -\n";

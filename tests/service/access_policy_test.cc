@@ -92,6 +92,12 @@ TEST_F(TokenFileTest, RefusesEmptyAndSpacedTokens) {
               HasSubstr("whitespace"));
 }
 
+TEST_F(TokenFileTest, AFifoIsRefusedWithoutWaitingForAWriter) {
+  const std::string path = dir_.path() + "/fifo";
+  ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+  EXPECT_TRUE(absl::IsInvalidArgument(ReadTokenFile(path).status()));
+}
+
 TEST_F(TokenFileTest, MissingFileAndDirectoryAreErrors) {
   EXPECT_TRUE(absl::IsNotFound(ReadTokenFile(dir_.path() + "/absent").status()));
   EXPECT_TRUE(absl::IsInvalidArgument(ReadTokenFile(dir_.path()).status()));
