@@ -72,7 +72,7 @@ absl::Status WriteStaging(int fd, const v1::CreateResponse& created,
 
 std::unique_ptr<Client> Client::Connect(ClientOptions options) {
   std::string address = ResolveAddress(options.address);
-  if (options.token.empty()) {
+  if (!options.token.has_value()) {
     const char* from_env = std::getenv("MATCACHE_TOKEN");
     if (from_env != nullptr) options.token = from_env;
   }
@@ -99,8 +99,8 @@ Client::Client(std::string address, ClientOptions options)
 void Client::PrepareContext(grpc::ClientContext* context) const {
   context->set_deadline(std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(options_.timeout));
-  if (!options_.token.empty()) {
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+  if (options_.token.has_value() && !options_.token->empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", *options_.token));
   }
 }
 

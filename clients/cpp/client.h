@@ -59,9 +59,9 @@ struct ClientOptions {
   LocalMode local = LocalMode::kAuto;
   // Deadline of each call.
   absl::Duration timeout = absl::Seconds(60);
-  // Sent with every call as "authorization: Bearer <token>"; empty means
-  // $MATCACHE_TOKEN, if set.
-  std::string token;
+  // Sent with every call as "authorization: Bearer <token>". nullopt means
+  // $MATCACHE_TOKEN, if set; empty means no token.
+  std::optional<std::string> token;
   // TLS, for a TCP address of a server started with --tls_cert.
   struct Tls {
     std::string root_certs;   // PEM CA certificates that signed the server's

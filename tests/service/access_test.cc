@@ -44,7 +44,7 @@ class AccessTest : public matcache::testing::ServerTestBase {
   std::unique_ptr<Client> Connect(const std::string& token) {
     ClientOptions options;
     options.address = unix_address();
-    options.token = token.empty() ? "" : token;
+    options.token = token;
     return Client::Connect(options);
   }
 
@@ -60,9 +60,10 @@ TEST_F(AccessTest, TokensGuardWritesAndReads) {
   absl::StatusOr<MatrixInfo> put = writer->Put("m", matrix);
   ASSERT_TRUE(put.ok()) << put.status();
 
-  // Unsetenv so that the client really sends no token.
-  unsetenv("MATCACHE_TOKEN");
+  // An empty token sends none, whatever $MATCACHE_TOKEN holds.
+  setenv("MATCACHE_TOKEN", kWriteToken, 1);
   auto anonymous = Connect("");
+  unsetenv("MATCACHE_TOKEN");
   absl::Status refused = anonymous->Put("m", xt::xarray<int64_t>{9}).status();
   EXPECT_TRUE(absl::IsUnauthenticated(refused)) << refused;
   EXPECT_THAT(refused.message(), HasSubstr("write token"));
@@ -86,6 +87,18 @@ TEST_F(AccessTest, TokensGuardWritesAndReads) {
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->generation, put->generation);
   EXPECT_TRUE(writer->Delete("m").ok());
+}
+
+TEST_F(AccessTest, WithoutATokenOptionTheClientSendsMatcacheToken) {
+  ServerOptions options = Options();
+  options.service.access = AccessPolicy(kReadToken, kWriteToken);
+  StartServer(options);
+  setenv("MATCACHE_TOKEN", kWriteToken, 1);
+  ClientOptions client_options;
+  client_options.address = unix_address();
+  auto client = Client::Connect(client_options);
+  unsetenv("MATCACHE_TOKEN");
+  EXPECT_TRUE(client->Put("m", xt::xarray<int8_t>{1}).ok());
 }
 
 TEST_F(AccessTest, HealthNeedsNoToken) {
