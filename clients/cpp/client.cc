@@ -129,20 +129,6 @@ void Client::AddIndices(const std::vector<Index>& indices,
   }
 }
 
-v1::PreviewMethod Client::ToProto(PreviewMethod method) {
-  switch (method) {
-    case PreviewMethod::kMean:
-      return v1::PREVIEW_METHOD_MEAN;
-    case PreviewMethod::kMin:
-      return v1::PREVIEW_METHOD_MIN;
-    case PreviewMethod::kMax:
-      return v1::PREVIEW_METHOD_MAX;
-    case PreviewMethod::kFirst:
-      return v1::PREVIEW_METHOD_FIRST;
-  }
-  return v1::PREVIEW_METHOD_UNSPECIFIED;
-}
-
 void Client::AdviseHugePages(char* buffer, size_t size) {
   constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
   const uintptr_t begin =

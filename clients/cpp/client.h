@@ -126,7 +126,7 @@ class Client {
     v1::PreviewRequest request;
     request.set_name(std::string(name));
     request.mutable_shape()->Assign(shape.begin(), shape.end());
-    request.set_method(ToProto(method));
+    request.set_method(matcache::ToProto(method));
     request.set_chunk_bytes(kStreamChunkBytes);
     xt::xarray<T> result;
     RETURN_IF_ERROR(
@@ -150,7 +150,6 @@ class Client {
   void Abort(const std::string& lease);
   static void AddIndices(const std::vector<Index>& indices,
                          v1::ReadRequest* request);
-  static v1::PreviewMethod ToProto(PreviewMethod method);
 
   // Runs the Read-style stream `method` with `request` and fills `result`
   // (an xt::xarray of `dtype`'s element type) chunk by chunk, in place.

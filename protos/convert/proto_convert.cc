@@ -43,6 +43,20 @@ absl::StatusOr<std::vector<Index>> IndicesFromProto(
   return result;
 }
 
+v1::PreviewMethod ToProto(PreviewMethod method) {
+  switch (method) {
+    case PreviewMethod::kMean:
+      return v1::PREVIEW_METHOD_MEAN;
+    case PreviewMethod::kMin:
+      return v1::PREVIEW_METHOD_MIN;
+    case PreviewMethod::kMax:
+      return v1::PREVIEW_METHOD_MAX;
+    case PreviewMethod::kFirst:
+      return v1::PREVIEW_METHOD_FIRST;
+  }
+  return v1::PREVIEW_METHOD_UNSPECIFIED;
+}
+
 absl::StatusOr<PreviewMethod> PreviewMethodFromProto(v1::PreviewMethod method) {
   switch (method) {
     case v1::PREVIEW_METHOD_UNSPECIFIED:

@@ -31,6 +31,7 @@ absl::StatusOr<std::vector<Index>> IndicesFromProto(
 
 // UNSPECIFIED means MEAN; INVALID_ARGUMENT for unknown values.
 absl::StatusOr<PreviewMethod> PreviewMethodFromProto(v1::PreviewMethod method);
+v1::PreviewMethod ToProto(PreviewMethod method);
 
 // The retention a put asks for, expiring `ttl_seconds` after `now` (none if
 // 0). INVALID_ARGUMENT for a negative TTL.

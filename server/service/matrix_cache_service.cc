@@ -214,26 +214,29 @@ grpc::ServerUnaryReactor* MatrixCacheService::Delete(
   });
 }
 
+grpc::ServerUnaryReactor* MatrixCacheService::SetPinned(
+    grpc::CallbackServerContext* context, const char* rpc,
+    const v1::PinRequest* request, v1::MatrixInfo* response, bool pinned) {
+  if (auto* refused = Refused(context, Access::kWrite, rpc)) return refused;
+  return Offload(context, rpc,
+                 [this, request, response, pinned]() -> absl::Status {
+                   ASSIGN_OR_RETURN(MatrixInfo info,
+                                    store_->SetPinned(request->name(), pinned));
+                   ToProto(info, response);
+                   return absl::OkStatus();
+                 });
+}
+
 grpc::ServerUnaryReactor* MatrixCacheService::Pin(
     grpc::CallbackServerContext* context, const v1::PinRequest* request,
     v1::MatrixInfo* response) {
-  if (auto* refused = Refused(context, Access::kWrite, "Pin")) return refused;
-  return Offload(context, "Pin", [this, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(MatrixInfo info, store_->SetPinned(request->name(), true));
-    ToProto(info, response);
-    return absl::OkStatus();
-  });
+  return SetPinned(context, "Pin", request, response, true);
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Unpin(
     grpc::CallbackServerContext* context, const v1::PinRequest* request,
     v1::MatrixInfo* response) {
-  if (auto* refused = Refused(context, Access::kWrite, "Unpin")) return refused;
-  return Offload(context, "Unpin", [this, request, response]() -> absl::Status {
-    ASSIGN_OR_RETURN(MatrixInfo info, store_->SetPinned(request->name(), false));
-    ToProto(info, response);
-    return absl::OkStatus();
-  });
+  return SetPinned(context, "Unpin", request, response, false);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* MatrixCacheService::Read(

@@ -102,6 +102,11 @@ class MatrixCacheService final
   grpc::ServerUnaryReactor* Offload(grpc::CallbackServerContext* context,
                                     const char* rpc,
                                     absl::AnyInvocable<absl::Status() &&> work);
+  // Pin (`pinned`) or Unpin.
+  grpc::ServerUnaryReactor* SetPinned(grpc::CallbackServerContext* context,
+                                      const char* rpc,
+                                      const v1::PinRequest* request,
+                                      v1::MatrixInfo* response, bool pinned);
   absl::Status ListPage(const v1::ListRequest& request,
                         v1::ListResponse* response) const;
 

@@ -1,5 +1,4 @@
 // Who may do what: tokens, and file and socket modes; against a real server.
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <sys/stat.h>
@@ -10,7 +9,6 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "clients/cpp/client.h"
 #include "gmock/gmock.h"
@@ -105,23 +103,7 @@ TEST_F(AccessTest, HealthNeedsNoToken) {
   ServerOptions options = Options();
   options.service.access = AccessPolicy(kReadToken, kWriteToken);
   StartServer(options);
-  auto channel = grpc::CreateChannel(unix_address(),
-                                     grpc::InsecureChannelCredentials());
-  grpc::GenericStub stub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  // An empty HealthCheckRequest: the whole server.
-  grpc::Slice empty(std::string{});
-  grpc::ByteBuffer request(&empty, 1);
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  absl::Notification done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", {}, &request,
-                 &response, [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
+  const grpc::Status status = CheckHealth();
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
@@ -179,12 +161,8 @@ TEST_F(AccessTest, GroupGetsTheSocketAndReadOnlySegments) {
   // the write token must not be able to change what it publishes.
   grpc::ClientContext put_context;
   v1::MatrixInfo put_info;
-  auto writer = stub->Put(&put_context, &put_info);
-  v1::PutRequest header;
-  header.mutable_header()->set_name("streamed");
-  header.mutable_header()->add_shape(4);
-  header.mutable_header()->set_dtype(v1::DTYPE_INT8);
-  ASSERT_TRUE(writer->Write(header));
+  auto writer = StartPut(*stub, &put_context, &put_info, "streamed", {4},
+                         v1::DTYPE_INT8);
   std::string staging;
   for (int i = 0; i < 500 && staging.empty(); ++i) {
     for (const std::string& file : SegmentFiles()) {

@@ -35,24 +35,6 @@ class LimitsTest : public matcache::testing::ServerTestBase {
     const xt::xarray<double> matrix = xt::zeros<double>({int64_t{1} << 23});
     ASSERT_TRUE(Connect()->Put(name, matrix).ok());
   }
-
-  // Starts a Put of `data` as uint8 elements named `name`: sends the header,
-  // then `data` in one message, and returns the open stream.
-  static std::unique_ptr<grpc::ClientWriter<v1::PutRequest>> PutOneChunk(
-      v1::MatrixCache::Stub& stub, grpc::ClientContext* context,
-      v1::MatrixInfo* response, const std::string& name, int64_t elements,
-      std::string data) {
-    auto writer = stub.Put(context, response);
-    v1::PutRequest message;
-    message.mutable_header()->set_name(name);
-    message.mutable_header()->add_shape(elements);
-    message.mutable_header()->set_dtype(v1::DTYPE_UINT8);
-    writer->Write(message);
-    message.Clear();
-    message.set_data(std::move(data));
-    writer->Write(message);
-    return writer;
-  }
 };
 
 TEST_F(LimitsTest, CancelsAReadStreamTheClientStopsReading) {
@@ -84,8 +66,11 @@ TEST_F(LimitsTest, CancelsAPutStreamTheClientStopsSending) {
   auto stub = NewStub();
   grpc::ClientContext context;
   v1::MatrixInfo response;
-  auto writer = PutOneChunk(*stub, &context, &response, "stalled", 1 << 20,
-                            std::string(1000, 'x'));
+  auto writer = StartPut(*stub, &context, &response, "stalled", {1 << 20},
+                         v1::DTYPE_UINT8);
+  v1::PutRequest data;
+  data.set_data(std::string(1000, 'x'));
+  ASSERT_TRUE(writer->Write(data));
   absl::SleepFor(absl::Seconds(2));
   const grpc::Status status = writer->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED)
@@ -100,8 +85,11 @@ TEST_F(LimitsTest, RefusesMessagesOverTheLimit) {
   auto stub = NewStub();
   grpc::ClientContext context;
   v1::MatrixInfo response;
-  auto writer = PutOneChunk(*stub, &context, &response, "m", 2 << 20,
-                            std::string(2 << 20, 'x'));
+  auto writer = StartPut(*stub, &context, &response, "m", {2 << 20},
+                         v1::DTYPE_UINT8);
+  v1::PutRequest data;
+  data.set_data(std::string(2 << 20, 'x'));
+  writer->Write(data);
   writer->WritesDone();
   const grpc::Status status = writer->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)

@@ -41,12 +41,9 @@ class ServerTest : public matcache::testing::ServerTestBase {
                          v1::MatrixInfo* info = nullptr) {
     grpc::ClientContext context;
     v1::MatrixInfo response;
-    auto writer = stub_->Put(&context, info != nullptr ? info : &response);
+    auto writer = StartPut(*stub_, &context, info != nullptr ? info : &response,
+                           name, shape, dtype);
     v1::PutRequest message;
-    message.mutable_header()->set_name(name);
-    message.mutable_header()->mutable_shape()->Assign(shape.begin(), shape.end());
-    message.mutable_header()->set_dtype(dtype);
-    writer->Write(message);
     for (const std::string& chunk : chunks) {
       message.Clear();
       message.set_data(chunk);
@@ -633,30 +630,9 @@ TEST_F(ServerTest, TcpListenerServesTheSameCatalogue) {
 }
 
 TEST_F(ServerTest, HealthServiceReportsServing) {
-  auto channel =
-      grpc::CreateChannel(unix_address(), grpc::InsecureChannelCredentials());
-  grpc::GenericStub generic(channel);
-  grpc::ClientContext context;
-  // HealthCheckRequest{service: ""} serializes to no bytes.
-  grpc::Slice empty;
-  grpc::ByteBuffer request(&empty, 1);
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  absl::Notification done;
-  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
-                    grpc::StubOptions(), &request, &response,
-                    [&](grpc::Status s) {
-                      status = std::move(s);
-                      done.Notify();
-                    });
-  done.WaitForNotification();
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response.Dump(&slices).ok());
   std::string bytes;
-  for (const grpc::Slice& slice : slices) {
-    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-  }
+  const grpc::Status status = CheckHealth(&bytes);
+  ASSERT_TRUE(status.ok()) << status.error_message();
   // HealthCheckResponse{status: SERVING (1)}.
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
 }

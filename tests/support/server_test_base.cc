@@ -1,10 +1,12 @@
 #include "tests/support/server_test_base.h"
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
 
 namespace matcache::testing {
 
@@ -47,6 +49,49 @@ std::string ServerTestBase::tcp_address() const {
 std::unique_ptr<v1::MatrixCache::Stub> ServerTestBase::NewStub() const {
   return v1::MatrixCache::NewStub(
       grpc::CreateChannel(unix_address(), grpc::InsecureChannelCredentials()));
+}
+
+grpc::Status ServerTestBase::CheckHealth(std::string* response) const {
+  grpc::GenericStub stub(
+      grpc::CreateChannel(unix_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  // HealthCheckRequest{service: ""} serializes to no bytes.
+  grpc::Slice empty;
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer reply;
+  grpc::Status status;
+  absl::Notification done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                 &request, &reply, [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  if (status.ok() && response != nullptr) {
+    std::vector<grpc::Slice> slices;
+    if (reply.Dump(&slices).ok()) {
+      response->clear();
+      for (const grpc::Slice& slice : slices) {
+        response->append(reinterpret_cast<const char*>(slice.begin()),
+                         slice.size());
+      }
+    }
+  }
+  return status;
+}
+
+std::unique_ptr<grpc::ClientWriter<v1::PutRequest>> ServerTestBase::StartPut(
+    v1::MatrixCache::Stub& stub, grpc::ClientContext* context,
+    v1::MatrixInfo* response, const std::string& name,
+    const std::vector<int64_t>& shape, v1::DType dtype) {
+  auto writer = stub.Put(context, response);
+  v1::PutRequest header;
+  header.mutable_header()->set_name(name);
+  header.mutable_header()->mutable_shape()->Assign(shape.begin(), shape.end());
+  header.mutable_header()->set_dtype(dtype);
+  writer->Write(header);
+  return writer;
 }
 
 std::vector<std::string> ServerTestBase::SegmentFiles() const {

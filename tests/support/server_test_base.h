@@ -4,6 +4,7 @@
 #ifndef MATCACHE_TESTS_SUPPORT_SERVER_TEST_BASE_H_
 #define MATCACHE_TESTS_SUPPORT_SERVER_TEST_BASE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,16 @@ class ServerTestBase : public ::testing::Test {
   std::string shm_dir() const { return shm_dir_.path(); }
   // Segment and staging files in the shm directory (not the lock), sorted.
   std::vector<std::string> SegmentFiles() const;
+  // Asks the standard health service about the whole server, on the unix
+  // socket; its serialized HealthCheckResponse goes to `response`, if given.
+  grpc::Status CheckHealth(std::string* response = nullptr) const;
+
+  // Starts a Put stream on `stub` and sends its header; the stream stays
+  // open for data.
+  static std::unique_ptr<grpc::ClientWriter<v1::PutRequest>> StartPut(
+      v1::MatrixCache::Stub& stub, grpc::ClientContext* context,
+      v1::MatrixInfo* response, const std::string& name,
+      const std::vector<int64_t>& shape, v1::DType dtype);
 
   ScopedTempDir shm_dir_;
   ScopedTempDir socket_dir_;
