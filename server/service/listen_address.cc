@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -80,14 +79,28 @@ absl::Status SetGroupAndMode(const std::string& path, std::optional<gid_t> group
   return absl::OkStatus();
 }
 
+// Creates the missing directories above `directory` with mode 0755, whatever
+// the umask, so that the socket's users can pass through them.
+absl::Status CreateParents(const std::filesystem::path& directory) {
+  std::filesystem::path prefix;
+  for (const std::filesystem::path& part : directory.parent_path()) {
+    prefix /= part;
+    if (mkdir(prefix.c_str(), 0755) == 0) {
+      if (chmod(prefix.c_str(), 0755) != 0) {
+        return PosixError(errno, "chmod", prefix.string());
+      }
+    } else if (errno != EEXIST) {
+      return PosixError(errno, "mkdir", prefix.string());
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Creates `directory` (mode 0700) if missing; then, if it is this user's and
 // closed to other users, gives it `group` and mode 0750, or mode 0700.
 absl::Status PrepareSocketDirectory(const std::string& directory,
                                     std::optional<gid_t> group) {
-  std::error_code error;
-  std::filesystem::create_directories(
-      std::filesystem::path(directory).parent_path(), error);
-  if (error) return PosixError(error.value(), "mkdir", directory);
+  RETURN_IF_ERROR(CreateParents(directory));
   if (mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
     return PosixError(errno, "mkdir", directory);
   }

@@ -179,6 +179,19 @@ TEST_F(AccessTest, GroupGetsTheSocketAndReadOnlySegments) {
   writer->Finish();
 }
 
+TEST_F(AccessTest, MissingParentsOfTheSocketDirectoryCanBePassed) {
+  const std::string parent = socket_dir_.path() + "/run";
+  const std::string socket = parent + "/matcache/m.sock";
+  ServerOptions options = Options();
+  options.listen = {ListenAddress{true, socket, "unix:" + socket}};
+  const mode_t saved = umask(077);
+  StartServer(options);
+  umask(saved);
+  EXPECT_EQ(ModeOf(parent), 0755);
+  EXPECT_EQ(ModeOf(parent + "/matcache"), 0700);
+  EXPECT_EQ(ModeOf(socket), 0600);
+}
+
 TEST_F(AccessTest, RefusesASocketDirectoryOpenToEveryone) {
   ASSERT_EQ(chmod(socket_dir_.path().c_str(), 0755), 0);
   absl::StatusOr<std::unique_ptr<MatcacheServer>> server =
