@@ -69,8 +69,10 @@ class Matcached:
     shm_dir: pathlib.Path
 
     def segment_files(self):
-        """Names of the segment files (published or staging) it holds."""
-        return sorted(p.name for p in self.shm_dir.glob("*.shm"))
+        """Names of the segment files (published or staging) it holds; not
+        the spare file it keeps ready for the next put."""
+        return sorted(p.name for p in self.shm_dir.glob("*.shm")
+                      if not p.name.endswith(".spare.shm"))
 
 
 @contextlib.contextmanager

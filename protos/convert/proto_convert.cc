@@ -177,6 +177,7 @@ void ToProto(const StoreStats& stats, const std::string& shm_dir,
   proto->set_quarantined_count(stats.quarantined_count);
   proto->set_max_bytes(stats.max_bytes);
   proto->set_used_bytes(stats.used_bytes);
+  proto->set_spare_bytes(stats.spare_bytes);
   proto->set_evictions(stats.evictions);
   proto->set_hits(stats.hits);
   proto->set_misses(stats.misses);

@@ -108,7 +108,11 @@ absl::StatusOr<RecoveredSegments> RecoverSegments(const std::string& dir,
       continue;
     }
     result.max_number = std::max(result.max_number, parsed->number);
-    if (parsed->kind == SegmentFileKind::kStaging) {
+    if (parsed->kind == SegmentFileKind::kSpare) {
+      RemoveFile(path, "spare file");
+      ++result.report.spares_removed;
+      CrashPoint("mid_recovery");
+    } else if (parsed->kind == SegmentFileKind::kStaging) {
       RemoveFile(path, "staging file");
       ++result.report.staging_removed;
       CrashPoint("mid_recovery");

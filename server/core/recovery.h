@@ -15,6 +15,7 @@ namespace matcache {
 struct RecoveryReport {
   int64_t adopted = 0;             // names re-adopted (one segment each)
   int64_t staging_removed = 0;     // staging files deleted
+  int64_t spares_removed = 0;      // spare files deleted
   int64_t superseded_removed = 0;  // older valid generations deleted
   int64_t quarantined = 0;         // corrupt files renamed aside
 };
@@ -26,7 +27,7 @@ struct RecoveredSegments {
 };
 
 // Scans `dir` for the segment files of `name_space` and:
-//  - deletes every staging file;
+//  - deletes every staging and spare file;
 //  - for each name, adopts the newest generation that opens and validates
 //    (with `verify`), deletes the older valid generations, and renames each
 //    corrupt one aside (QuarantineFileName) with a log line;

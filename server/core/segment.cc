@@ -19,6 +19,7 @@
 #include "server/core/crash_point.h"
 #include "server/core/logging.h"
 #include "server/core/posix_error.h"
+#include "server/core/preallocate.h"
 #include "server/core/status_macros.h"
 
 namespace matcache {
@@ -36,20 +37,6 @@ class FdCloser {
  private:
   int fd_;
 };
-
-absl::Status Fallocate(int fd, off_t size, const std::string& path) {
-  int error;
-  do {
-    error = posix_fallocate(fd, 0, size);
-  } while (error == EINTR);
-  if (error == 0) return absl::OkStatus();
-  if (error == ENOSPC || error == EFBIG || error == EDQUOT) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "not enough space for a %d-byte segment at %s: %s",
-        static_cast<int64_t>(size), path, std::strerror(error)));
-  }
-  return PosixError(error, "posix_fallocate", path);
-}
 
 // Prefaults every page of a shared writable mapping so that later writes take
 // no page faults. Kernels before 5.14 lack MADV_POPULATE_WRITE: then the
@@ -129,18 +116,40 @@ void Segment::Release() {
 absl::StatusOr<Segment> Segment::Create(std::string path, SegmentHeader header,
                                         mode_t mode, Prefault prefault,
                                         std::optional<gid_t> group) {
-  const size_t size = header.data_offset + header.data_length;
   const int fd =
       open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return PosixError(errno, "create", path);
+  return Prepare(fd, /*allocated=*/0, std::move(path), std::move(header), mode,
+                 prefault, group);
+}
+
+absl::StatusOr<Segment> Segment::CreateFromSpare(
+    SpareFile& spare, std::string path, SegmentHeader header, mode_t mode,
+    Prefault prefault, std::optional<gid_t> group) {
+  const int64_t allocated = spare.size();
+  ASSIGN_OR_RETURN(const int fd, spare.MoveTo(path));
+  return Prepare(fd, allocated, std::move(path), std::move(header), mode,
+                 prefault, group);
+}
+
+absl::StatusOr<Segment> Segment::Prepare(int fd, int64_t allocated,
+                                         std::string path, SegmentHeader header,
+                                         mode_t mode, Prefault prefault,
+                                         std::optional<gid_t> group) {
+  const size_t size = header.data_offset + header.data_length;
   FdCloser closer(fd);
-  // From here on, any failure must remove the file we created.
+  // From here on, any failure must remove the file.
   absl::Status status = [&]() -> absl::Status {
     if (group.has_value() && fchown(fd, static_cast<uid_t>(-1), *group) != 0) {
       return PosixError(errno, "fchown", path);
     }
     if (fchmod(fd, mode) != 0) return PosixError(errno, "fchmod", path);
-    return Fallocate(fd, static_cast<off_t>(size), path);
+    const off_t wanted = static_cast<off_t>(size);
+    if (allocated > wanted && ftruncate(fd, wanted) != 0) {
+      return PosixError(errno, "ftruncate", path);
+    }
+    if (allocated >= wanted) return absl::OkStatus();
+    return Preallocate(fd, allocated, wanted - allocated, path);
   }();
   char* map = nullptr;
   if (status.ok()) {

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/core/header.h"
+#include "server/core/spare_file.h"
 
 namespace matcache {
 
@@ -37,6 +38,14 @@ class Segment {
   static absl::StatusOr<Segment> Create(
       std::string path, SegmentHeader header, mode_t mode, Prefault prefault,
       std::optional<gid_t> group = std::nullopt);
+
+  // Create, on the pages of `spare` instead of a new file: renames it to
+  // `path`, then shrinks it or preallocates the rest to header plus data.
+  // ALREADY_EXISTS (if `path` exists) leaves `spare` as it was; any other
+  // outcome uses it up. On error no file is left behind.
+  static absl::StatusOr<Segment> CreateFromSpare(
+      SpareFile& spare, std::string path, SegmentHeader header, mode_t mode,
+      Prefault prefault, std::optional<gid_t> group = std::nullopt);
 
   // Opens the sealed segment `path` read-only (never following a symlink)
   // and maps it PROT_READ. The mapping is made only after the file size is
@@ -98,6 +107,12 @@ class Segment {
  private:
   Segment(std::string path, SegmentHeader header, int fd, char* map,
           size_t map_size);
+  // Create's work on the new file `fd` (taken over), of which `allocated`
+  // bytes are preallocated already.
+  static absl::StatusOr<Segment> Prepare(int fd, int64_t allocated,
+                                         std::string path, SegmentHeader header,
+                                         mode_t mode, Prefault prefault,
+                                         std::optional<gid_t> group);
   void Release();
   // Opens the segment's file again, by path, with `flags`; FAILED_PRECONDITION
   // if the path now names another file.

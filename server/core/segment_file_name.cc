@@ -12,6 +12,7 @@ namespace {
 
 constexpr absl::string_view kPublishedSuffix = ".shm";
 constexpr absl::string_view kStagingSuffix = ".staging.shm";
+constexpr absl::string_view kSpareSuffix = ".spare.shm";
 constexpr absl::string_view kQuarantineSuffix = ".quarantined";
 
 bool IsAllDigits(absl::string_view s) {
@@ -34,6 +35,10 @@ std::string StagingFileName(absl::string_view name_space,
   return absl::StrCat(name_space, ".", name, ".", sequence, kStagingSuffix);
 }
 
+std::string SpareFileName(absl::string_view name_space, uint64_t sequence) {
+  return absl::StrCat(name_space, ".", sequence, kSpareSuffix);
+}
+
 std::string QuarantineFileName(absl::string_view file_name) {
   return absl::StrCat(file_name, kQuarantineSuffix);
 }
@@ -45,6 +50,15 @@ std::optional<SegmentFileName> ParseSegmentFileName(
     return std::nullopt;
   }
   SegmentFileName parsed;
+  // A published name ends in ".<generation>.shm", never in ".spare.shm".
+  if (absl::ConsumeSuffix(&rest, kSpareSuffix)) {
+    parsed.kind = SegmentFileKind::kSpare;
+    if (!IsAllDigits(rest) || !absl::SimpleAtoi(rest, &parsed.number) ||
+        parsed.number == 0) {
+      return std::nullopt;
+    }
+    return parsed;
+  }
   if (absl::ConsumeSuffix(&rest, kStagingSuffix)) {
     parsed.kind = SegmentFileKind::kStaging;
   } else if (absl::ConsumeSuffix(&rest, kPublishedSuffix)) {

@@ -130,10 +130,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
     return recovered.status();
   }
   const RecoveryReport& report = recovered->report;
-  LogInfo("store %s/%s.*: recovered %d matrices; removed %d staging and %d "
-          "superseded files; quarantined %d",
+  LogInfo("store %s/%s.*: recovered %d matrices; removed %d staging, %d "
+          "spare and %d superseded files; quarantined %d",
           options.shm_dir, options.name_space, report.adopted,
-          report.staging_removed, report.superseded_removed, report.quarantined);
+          report.staging_removed, report.spares_removed,
+          report.superseded_removed, report.quarantined);
   return std::unique_ptr<Store>(
       new Store(std::move(options), lock_fd, *std::move(recovered)));
 }
@@ -194,9 +195,18 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
       retention_[name] = retention;
     }
   }
+  if (options_.spare_bytes > 0) {
+    spare_thread_ = std::thread(&Store::MaintainSpare, this);
+  }
 }
 
 Store::~Store() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  spare_cancelled_.store(true);
+  if (spare_thread_.joinable()) spare_thread_.join();
   absl::MutexLock lock(&mu_);
   for (auto& [write_id, entry] : staging_) {
     absl::Status status = entry.segment->Unlink();
@@ -238,10 +248,14 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
         name, header.data_length, options_.max_matrix_bytes));
   }
   const int64_t bytes = static_cast<int64_t>(header.data_offset + header.data_length);
+  // Taken before the budget is counted: its pages become this write's. It
+  // is removed, unlocked, if the write fails.
+  std::unique_ptr<SpareFile> spare;
   uint64_t sequence;
   {
     std::vector<std::shared_ptr<const Segment>> evicted;  // freed unlocked
     absl::MutexLock lock(&mu_);
+    spare = TakeSpareLocked(bytes);
     RETURN_IF_ERROR(ReserveLocked(name, bytes, &evicted));
     absl::Status persisted = PersistRetentionLocked();  // evictions forget pins
     if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
@@ -249,23 +263,14 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   }
   // Not the segment's id (readable in the file): a token of its own.
   const std::string write_id = SegmentId::Random().ToHex();
-  absl::StatusOr<Segment> created;
-  for (int attempt = 1;; ++attempt) {
-    const std::string path =
-        PathOf(StagingFileName(options_.name_space, name, sequence));
-    created = Segment::Create(
-        path, header,
-        writer == StagingWriter::kClient ? options_.staging_mode : 0600,
-        prefault, options_.group);
-    if (!absl::IsAlreadyExists(created.status()) ||
-        attempt == kMaxFileNameAttempts) {
-      break;
-    }
-    // Not ours (ours are never reused): another user's file squats the name.
-    LogWarning("%s exists and was not made by this server; using another name",
-               path);
-    absl::MutexLock lock(&mu_);
-    sequence = next_number_++;
+  const mode_t mode =
+      writer == StagingWriter::kClient ? options_.staging_mode : 0600;
+  absl::StatusOr<Segment> created =
+      CreateStagingFile(header, mode, prefault, &sequence, spare.get());
+  spare.reset();  // removes the spare if no name was free for it
+  if (absl::IsResourceExhausted(created.status()) && GiveUpSpare()) {
+    // The filesystem is full, the spare included: try again without it.
+    created = CreateStagingFile(header, mode, prefault, &sequence, nullptr);
   }
   if (!created.ok()) {
     absl::MutexLock lock(&mu_);
@@ -281,10 +286,39 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   return StagingWrite{write_id, std::move(shared)};
 }
 
+absl::StatusOr<Segment> Store::CreateStagingFile(const SegmentHeader& header,
+                                                 mode_t mode,
+                                                 Segment::Prefault prefault,
+                                                 uint64_t* sequence,
+                                                 SpareFile* spare) {
+  absl::StatusOr<Segment> created;
+  for (int attempt = 1;; ++attempt) {
+    const std::string path =
+        PathOf(StagingFileName(options_.name_space, header.name, *sequence));
+    created = spare != nullptr
+                  ? Segment::CreateFromSpare(*spare, path, header, mode,
+                                             prefault, options_.group)
+                  : Segment::Create(path, header, mode, prefault, options_.group);
+    if (!absl::IsAlreadyExists(created.status()) ||
+        attempt == kMaxFileNameAttempts) {
+      return created;
+    }
+    // Not ours (ours are never reused): another user's file squats the name.
+    LogWarning("%s exists and was not made by this server; using another name",
+               path);
+    absl::MutexLock lock(&mu_);
+    *sequence = next_number_++;
+  }
+}
+
 absl::Status Store::ReserveLocked(
     absl::string_view name, int64_t bytes,
     std::vector<std::shared_ptr<const Segment>>* evicted) {
-  if (options_.max_bytes <= 0 || used_bytes_ + bytes <= options_.max_bytes) {
+  auto fits = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return options_.max_bytes <= 0 || used_bytes_ + bytes <= options_.max_bytes;
+  };
+  if (!fits()) DropSpareLocked();  // holds no data: it goes first
+  if (fits()) {
     used_bytes_ += bytes;
     return absl::OkStatus();
   }
@@ -675,6 +709,7 @@ StoreStats Store::Stats() const {
   absl::MutexLock lock(&mu_);
   stats.max_bytes = options_.max_bytes;
   stats.used_bytes = used_bytes_;
+  stats.spare_bytes = (spare_ != nullptr ? spare_->size() : 0) + spare_filling_;
   stats.evictions = evictions_;
   stats.expirations = expirations_;
   stats.loads = loads_;

@@ -14,13 +14,15 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -36,6 +38,7 @@
 #include "server/core/recovery.h"
 #include "server/core/retention.h"
 #include "server/core/segment.h"
+#include "server/core/spare_file.h"
 
 namespace matcache {
 
@@ -68,6 +71,14 @@ struct StoreOptions {
   bool verify_on_recover = false;
   // Threads that hash a matrix's data at Commit.
   int checksum_threads = 2;
+  // Largest spare file (see SpareFile) kept ready for the next write: as
+  // each write begins, a background thread preallocates a spare as large as
+  // that write, up to this size, so that the next write's pages are
+  // allocated while this one's data is copied. A spare is made only if the
+  // budget and the filesystem have room for it and for a write of its size
+  // besides; it is counted in the budget and dropped first when a write
+  // needs the room. 0: no spare.
+  int64_t spare_bytes = 0;
   // Canonical directory where Persist keeps a .npy copy of each matrix, so
   // that a reboot (which empties the tmpfs) loses nothing; empty: none.
   std::string persist_dir;
@@ -92,6 +103,7 @@ struct StoreStats {
   int64_t matrix_bytes = 0;
   int64_t staging_count = 0;
   int64_t staging_bytes = 0;
+  int64_t spare_bytes = 0;  // the spare file, ready or being made
   int64_t quarantined_count = 0;
   int64_t shm_dir_total_bytes = 0;
   int64_t shm_dir_free_bytes = 0;
@@ -108,7 +120,8 @@ class Store {
   // FAILED_PRECONDITION if another process owns the namespace.
   static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
 
-  // Removes every staging file still open; published matrices stay.
+  // Removes every staging file still open, and the spare; published
+  // matrices stay.
   ~Store();
 
   Store(const Store&) = delete;
@@ -295,6 +308,29 @@ class Store {
   void GiveAccess(const std::string& path) const;
   absl::StatusOr<std::shared_ptr<Segment>> TakeForCommit(
       absl::string_view write_id);
+  // BeginWrite's file: a staging segment for `header` under the first free
+  // staging name from `*sequence` on (advancing it past names other
+  // users squat), made from `spare` if given (see Segment::CreateFromSpare).
+  absl::StatusOr<Segment> CreateStagingFile(const SegmentHeader& header,
+                                            mode_t mode,
+                                            Segment::Prefault prefault,
+                                            uint64_t* sequence,
+                                            SpareFile* spare);
+  // The spare (store_spare.cc). Takes the spare, uncounting its bytes, if
+  // it suits a write of `bytes` (waiting for it if it is being made); then
+  // asks for one that suits the next write like this one.
+  std::unique_ptr<SpareFile> TakeSpareLocked(int64_t bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the spare, ready or being made, and waits until its bytes are
+  // uncounted.
+  void DropSpareLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // DropSpareLocked, locking; false if there was no spare to give up.
+  bool GiveUpSpare();
+  // Whether a spare of `bytes` leaves room for a write of that size.
+  bool RoomForSpareLocked(int64_t bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The spare thread: makes, replaces and drops the spare as asked.
+  void MaintainSpare();
+  bool SpareWorkPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Commit's work: hands the published segment to `published` and the
   // replaced generation (if any) to `previous`.
   absl::StatusOr<MatrixInfo> Publish(absl::string_view write_id,
@@ -328,6 +364,14 @@ class Store {
   std::function<void(std::shared_ptr<const Segment>)> publish_listener_
       ABSL_GUARDED_BY(mu_);
   int64_t loads_ ABSL_GUARDED_BY(mu_) = 0;
+  // The spare file, ready for the next write, and its maintenance.
+  std::unique_ptr<SpareFile> spare_ ABSL_GUARDED_BY(mu_);
+  int64_t spare_wanted_ ABSL_GUARDED_BY(mu_) = 0;   // size to make; 0: none
+  int64_t spare_filling_ ABSL_GUARDED_BY(mu_) = 0;  // size being made
+  int spare_drops_waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<bool> spare_cancelled_{false};  // stops the spare being made
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread spare_thread_;
   bool retention_dirty_ ABSL_GUARDED_BY(mu_) = false;
   mutable int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   mutable int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;

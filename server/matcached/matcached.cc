@@ -45,6 +45,14 @@ ABSL_FLAG(std::string, max_bytes, "",
           "Memory budget for all segment files (published and staging), in "
           "bytes, with an optional K, M or G suffix (powers of 1024). Empty: "
           "half the size of the shm_dir filesystem at start; 0: no budget.");
+ABSL_FLAG(std::string, spare_bytes, "1G",
+          "Largest spare file kept ready for the next put, with an optional "
+          "K, M or G suffix: as a put begins, a file as large as that put "
+          "(up to this size) is preallocated for the next one, so that its "
+          "pages are allocated while this put's data is copied. Made only "
+          "when the budget and the filesystem have room for it and a put of "
+          "its size besides; given up first when a put needs the room. 0: "
+          "none.");
 ABSL_FLAG(bool, evict_unsourced, false,
           "Let a put that does not fit the budget evict the least recently "
           "used matrices. Off by default: evicted data is gone.");
@@ -155,6 +163,14 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
       BudgetFromFlag(absl::GetFlag(FLAGS_max_bytes), options.store.shm_dir);
   if (!max_bytes.ok()) return max_bytes.status();
   options.store.max_bytes = *max_bytes;
+  absl::StatusOr<int64_t> spare_bytes =
+      ParseByteSize(absl::GetFlag(FLAGS_spare_bytes));
+  if (!spare_bytes.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--spare_bytes=", absl::GetFlag(FLAGS_spare_bytes),
+        " is not a size such as 1G or 256M (0: none)"));
+  }
+  options.store.spare_bytes = *spare_bytes;
   if (absl::GetFlag(FLAGS_lease_seconds) <= 0) {
     return absl::InvalidArgumentError("--lease_seconds must be positive");
   }

@@ -9,6 +9,7 @@ TEST(SegmentFileNameTest, FormatsAsDocumented) {
   EXPECT_EQ(PublishedFileName("matcache", "prices", 7), "matcache.prices.7.shm");
   EXPECT_EQ(StagingFileName("matcache", "prices", 8),
             "matcache.prices.8.staging.shm");
+  EXPECT_EQ(SpareFileName("matcache", 9), "matcache.9.spare.shm");
   EXPECT_EQ(QuarantineFileName("matcache.prices.7.shm"),
             "matcache.prices.7.shm.quarantined");
 }
@@ -31,6 +32,25 @@ TEST(SegmentFileNameTest, RoundTripsNamesWithDotsAndDigits) {
   }
 }
 
+TEST(SegmentFileNameTest, SparesParseApartFromMatricesNamedLikeThem) {
+  std::optional<SegmentFileName> spare =
+      ParseSegmentFileName("ns", SpareFileName("ns", 41));
+  ASSERT_TRUE(spare.has_value());
+  EXPECT_EQ(spare->kind, SegmentFileKind::kSpare);
+  EXPECT_EQ(spare->name, "");
+  EXPECT_EQ(spare->number, 41u);
+  // A matrix named "spare" or "9.spare" is a matrix, never a spare.
+  for (const char* name : {"spare", "9.spare"}) {
+    for (const std::string& file :
+         {PublishedFileName("ns", name, 5), StagingFileName("ns", name, 5)}) {
+      std::optional<SegmentFileName> parsed = ParseSegmentFileName("ns", file);
+      ASSERT_TRUE(parsed.has_value()) << file;
+      EXPECT_NE(parsed->kind, SegmentFileKind::kSpare) << file;
+      EXPECT_EQ(parsed->name, name) << file;
+    }
+  }
+}
+
 TEST(SegmentFileNameTest, IgnoresFilesThatAreNotOurs) {
   const char* foreign[] = {
       "other.prices.1.shm",            // another namespace
@@ -42,6 +62,9 @@ TEST(SegmentFileNameTest, IgnoresFilesThatAreNotOurs) {
       "ns..hidden.1.shm",              // invalid name
       "ns.prices.1.shm.quarantined",   // set aside
       "ns.lock",                       // the namespace lock
+      "ns.0.spare.shm",                // spare 0 is never made
+      "ns.x.spare.shm",                // a spare without a number
+      "ns..spare.shm",                 // nor this
       "ns.prices.99999999999999999999.shm",  // overflows u64
       "psm_4d2f1a.shm",                // someone's shared_memory segment
   };

@@ -539,15 +539,6 @@ TEST_F(StoreTest, AnOlderGenerationsRetentionNeverAppliesToANewerOne) {
 }
 
 // Bytes of the segment files in the directory.
-int64_t BytesOnDisk(const std::vector<std::string>& files, const std::string& dir) {
-  int64_t total = 0;
-  for (const std::string& file : files) {
-    struct stat st;
-    if (stat((dir + "/" + file).c_str(), &st) == 0) total += st.st_size;
-  }
-  return total;
-}
-
 TEST_F(StoreTest, BudgetHoldsAfterEveryStepOfARandomSequence) {
   StoreOptions options = Options();
   options.max_bytes = 5 * kFileBytes;
@@ -589,7 +580,7 @@ TEST_F(StoreTest, BudgetHoldsAfterEveryStepOfARandomSequence) {
     }
     const StoreStats stats = store->Stats();
     ASSERT_LE(stats.used_bytes, options.max_bytes) << "step " << step;
-    ASSERT_EQ(stats.used_bytes, BytesOnDisk(SegmentFiles(), dir_.path()))
+    ASSERT_EQ(stats.used_bytes, SegmentFileBytes())
         << "step " << step;
   }
 }
@@ -601,26 +592,8 @@ TEST_F(StoreTest, ConcurrentPutsNeverExceedTheBudget) {
   options.max_bytes = 8 * kFileBytes;
   options.evict_unsourced = true;
   std::unique_ptr<Store> store = OpenStore(options);
-  std::atomic<bool> done{false};
-  std::atomic<int64_t> worst{0};
-  std::thread sampler([&] {
-    while (!done.load()) {
-      worst = std::max(worst.load(), store->Stats().used_bytes);
-    }
-  });
-  std::vector<std::thread> writers;
-  for (int t = 0; t < 6; ++t) {
-    writers.emplace_back([&, t] {
-      for (int i = 0; i < 30; ++i) {
-        // Evictions free room for every put: none may fail.
-        EXPECT_TRUE(PutFilled(*store, absl::StrCat("m", t, "-", i % 5), i).ok());
-      }
-    });
-  }
-  for (std::thread& writer : writers) writer.join();
-  done = true;
-  sampler.join();
-  EXPECT_LE(worst.load(), 8 * kFileBytes);
+  // Evictions free room for every put: none may fail.
+  EXPECT_LE(PeakUsedBytesDuringConcurrentPuts(*store, 6), 8 * kFileBytes);
   EXPECT_GT(store->Stats().evictions, 0);
   EXPECT_LE(SegmentFiles().size(), 8u);
   EXPECT_EQ(store->Stats().staging_count, 0);

@@ -79,6 +79,7 @@ class DirState:
     def __init__(self, shm_dir, namespace):
         self.published = {}   # matrix name -> sorted generations
         self.staging = []     # file names
+        self.spares = []      # file names
         self.quarantined = []
         self.other = []       # anything else of the namespace but the lock
         prefix = namespace + "."
@@ -90,6 +91,8 @@ class DirState:
                 self.quarantined.append(entry)
             elif entry.endswith(".staging.shm"):
                 self.staging.append(entry)
+            elif re.fullmatch(r"[0-9]+\.spare\.shm", rest):
+                self.spares.append(entry)
             elif re.fullmatch(_PUBLISHED, rest):
                 name, generation = rest[:-len(".shm")].rsplit(".", 1)
                 self.published.setdefault(name, []).append(int(generation))
@@ -99,22 +102,25 @@ class DirState:
             generations.sort()
 
     def leftovers(self):
-        """Staging files plus superseded generations: recovery's work."""
-        return len(self.staging) + sum(
+        """Staging and spare files plus superseded generations: recovery's
+        work."""
+        return len(self.staging) + len(self.spares) + sum(
             len(g) - 1 for g in self.published.values())
 
     def __repr__(self):
         return (f"DirState(published={self.published}, staging="
-                f"{self.staging}, quarantined={self.quarantined}, "
+                f"{self.staging}, spares={self.spares}, "
+                f"quarantined={self.quarantined}, "
                 f"other={self.other})")
 
 
 def snapshot(shm_dir, namespace):
     """{file name: (inode, size, mtime_ns)} of the namespace's segment files
-    (not the lock file)."""
+    (not the lock file, nor the spare file, which a restart drops)."""
     result = {}
     for entry in os.listdir(shm_dir):
-        if entry.startswith(namespace + ".") and entry != namespace + ".lock":
+        if (entry.startswith(namespace + ".") and entry != namespace + ".lock"
+                and not entry.endswith(".spare.shm")):
             st = os.stat(os.path.join(shm_dir, entry))
             result[entry] = (st.st_ino, st.st_size, st.st_mtime_ns)
     return result

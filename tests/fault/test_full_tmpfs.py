@@ -55,8 +55,9 @@ def _assert_only(server, names):
 def test_full_tmpfs(lab):
     mount = lab.mount_tmpfs("64m")
     server = lab.server(shm_dir=mount)
-    # A budget beyond the tmpfs: here the filesystem itself must say no.
-    server.start("--max_bytes", "1G")
+    # A budget beyond the tmpfs: here the filesystem itself must say no. No
+    # spare file: this test counts free bytes exactly (see the next test).
+    server.start("--max_bytes", "1G", "--spare_bytes", "0")
     rng = np.random.default_rng(6)
     early = {"early.local": rng.standard_normal(MIB),        # 8 MiB each
              "early.remote": rng.standard_normal(MIB)}
@@ -140,3 +141,32 @@ def test_full_tmpfs(lab):
             assert same_array(remote.get("again"), again)
         _assert_only(server, [*early, *filled, "again"])
     assert server.stop() == 0, server.run_log()
+
+
+def test_full_tmpfs_the_spare_file_gives_way(lab):
+    """The spare file never costs a matrix its place: a full tmpfs holds as
+    many as it would without one, whatever their sizes."""
+    mount = lab.mount_tmpfs("64m")
+    server = lab.server(shm_dir=mount)
+    server.start("--max_bytes", "1G")
+    file_bytes = lambda elements: 4096 + 8 * elements
+    big, small = 2 * MIB, 7 * MIB // 8  # 16 MiB, then 7 MiB matrices
+    stored = {"big": np.full(big, -1.0)}
+    with server.client(local=True) as local, \
+            server.client(local=False) as remote:
+        local.put("big", stored["big"])
+        for step in range(10):
+            array = np.full(small, float(step))
+            try:
+                (local if step % 2 == 0 else remote).put(f"small.{step}", array)
+            except matcache.ResourceExhaustedError:
+                break
+            stored[f"small.{step}"] = array
+        fits = (64 * MIB - file_bytes(big)) // file_bytes(small)
+        assert len(stored) == 1 + fits, sorted(stored)
+        for name, array in stored.items():
+            assert same_array(local.get(name), array), name
+        assert local.stats().staging_count == 0
+    assert server.stop() == 0, server.run_log()
+    state = server.dir_state()
+    assert state.spares == [] and state.staging == [], state

@@ -73,13 +73,14 @@ def test_budget_accepts_suffixes_and_defaults_to_half_the_tmpfs(start_server):
         assert stats.max_bytes == stats.shm_dir_total_bytes // 2
 
 
-def test_bad_budget_flag_stops_the_server_with_a_clear_message(tmp_path):
+@pytest.mark.parametrize("flag", ["--max_bytes", "--spare_bytes"])
+def test_bad_size_flag_stops_the_server_with_a_clear_message(tmp_path, flag):
     done = subprocess.run(
-        [MATCACHED, "--max_bytes", "lots", "--listen",
+        [MATCACHED, flag, "lots", "--listen",
          f"unix:{tmp_path}/m.sock", "--shm_dir", str(tmp_path)],
         capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
-    assert "--max_bytes=lots" in done.stderr
+    assert f"{flag}=lots" in done.stderr
 
 
 def test_lookups_count_hits_and_misses_and_update_last_access(start_server):

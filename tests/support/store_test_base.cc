@@ -1,6 +1,12 @@
 #include "tests/support/store_test_base.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
 
 namespace matcache::testing {
 
@@ -36,6 +42,27 @@ bool StoreTestBase::AllEqual(const Segment& segment, int64_t value) {
                      [value](int64_t v) { return v == value; });
 }
 
+int64_t StoreTestBase::PeakUsedBytesDuringConcurrentPuts(Store& store,
+                                                         int writers) {
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> peak{0};
+  std::thread sampler([&] {
+    while (!done.load()) peak = std::max(peak.load(), store.Stats().used_bytes);
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < writers; ++t) {
+    threads.emplace_back([&store, t] {
+      for (int i = 0; i < 30; ++i) {
+        EXPECT_TRUE(PutFilled(store, absl::StrCat("m", t, "-", i % 5), i).ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  done = true;
+  sampler.join();
+  return peak.load();
+}
+
 std::string StoreTestBase::PathOf(const std::string& file) const {
   return dir_.path() + "/" + file;
 }
@@ -46,6 +73,15 @@ std::vector<std::string> StoreTestBase::SegmentFiles() const {
     files.erase(std::remove(files.begin(), files.end(), bookkeeping), files.end());
   }
   return files;
+}
+
+int64_t StoreTestBase::SegmentFileBytes() const {
+  int64_t total = 0;
+  for (const std::string& file : SegmentFiles()) {
+    struct stat st;
+    if (stat(PathOf(file).c_str(), &st) == 0) total += st.st_size;
+  }
+  return total;
 }
 
 }  // namespace matcache::testing

@@ -34,10 +34,17 @@ class StoreTestBase : public ::testing::Test {
   // True if all kCount elements of `segment` equal `value`.
   static bool AllEqual(const Segment& segment, int64_t value);
 
+  // Runs `writers` threads that each PutFilled 30 times (names m<t>-<i % 5>)
+  // and expect every put to succeed; returns the most Stats().used_bytes
+  // seen meanwhile.
+  static int64_t PeakUsedBytesDuringConcurrentPuts(Store& store, int writers);
+
   std::string PathOf(const std::string& file) const;
   // Directory entries other than the namespace lock and retention file,
   // sorted.
   std::vector<std::string> SegmentFiles() const;
+  // Sum of the sizes of SegmentFiles().
+  int64_t SegmentFileBytes() const;
 
   ScopedTempDir dir_;
 };

@@ -94,6 +94,7 @@ class Stats:
     quarantined_count: int
     max_bytes: int
     used_bytes: int
+    spare_bytes: int
     evictions: int
     expirations: int
     loads: int

@@ -1,0 +1,112 @@
+// Store: the spare file kept ready for the next write (StoreOptions::
+// spare_bytes). One thread makes, replaces and drops it; writes take it.
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "server/core/logging.h"
+#include "server/core/segment_file_name.h"
+#include "server/core/store.h"
+
+namespace matcache {
+
+std::unique_ptr<SpareFile> Store::TakeSpareLocked(int64_t bytes) {
+  if (options_.spare_bytes <= 0) return nullptr;
+  // Shrinking a spare frees pages, which costs about half as much as
+  // allocating them: past half its size it is cheaper to allocate anew.
+  auto suits = [bytes](int64_t spare_size) { return bytes >= spare_size / 2; };
+  if (spare_ == nullptr && spare_filling_ > 0 && suits(spare_filling_)) {
+    // Begun before this write, it is ready before a new file would be.
+    mu_.Await(absl::Condition(
+        +[](int64_t* filling) { return *filling == 0; }, &spare_filling_));
+  }
+  spare_wanted_ = std::min(bytes, options_.spare_bytes);
+  if (spare_ == nullptr || !suits(spare_->size())) return nullptr;
+  used_bytes_ -= spare_->size();
+  return std::move(spare_);
+}
+
+void Store::DropSpareLocked() {
+  if (spare_ == nullptr && spare_filling_ == 0) return;
+  ++spare_drops_waiting_;
+  spare_cancelled_.store(true);
+  mu_.Await(absl::Condition(
+      +[](Store* store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->mu_) {
+        return store->spare_ == nullptr && store->spare_filling_ == 0;
+      },
+      this));
+  --spare_drops_waiting_;
+}
+
+bool Store::GiveUpSpare() {
+  absl::MutexLock lock(&mu_);
+  if (spare_ == nullptr && spare_filling_ == 0) return false;
+  DropSpareLocked();
+  return true;
+}
+
+bool Store::RoomForSpareLocked(int64_t bytes) const {
+  if (options_.max_bytes > 0 && used_bytes_ + 2 * bytes > options_.max_bytes) {
+    return false;
+  }
+  struct statvfs fs;
+  return statvfs(options_.shm_dir.c_str(), &fs) == 0 &&
+         static_cast<int64_t>(fs.f_bavail * fs.f_frsize) >= 2 * bytes;
+}
+
+bool Store::SpareWorkPending() const {
+  if (stopping_) return true;
+  if (spare_drops_waiting_ > 0) return spare_ != nullptr;
+  return spare_wanted_ > 0;
+}
+
+void Store::MaintainSpare() {
+  mu_.Lock();
+  for (;;) {
+    mu_.Await(absl::Condition(this, &Store::SpareWorkPending));
+    if (stopping_) break;
+    const int64_t wanted = std::exchange(spare_wanted_, 0);
+    if (spare_ != nullptr &&
+        (spare_drops_waiting_ > 0 || spare_->size() != wanted)) {
+      std::unique_ptr<SpareFile> dropped = std::move(spare_);
+      const int64_t size = dropped->size();
+      mu_.Unlock();
+      dropped.reset();  // frees its pages
+      mu_.Lock();
+      used_bytes_ -= size;
+    }
+    if (wanted == 0 || spare_ != nullptr || spare_drops_waiting_ > 0 ||
+        !RoomForSpareLocked(wanted)) {
+      continue;
+    }
+    const std::string path =
+        PathOf(SpareFileName(options_.name_space, next_number_++));
+    used_bytes_ += wanted;
+    spare_filling_ = wanted;
+    spare_cancelled_.store(false);
+    mu_.Unlock();
+    std::unique_ptr<SpareFile> spare;
+    absl::StatusOr<SpareFile> made =
+        SpareFile::Create(path, wanted, spare_cancelled_);
+    if (made.ok()) {
+      spare = std::make_unique<SpareFile>(*std::move(made));
+    } else if (!absl::IsCancelled(made.status())) {
+      LogWarning("spare file: %s", made.status().message());
+    }
+    mu_.Lock();
+    if (spare != nullptr && spare_drops_waiting_ == 0 && !stopping_) {
+      spare_ = std::move(spare);
+    } else {
+      mu_.Unlock();
+      spare.reset();  // removes the file if it was made
+      mu_.Lock();
+      used_bytes_ -= wanted;
+    }
+    spare_filling_ = 0;
+  }
+  std::unique_ptr<SpareFile> spare = std::move(spare_);
+  mu_.Unlock();
+}
+
+}  // namespace matcache
