@@ -1,6 +1,7 @@
 """Everything one run measures against, started together and torn down
-together: a matcached on /dev/shm, one on a huge-page tmpfs when it can be
-mounted, redis-server, and a directory on disk for .npy files."""
+together: a matcached on /dev/shm, another there without a spare file, one
+on a huge-page tmpfs when it can be mounted, redis-server, and a directory on
+disk for .npy files."""
 
 import contextlib
 import dataclasses
@@ -25,6 +26,7 @@ class Environment:
     shm_parent: str
     data_dir: pathlib.Path
     shm: servers.Matcached
+    shm_no_spare: servers.Matcached  # --spare_bytes=0: every put allocates
     huge: typing.Optional[servers.Matcached]
     huge_reason: str
     redis: object
@@ -41,13 +43,16 @@ def started(scale, matcached, read_bench, shm_parent, log):
         with contextlib.ExitStack() as stack:
             shm = stack.enter_context(servers.matcached(
                 matcached, shm_parent, data_dir=data_dir))
+            shm_no_spare = stack.enter_context(servers.matcached(
+                matcached, shm_parent, extra_args=("--spare_bytes", "0")))
             mount, huge_reason = stack.enter_context(
                 servers.huge_tmpfs(scale.huge_tmpfs_bytes))
             huge = None if mount is None else stack.enter_context(
                 servers.matcached(matcached, mount, data_dir=data_dir))
             redis, redis_reason = stack.enter_context(servers.redis_server())
             yield Environment(scale, matcached, pathlib.Path(read_bench),
-                              shm_parent, data_dir, shm, huge, huge_reason,
+                              shm_parent, data_dir, shm, shm_no_spare, huge,
+                              huge_reason,
                               redis, redis_reason, log)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -1,7 +1,7 @@
 """Every way a user can store a matrix and get it back, as Peer objects
-that put_get times side by side: matcache local (on /dev/shm and on a
-huge-page tmpfs), matcache remote, matcache's Load of a .npy file, the
-shared_memory hack, np.save + np.load, and Redis."""
+that put_get times side by side: matcache local (on /dev/shm, there without
+a spare file, and on a huge-page tmpfs), matcache remote, matcache's Load of
+a .npy file, the shared_memory hack, np.save + np.load, and Redis."""
 
 import contextlib
 import dataclasses
@@ -16,6 +16,7 @@ from suite import shm_hack
 from suite.samples import Measurement, size_label
 
 LOCAL_SHM = "matcache local, /dev/shm"
+LOCAL_SHM_NO_SPARE = "matcache local, /dev/shm, no spare file"
 LOCAL_HUGE = "matcache local, huge-page tmpfs"
 REMOTE = "matcache remote (TCP stream)"
 HACK_PUT = "shm hack: create + copy"
@@ -151,7 +152,9 @@ def all_peers(env, size, stack):
             matcache.Client(address, local=local, timeout=600))
 
     shm = client(env.shm.unix, True)
-    peers = [_matcache(shm, LOCAL_SHM, LOCAL_SHM, True)]
+    peers = [_matcache(shm, LOCAL_SHM, LOCAL_SHM, True),
+             _matcache(client(env.shm_no_spare.unix, True), LOCAL_SHM_NO_SPARE,
+                       None, False)]
     if env.huge is None:
         peers.append(_unavailable(LOCAL_HUGE, env.huge_reason, LOCAL_HUGE))
     else:

@@ -76,12 +76,13 @@ class Matcached:
 
 
 @contextlib.contextmanager
-def matcached(binary, shm_parent, data_dir=None, cpus=None):
+def matcached(binary, shm_parent, data_dir=None, cpus=None, extra_args=()):
     """Starts `binary` on a fresh directory under the tmpfs `shm_parent`,
     listening on a private unix socket and on 127.0.0.1 at a free port,
     with no memory budget and a random namespace, optionally with
-    --data_dir and pinned to the CPU set `cpus`. Yields a Matcached; at exit
-    stops it and removes its socket and shm directories."""
+    --data_dir, `extra_args` and pinned to the CPU set `cpus`. Yields a
+    Matcached; at exit stops it and removes its socket and shm
+    directories."""
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="matcache-bench-"))
     shm_dir = pathlib.Path(tempfile.mkdtemp(prefix="matcache-bench-",
                                             dir=shm_parent))
@@ -92,6 +93,7 @@ def matcached(binary, shm_parent, data_dir=None, cpus=None):
                "--namespace", namespace, "--max_bytes", "0"]
     if data_dir is not None:
         command += ["--data_dir", str(data_dir)]
+    command += extra_args
     log = workdir / "matcached.log"
     process = None
     try:
