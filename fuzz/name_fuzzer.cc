@@ -1,7 +1,8 @@
 // Fuzzes the checks on matrix names and namespaces, and the parsing of
 // segment file names found in the shm directory: whatever the input, a name
 // that passes has only allowed characters, builds file names that parse
-// back to it, and a parsed file name yields a valid name.
+// back to it, and a parsed file name yields a valid name (none for a
+// spare).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -48,7 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::optional<matcache::SegmentFileName> parsed =
       matcache::ParseSegmentFileName(kNamespace, input);
   if (parsed.has_value()) {
-    Check(matcache::ValidateName(parsed->name).ok() && parsed->number > 0);
+    Check(parsed->number > 0);
+    Check(parsed->kind == matcache::SegmentFileKind::kSpare
+              ? parsed->name.empty()
+              : matcache::ValidateName(parsed->name).ok());
   }
   return 0;
 }

@@ -20,8 +20,9 @@ absl::Status Preallocate(int fd, off_t offset, off_t length,
   if (error == 0) return absl::OkStatus();
   if (error == ENOSPC || error == EFBIG || error == EDQUOT) {
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "not enough space for a %d-byte segment at %s: %s",
-        static_cast<int64_t>(offset + length), path, std::strerror(error)));
+        "not enough space to preallocate bytes %d to %d of %s: %s",
+        static_cast<int64_t>(offset), static_cast<int64_t>(offset + length),
+        path, std::strerror(error)));
   }
   return PosixError(error, "posix_fallocate", path);
 }

@@ -12,8 +12,8 @@
 namespace matcache {
 
 // posix_fallocate of `length` bytes at `offset` of `fd` (the file `path`),
-// retried on EINTR. RESOURCE_EXHAUSTED, saying how many bytes were wanted,
-// when the filesystem lacks the space.
+// retried on EINTR. RESOURCE_EXHAUSTED, naming the byte range, when the
+// filesystem lacks the space.
 absl::Status Preallocate(int fd, off_t offset, off_t length,
                          const std::string& path);
 

@@ -41,8 +41,9 @@ class Segment {
 
   // Create, on the pages of `spare` instead of a new file: renames it to
   // `path`, then shrinks it or preallocates the rest to header plus data.
-  // ALREADY_EXISTS (if `path` exists) leaves `spare` as it was; any other
-  // outcome uses it up. On error no file is left behind.
+  // If the rename fails (ALREADY_EXISTS if `path` exists) `spare` stays as
+  // it was; once renamed it is used up, and on a later error its file is
+  // removed.
   static absl::StatusOr<Segment> CreateFromSpare(
       SpareFile& spare, std::string path, SegmentHeader header, mode_t mode,
       Prefault prefault, std::optional<gid_t> group = std::nullopt);

@@ -204,8 +204,8 @@ Store::~Store() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    spare_cancelled_.store(true);
   }
-  spare_cancelled_.store(true);
   if (spare_thread_.joinable()) spare_thread_.join();
   absl::MutexLock lock(&mu_);
   for (auto& [write_id, entry] : staging_) {
@@ -249,7 +249,7 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   }
   const int64_t bytes = static_cast<int64_t>(header.data_offset + header.data_length);
   // Taken before the budget is counted: its pages become this write's. It
-  // is removed, unlocked, if the write fails.
+  // is removed, unlocked, if the write is refused.
   std::unique_ptr<SpareFile> spare;
   uint64_t sequence;
   {
@@ -266,10 +266,14 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   const mode_t mode =
       writer == StagingWriter::kClient ? options_.staging_mode : 0600;
   absl::StatusOr<Segment> created =
-      CreateStagingFile(header, mode, prefault, &sequence, spare.get());
-  spare.reset();  // removes the spare if no name was free for it
-  if (absl::IsResourceExhausted(created.status()) && GiveUpSpare()) {
-    // The filesystem is full, the spare included: try again without it.
+      CreateStagingFile(header, mode, prefault, &sequence, std::move(spare));
+  if (absl::IsResourceExhausted(created.status()) && options_.spare_bytes > 0) {
+    // The filesystem is full, perhaps only because of the spare (even one
+    // removed meanwhile): try again without it.
+    {
+      absl::MutexLock lock(&mu_);
+      DropSpareLocked();
+    }
     created = CreateStagingFile(header, mode, prefault, &sequence, nullptr);
   }
   if (!created.ok()) {
@@ -290,15 +294,24 @@ absl::StatusOr<Segment> Store::CreateStagingFile(const SegmentHeader& header,
                                                  mode_t mode,
                                                  Segment::Prefault prefault,
                                                  uint64_t* sequence,
-                                                 SpareFile* spare) {
+                                                 std::unique_ptr<SpareFile> spare) {
   absl::StatusOr<Segment> created;
   for (int attempt = 1;; ++attempt) {
     const std::string path =
         PathOf(StagingFileName(options_.name_space, header.name, *sequence));
-    created = spare != nullptr
-                  ? Segment::CreateFromSpare(*spare, path, header, mode,
-                                             prefault, options_.group)
-                  : Segment::Create(path, header, mode, prefault, options_.group);
+    if (spare != nullptr) {
+      created = Segment::CreateFromSpare(*spare, path, header, mode, prefault,
+                                         options_.group);
+      if (!created.ok() && !absl::IsAlreadyExists(created.status()) &&
+          spare->size() > 0) {
+        // Not moved (removed by hand?): the spare is only a head start.
+        LogWarning("%s; preallocating anew", created.status().message());
+        spare.reset();
+      }
+    }
+    if (spare == nullptr) {
+      created = Segment::Create(path, header, mode, prefault, options_.group);
+    }
     if (!absl::IsAlreadyExists(created.status()) ||
         attempt == kMaxFileNameAttempts) {
       return created;
@@ -709,7 +722,8 @@ StoreStats Store::Stats() const {
   absl::MutexLock lock(&mu_);
   stats.max_bytes = options_.max_bytes;
   stats.used_bytes = used_bytes_;
-  stats.spare_bytes = (spare_ != nullptr ? spare_->size() : 0) + spare_filling_;
+  stats.spare_bytes = (spare_ != nullptr ? spare_->size() : 0) +
+                      spare_filling_ + spare_removing_;
   stats.evictions = evictions_;
   stats.expirations = expirations_;
   stats.loads = loads_;

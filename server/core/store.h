@@ -310,27 +310,31 @@ class Store {
       absl::string_view write_id);
   // BeginWrite's file: a staging segment for `header` under the first free
   // staging name from `*sequence` on (advancing it past names other
-  // users squat), made from `spare` if given (see Segment::CreateFromSpare).
+  // users squat), made from `spare` if given and it can be moved there (see
+  // Segment::CreateFromSpare); a spare left over is removed.
   absl::StatusOr<Segment> CreateStagingFile(const SegmentHeader& header,
                                             mode_t mode,
                                             Segment::Prefault prefault,
                                             uint64_t* sequence,
-                                            SpareFile* spare);
+                                            std::unique_ptr<SpareFile> spare);
   // The spare (store_spare.cc). Takes the spare, uncounting its bytes, if
   // it suits a write of `bytes` (waiting for it if it is being made); then
   // asks for one that suits the next write like this one.
   std::unique_ptr<SpareFile> TakeSpareLocked(int64_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Removes the spare, ready or being made, and waits until its bytes are
-  // uncounted.
+  // True if no spare is ready, being made or being removed.
+  bool NoSpareLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes the spare, ready or being made, and waits until its file is gone
+  // and its bytes are uncounted.
   void DropSpareLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // DropSpareLocked, locking; false if there was no spare to give up.
-  bool GiveUpSpare();
   // Whether a spare of `bytes` leaves room for a write of that size.
   bool RoomForSpareLocked(int64_t bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The spare thread: makes, replaces and drops the spare as asked.
   void MaintainSpare();
   bool SpareWorkPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The spare thread's steps; both unlock mu_ while they touch the file.
+  void RemoveSpareLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FillSpareLocked(int64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Commit's work: hands the published segment to `published` and the
   // replaced generation (if any) to `previous`.
   absl::StatusOr<MatrixInfo> Publish(absl::string_view write_id,
@@ -367,8 +371,10 @@ class Store {
   // The spare file, ready for the next write, and its maintenance.
   std::unique_ptr<SpareFile> spare_ ABSL_GUARDED_BY(mu_);
   int64_t spare_wanted_ ABSL_GUARDED_BY(mu_) = 0;   // size to make; 0: none
-  int64_t spare_filling_ ABSL_GUARDED_BY(mu_) = 0;  // size being made
+  int64_t spare_filling_ ABSL_GUARDED_BY(mu_) = 0;   // size being made
+  int64_t spare_removing_ ABSL_GUARDED_BY(mu_) = 0;  // size being removed
   int spare_drops_waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  int spare_takers_waiting_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> spare_cancelled_{false};  // stops the spare being made
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread spare_thread_;

@@ -17,9 +17,12 @@ std::unique_ptr<SpareFile> Store::TakeSpareLocked(int64_t bytes) {
   // allocating them: past half its size it is cheaper to allocate anew.
   auto suits = [bytes](int64_t spare_size) { return bytes >= spare_size / 2; };
   if (spare_ == nullptr && spare_filling_ > 0 && suits(spare_filling_)) {
-    // Begun before this write, it is ready before a new file would be.
+    // Begun before this write, it is ready before a new file would be; the
+    // spare thread leaves it to the waiting writes.
+    ++spare_takers_waiting_;
     mu_.Await(absl::Condition(
         +[](int64_t* filling) { return *filling == 0; }, &spare_filling_));
+    --spare_takers_waiting_;
   }
   spare_wanted_ = std::min(bytes, options_.spare_bytes);
   if (spare_ == nullptr || !suits(spare_->size())) return nullptr;
@@ -27,23 +30,16 @@ std::unique_ptr<SpareFile> Store::TakeSpareLocked(int64_t bytes) {
   return std::move(spare_);
 }
 
-void Store::DropSpareLocked() {
-  if (spare_ == nullptr && spare_filling_ == 0) return;
-  ++spare_drops_waiting_;
-  spare_cancelled_.store(true);
-  mu_.Await(absl::Condition(
-      +[](Store* store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(store->mu_) {
-        return store->spare_ == nullptr && store->spare_filling_ == 0;
-      },
-      this));
-  --spare_drops_waiting_;
+bool Store::NoSpareLocked() const {
+  return spare_ == nullptr && spare_filling_ == 0 && spare_removing_ == 0;
 }
 
-bool Store::GiveUpSpare() {
-  absl::MutexLock lock(&mu_);
-  if (spare_ == nullptr && spare_filling_ == 0) return false;
-  DropSpareLocked();
-  return true;
+void Store::DropSpareLocked() {
+  if (NoSpareLocked()) return;
+  ++spare_drops_waiting_;
+  spare_cancelled_.store(true);
+  mu_.Await(absl::Condition(this, &Store::NoSpareLocked));
+  --spare_drops_waiting_;
 }
 
 bool Store::RoomForSpareLocked(int64_t bytes) const {
@@ -58,55 +54,64 @@ bool Store::RoomForSpareLocked(int64_t bytes) const {
 bool Store::SpareWorkPending() const {
   if (stopping_) return true;
   if (spare_drops_waiting_ > 0) return spare_ != nullptr;
+  if (spare_takers_waiting_ > 0) return false;  // the new spare is theirs
   return spare_wanted_ > 0;
 }
 
 void Store::MaintainSpare() {
   mu_.Lock();
-  for (;;) {
+  while (!stopping_) {
     mu_.Await(absl::Condition(this, &Store::SpareWorkPending));
     if (stopping_) break;
     const int64_t wanted = std::exchange(spare_wanted_, 0);
     if (spare_ != nullptr &&
         (spare_drops_waiting_ > 0 || spare_->size() != wanted)) {
-      std::unique_ptr<SpareFile> dropped = std::move(spare_);
-      const int64_t size = dropped->size();
-      mu_.Unlock();
-      dropped.reset();  // frees its pages
-      mu_.Lock();
-      used_bytes_ -= size;
+      RemoveSpareLocked();
     }
-    if (wanted == 0 || spare_ != nullptr || spare_drops_waiting_ > 0 ||
-        !RoomForSpareLocked(wanted)) {
-      continue;
+    if (wanted > 0 && spare_ == nullptr && spare_drops_waiting_ == 0 &&
+        !stopping_ && RoomForSpareLocked(wanted)) {
+      FillSpareLocked(wanted);
     }
-    const std::string path =
-        PathOf(SpareFileName(options_.name_space, next_number_++));
-    used_bytes_ += wanted;
-    spare_filling_ = wanted;
-    spare_cancelled_.store(false);
-    mu_.Unlock();
-    std::unique_ptr<SpareFile> spare;
-    absl::StatusOr<SpareFile> made =
-        SpareFile::Create(path, wanted, spare_cancelled_);
-    if (made.ok()) {
-      spare = std::make_unique<SpareFile>(*std::move(made));
-    } else if (!absl::IsCancelled(made.status())) {
-      LogWarning("spare file: %s", made.status().message());
-    }
-    mu_.Lock();
-    if (spare != nullptr && spare_drops_waiting_ == 0 && !stopping_) {
-      spare_ = std::move(spare);
-    } else {
-      mu_.Unlock();
-      spare.reset();  // removes the file if it was made
-      mu_.Lock();
-      used_bytes_ -= wanted;
-    }
-    spare_filling_ = 0;
   }
-  std::unique_ptr<SpareFile> spare = std::move(spare_);
+  if (spare_ != nullptr) RemoveSpareLocked();
   mu_.Unlock();
+}
+
+void Store::RemoveSpareLocked() {
+  std::unique_ptr<SpareFile> spare = std::move(spare_);
+  spare_removing_ = spare->size();
+  mu_.Unlock();
+  spare.reset();  // frees its pages
+  mu_.Lock();
+  used_bytes_ -= std::exchange(spare_removing_, 0);
+}
+
+void Store::FillSpareLocked(int64_t bytes) {
+  const std::string path =
+      PathOf(SpareFileName(options_.name_space, next_number_++));
+  used_bytes_ += bytes;
+  spare_filling_ = bytes;
+  spare_cancelled_.store(false);
+  mu_.Unlock();
+  std::unique_ptr<SpareFile> spare;
+  absl::StatusOr<SpareFile> made = SpareFile::Create(path, bytes, spare_cancelled_);
+  if (made.ok()) {
+    spare = std::make_unique<SpareFile>(*std::move(made));
+  } else if (!absl::IsCancelled(made.status())) {
+    LogWarning("spare file: %s", made.status().message());
+  }
+  mu_.Lock();
+  if (spare != nullptr && spare_drops_waiting_ == 0 && !stopping_) {
+    spare_ = std::move(spare);
+  } else {
+    if (spare != nullptr) {
+      mu_.Unlock();
+      spare.reset();  // removes the file
+      mu_.Lock();
+    }
+    used_bytes_ -= bytes;
+  }
+  spare_filling_ = 0;
 }
 
 }  // namespace matcache

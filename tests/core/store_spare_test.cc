@@ -87,9 +87,7 @@ TEST_F(StoreSpareTest, TheNextWriteTakesTheSparesPages) {
   const ino_t spare_inode = InodeOf(spare);
 
   absl::StatusOr<StagingWrite> write =
-      store->BeginWrite("b", {kCount}, DType::kInt64, Segment::Prefault::kNo,
-                        absl::InfiniteFuture(), {}, std::nullopt, "",
-                        StagingWriter::kClient);
+      store->BeginWrite("b", {kCount}, DType::kInt64);
   ASSERT_TRUE(write.ok()) << write.status();
   EXPECT_EQ(InodeOf(write->segment->path()), spare_inode);
   EXPECT_TRUE(absl::EndsWith(write->segment->path(), ".staging.shm"));
@@ -104,6 +102,46 @@ TEST_F(StoreSpareTest, TheNextWriteTakesTheSparesPages) {
   // And another spare for the write after it.
   EXPECT_NE(InodeOf(WaitForSpare(*store, kFileBytes)), spare_inode);
   EXPECT_EQ(store->Stats().used_bytes, 3 * kFileBytes);
+}
+
+TEST_F(StoreSpareTest, AStagingFileFromTheSpareGetsTheStagingModeAndGroup) {
+  StoreOptions options = SpareOptions(int64_t{1} << 20);
+  options.staging_mode = 0660;
+  options.group = getegid();
+  std::unique_ptr<Store> store = OpenStore(options);
+  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
+  const std::string spare = WaitForSpare(*store, kFileBytes);
+  ASSERT_FALSE(spare.empty());
+  const ino_t spare_inode = InodeOf(spare);
+  absl::StatusOr<StagingWrite> write =
+      store->BeginWrite("b", {kCount}, DType::kInt64, Segment::Prefault::kNo,
+                        absl::InfiniteFuture(), {}, std::nullopt, "",
+                        StagingWriter::kClient);
+  ASSERT_TRUE(write.ok()) << write.status();
+  struct stat st;
+  ASSERT_EQ(stat(write->segment->path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_ino, spare_inode);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  EXPECT_EQ(st.st_gid, getegid());
+}
+
+TEST_F(StoreSpareTest, ASpareLargerThanTheWriteIsShrunk) {
+  std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 20));
+  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
+  const std::string spare = WaitForSpare(*store, kFileBytes);
+  ASSERT_FALSE(spare.empty());
+  const ino_t spare_inode = InodeOf(spare);
+  // 4096 + 4096 bytes: over half the spare's 12288.
+  absl::StatusOr<StagingWrite> write =
+      store->BeginWrite("b", {kCount / 2}, DType::kInt64);
+  ASSERT_TRUE(write.ok()) << write.status();
+  EXPECT_EQ(InodeOf(write->segment->path()), spare_inode);
+  struct stat st;
+  ASSERT_EQ(stat(write->segment->path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 8192);
+  ASSERT_TRUE(store->Commit(write->write_id).ok());
+  ASSERT_FALSE(WaitForSpare(*store, 8192).empty());
+  EXPECT_EQ(store->Stats().used_bytes, kFileBytes + 2 * 8192);
 }
 
 TEST_F(StoreSpareTest, ASpareSmallerThanTheWriteIsExtended) {
@@ -191,6 +229,53 @@ TEST_F(StoreSpareTest, WritesThatFitWithoutTheSpareNeverFailAndTheBudgetHolds) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   EXPECT_EQ(store->Stats().used_bytes, SegmentFileBytes());
+}
+
+// Begins a write of `bytes` (header included) under `name`.
+absl::StatusOr<StagingWrite> BeginBytes(Store& store, const std::string& name,
+                                        int64_t bytes) {
+  return store.BeginWrite(name, {bytes - 4096}, DType::kUInt8);
+}
+
+TEST_F(StoreSpareTest, TheSpareMakesWayEvenWhileItIsReplacedOrMade) {
+  // Spares large enough to take a while to free and to make: a write that
+  // fits only without the spare must never evict a matrix instead, whatever
+  // the spare thread is doing when it comes.
+  constexpr int64_t kBig = (int64_t{32} << 20) + 4096;
+  for (int round = 0; round < 10; ++round) {
+    SCOPED_TRACE(absl::StrCat("round ", round));
+    StoreOptions options = SpareOptions(int64_t{1} << 30);
+    options.max_bytes = 3 * kBig;
+    options.evict_unsourced = true;
+    std::unique_ptr<Store> store = OpenStore(options);
+    absl::StatusOr<StagingWrite> a = BeginBytes(*store, "a", kBig);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(store->Commit(a->write_id).ok());
+    if (round % 2 == 0) ASSERT_FALSE(WaitForSpare(*store, kBig).empty());
+    // Too small to take the spare: the spare thread replaces it...
+    absl::StatusOr<StagingWrite> small = BeginBytes(*store, "small", 8192);
+    ASSERT_TRUE(small.ok()) << small.status();
+    // ...while this one, which fits only without it, comes in.
+    absl::StatusOr<StagingWrite> c =
+        BeginBytes(*store, "c", 3 * kBig - kBig - 8192);
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE(store->Commit(c->write_id).ok());
+    EXPECT_EQ(store->Stats().evictions, 0);
+    EXPECT_TRUE(store->Contains("a"));
+    EXPECT_LE(store->Stats().used_bytes, options.max_bytes);
+    ASSERT_TRUE(store->Abort(small->write_id).ok());
+    for (const char* name : {"a", "c"}) ASSERT_TRUE(store->Delete(name).ok());
+  }
+}
+
+TEST_F(StoreSpareTest, ClosingCancelsASpareBeingMade) {
+  std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 30));
+  // Asks for a 256 MiB spare, which takes a while to preallocate.
+  absl::StatusOr<StagingWrite> write =
+      BeginBytes(*store, "a", (int64_t{256} << 20) + 4096);
+  ASSERT_TRUE(write.ok()) << write.status();
+  store.reset();
+  EXPECT_THAT(SegmentFiles(), IsEmpty());
 }
 
 TEST_F(StoreSpareTest, ConcurrentPutsNeverExceedTheBudget) {

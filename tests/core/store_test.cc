@@ -538,7 +538,6 @@ TEST_F(StoreTest, AnOlderGenerationsRetentionNeverAppliesToANewerOne) {
   EXPECT_TRUE(store->Info("a").ok());
 }
 
-// Bytes of the segment files in the directory.
 TEST_F(StoreTest, BudgetHoldsAfterEveryStepOfARandomSequence) {
   StoreOptions options = Options();
   options.max_bytes = 5 * kFileBytes;

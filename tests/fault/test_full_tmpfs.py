@@ -4,6 +4,7 @@ to mount a 64 MiB tmpfs; skipped (with the reason) otherwise."""
 
 import os
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -170,3 +171,26 @@ def test_full_tmpfs_the_spare_file_gives_way(lab):
     assert server.stop() == 0, server.run_log()
     state = server.dir_state()
     assert state.spares == [] and state.staging == [], state
+
+
+def test_full_tmpfs_a_put_that_fits_only_without_the_spare(lab):
+    """When other files fill the tmpfs behind the server's back, a put that
+    fits once the spare is gone still succeeds."""
+    mount = lab.mount_tmpfs("64m")
+    server = lab.server(shm_dir=mount)
+    server.start("--max_bytes", "1G")
+    with server.client(local=True) as client:
+        client.put("a", np.zeros(20 * MIB // 8))
+        deadline = time.monotonic() + 10
+        while client.stats().spare_bytes != 20 * MIB + 4096:
+            assert time.monotonic() < deadline, client.stats()
+            time.sleep(0.01)
+        # Somebody else's 20 MiB: 4 MiB are left, or 24 MiB without the spare.
+        with open(os.path.join(mount, "other.bin"), "wb") as other:
+            os.posix_fallocate(other.fileno(), 0, 20 * MIB)
+        assert _free_bytes(mount) < 8 * MIB
+        small = np.full(8 * MIB // 8, 3.0)  # under half the spare: not taken
+        client.put("b", small)
+        assert same_array(client.get("b"), small)
+        assert client.stats().evictions == 0
+    _assert_only(server, ["a", "b"])
