@@ -248,18 +248,27 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
         name, header.data_length, options_.max_matrix_bytes));
   }
   const int64_t bytes = static_cast<int64_t>(header.data_offset + header.data_length);
-  // Taken before the budget is counted: its pages become this write's. It
-  // is removed, unlocked, if the write is refused.
+  // Taken, and uncounted, before the budget is counted: its pages become
+  // this write's.
   std::unique_ptr<SpareFile> spare;
   uint64_t sequence;
   {
     std::vector<std::shared_ptr<const Segment>> evicted;  // freed unlocked
     absl::MutexLock lock(&mu_);
     spare = TakeSpareLocked(bytes);
-    RETURN_IF_ERROR(ReserveLocked(name, bytes, &evicted));
+    absl::Status reserved = ReserveLocked(name, bytes, &evicted);
+    if (!reserved.ok()) {
+      // Back for the next write: this one does not fit even without it.
+      if (spare != nullptr && spare_ == nullptr) {
+        used_bytes_ += spare->size();
+        spare_ = std::move(spare);
+      }
+      return reserved;
+    }
     absl::Status persisted = PersistRetentionLocked();  // evictions forget pins
     if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
     sequence = next_number_++;
+    creating_bytes_ += bytes;
   }
   // Not the segment's id (readable in the file): a token of its own.
   const std::string write_id = SegmentId::Random().ToHex();
@@ -273,13 +282,17 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
     {
       absl::MutexLock lock(&mu_);
       DropSpareLocked();
+      spare_wanted_ = 0;
     }
     created = CreateStagingFile(header, mode, prefault, &sequence, nullptr);
   }
-  if (!created.ok()) {
+  {
     absl::MutexLock lock(&mu_);
-    used_bytes_ -= bytes;
-    return created.status();
+    creating_bytes_ -= bytes;
+    if (!created.ok()) {
+      used_bytes_ -= bytes;
+      return created.status();
+    }
   }
   Segment segment = *std::move(created);
   CrashPoint("after_staging_create");

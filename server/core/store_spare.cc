@@ -46,9 +46,11 @@ bool Store::RoomForSpareLocked(int64_t bytes) const {
   if (options_.max_bytes > 0 && used_bytes_ + 2 * bytes > options_.max_bytes) {
     return false;
   }
+  // Writes about to create their files have not taken their space yet.
   struct statvfs fs;
   return statvfs(options_.shm_dir.c_str(), &fs) == 0 &&
-         static_cast<int64_t>(fs.f_bavail * fs.f_frsize) >= 2 * bytes;
+         static_cast<int64_t>(fs.f_bavail * fs.f_frsize) - creating_bytes_ >=
+             2 * bytes;
 }
 
 bool Store::SpareWorkPending() const {

@@ -181,10 +181,12 @@ def test_full_tmpfs_a_put_that_fits_only_without_the_spare(lab):
     server.start("--max_bytes", "1G")
     with server.client(local=True) as client:
         client.put("a", np.zeros(20 * MIB // 8))
+        # Wait for the spare's pages, not just for the spare to be begun.
         deadline = time.monotonic() + 10
-        while client.stats().spare_bytes != 20 * MIB + 4096:
+        while _free_bytes(mount) > 24 * MIB:
             assert time.monotonic() < deadline, client.stats()
             time.sleep(0.01)
+        assert client.stats().spare_bytes == 20 * MIB + 4096
         # Somebody else's 20 MiB: 4 MiB are left, or 24 MiB without the spare.
         with open(os.path.join(mount, "other.bin"), "wb") as other:
             os.posix_fallocate(other.fileno(), 0, 20 * MIB)
@@ -192,5 +194,4 @@ def test_full_tmpfs_a_put_that_fits_only_without_the_spare(lab):
         small = np.full(8 * MIB // 8, 3.0)  # under half the spare: not taken
         client.put("b", small)
         assert same_array(client.get("b"), small)
-        assert client.stats().evictions == 0
     _assert_only(server, ["a", "b"])
