@@ -13,8 +13,9 @@ namespace matcache {
 
 std::unique_ptr<SpareFile> Store::TakeSpareLocked(int64_t bytes) {
   if (options_.spare_bytes <= 0) return nullptr;
-  // Shrinking a spare frees pages, which costs about half as much as
-  // allocating them: past half its size it is cheaper to allocate anew.
+  // A write of under half the spare's size would free more of its pages
+  // than it uses (freeing costs about half as much as allocating): it
+  // allocates its own.
   auto suits = [bytes](int64_t spare_size) { return bytes >= spare_size / 2; };
   if (spare_ == nullptr && spare_filling_ > 0 && suits(spare_filling_)) {
     // Begun before this write, it is ready before a new file would be; the
