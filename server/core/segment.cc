@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -322,29 +323,48 @@ absl::Status Segment::CopyDataFrom(int fd, int64_t offset, int64_t size,
     return absl::FailedPreconditionError(
         absl::StrCat(path_, " is frozen or sealed"));
   }
+  // copy_file_range works within one filesystem only; from another, sendfile
+  // still copies once, inside the kernel; failing both, a small buffer.
+  enum class Method { kCopyFileRange, kSendfile, kBuffer };
+  Method method = Method::kCopyFileRange;
   loff_t in = offset;
   loff_t out = static_cast<loff_t>(header_.data_offset);
   int64_t left = size;
-  std::unique_ptr<char[]> bounce;  // when the kernel cannot copy directly
-  constexpr size_t kBounceBytes = size_t{4} << 20;
+  std::unique_ptr<char[]> buffer;
+  constexpr size_t kBufferBytes = size_t{4} << 20;
+  auto unsupported = [](int error) {
+    return error == EXDEV || error == EINVAL || error == ENOSYS ||
+           error == EOPNOTSUPP;
+  };
   while (left > 0) {
     const size_t want = static_cast<size_t>(left);
     ssize_t n;
-    if (bounce == nullptr) {
+    if (method == Method::kCopyFileRange) {
       n = copy_file_range(fd, &in, fd_, &out, want, 0);
-      if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
-                    errno == EOPNOTSUPP)) {
-        // Another filesystem type: read and write through a small buffer,
-        // still without touching this segment's mapping.
-        bounce.reset(new char[kBounceBytes]);
+      if (n < 0 && unsupported(errno)) {
+        // sendfile writes at the file position, which only this call moves.
+        if (lseek(fd_, out, SEEK_SET) < 0) return PosixError(errno, "seek", path_);
+        method = Method::kSendfile;
         continue;
       }
+    } else if (method == Method::kSendfile) {
+      off_t from = static_cast<off_t>(in);
+      n = sendfile(fd_, fd, &from, want);
+      if (n < 0 && unsupported(errno)) {
+        buffer.reset(new char[kBufferBytes]);
+        method = Method::kBuffer;
+        continue;
+      }
+      if (n > 0) {
+        in += n;
+        out += n;
+      }
     } else {
-      n = pread(fd, bounce.get(), std::min(want, kBounceBytes), in);
+      n = pread(fd, buffer.get(), std::min(want, kBufferBytes), in);
       if (n > 0) {
         ssize_t written = 0;
         while (written < n) {
-          const ssize_t w = pwrite(fd_, bounce.get() + written,
+          const ssize_t w = pwrite(fd_, buffer.get() + written,
                                    static_cast<size_t>(n - written), out + written);
           if (w < 0 && errno == EINTR) continue;
           if (w < 0) return PosixError(errno, "write", path_);

@@ -375,7 +375,8 @@ class Store {
   int64_t spare_removing_ ABSL_GUARDED_BY(mu_) = 0;  // size being removed
   int spare_drops_waiting_ ABSL_GUARDED_BY(mu_) = 0;
   int spare_takers_waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  // Bytes of writes whose files are being created (not yet on disk).
+  // Bytes of writes whose files are being created: no spare is made
+  // meanwhile.
   int64_t creating_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> spare_cancelled_{false};  // stops the spare being made
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

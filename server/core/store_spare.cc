@@ -47,18 +47,18 @@ bool Store::RoomForSpareLocked(int64_t bytes) const {
   if (options_.max_bytes > 0 && used_bytes_ + 2 * bytes > options_.max_bytes) {
     return false;
   }
-  // Writes about to create their files have not taken their space yet.
   struct statvfs fs;
   return statvfs(options_.shm_dir.c_str(), &fs) == 0 &&
-         static_cast<int64_t>(fs.f_bavail * fs.f_frsize) - creating_bytes_ >=
-             2 * bytes;
+         static_cast<int64_t>(fs.f_bavail * fs.f_frsize) >= 2 * bytes;
 }
 
 bool Store::SpareWorkPending() const {
   if (stopping_) return true;
   if (spare_drops_waiting_ > 0) return spare_ != nullptr;
   if (spare_takers_waiting_ > 0) return false;  // the new spare is theirs
-  return spare_wanted_ > 0;
+  // Writes' files first: they need the room, and the free space they will
+  // take is not known until they have taken it.
+  return spare_wanted_ > 0 && creating_bytes_ == 0;
 }
 
 void Store::MaintainSpare() {
