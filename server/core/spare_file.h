@@ -32,7 +32,6 @@ class SpareFile {
   SpareFile& operator=(const SpareFile&) = delete;
   ~SpareFile();
 
-  const std::string& path() const { return path_; }
   // Bytes preallocated; 0 once moved.
   int64_t size() const { return size_; }
 

@@ -70,6 +70,17 @@ class StoreSpareTest : public testing::StoreTestBase {
     return static_cast<int64_t>(fs.f_bavail * fs.f_frsize);
   }
 
+  // Publishes "a" (kFileBytes) and waits for the spare of `bytes` that
+  // follows; returns its path, or "" after failing the test.
+  std::string PutAndWaitForSpare(Store& store, int64_t bytes) const {
+    absl::StatusOr<MatrixInfo> put = PutFilled(store, "a", 1);
+    if (!put.ok()) {
+      ADD_FAILURE() << put.status();
+      return "";
+    }
+    return WaitForSpare(store, bytes);
+  }
+
   static ino_t InodeOf(const std::string& path) {
     struct stat st;
     EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
@@ -87,8 +98,7 @@ TEST_F(StoreSpareTest, NoSpareUnlessAsked) {
 
 TEST_F(StoreSpareTest, TheNextWriteTakesTheSparesPages) {
   std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 20));
-  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
-  const std::string spare = WaitForSpare(*store, kFileBytes);
+  const std::string spare = PutAndWaitForSpare(*store, kFileBytes);
   ASSERT_FALSE(spare.empty());
   struct stat st;
   ASSERT_EQ(stat(spare.c_str(), &st), 0);
@@ -135,8 +145,7 @@ TEST_F(StoreSpareTest, AStagingFileFromTheSpareGetsTheStagingModeAndGroup) {
   options.staging_mode = 0660;
   options.group = *group;
   std::unique_ptr<Store> store = OpenStore(options);
-  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
-  const std::string spare = WaitForSpare(*store, kFileBytes);
+  const std::string spare = PutAndWaitForSpare(*store, kFileBytes);
   ASSERT_FALSE(spare.empty());
   const ino_t spare_inode = InodeOf(spare);
   absl::StatusOr<StagingWrite> write =
@@ -153,8 +162,7 @@ TEST_F(StoreSpareTest, AStagingFileFromTheSpareGetsTheStagingModeAndGroup) {
 
 TEST_F(StoreSpareTest, ASpareLargerThanTheWriteIsShrunk) {
   std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 20));
-  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
-  const std::string spare = WaitForSpare(*store, kFileBytes);
+  const std::string spare = PutAndWaitForSpare(*store, kFileBytes);
   ASSERT_FALSE(spare.empty());
   const ino_t spare_inode = InodeOf(spare);
   // 4096 + 4096 bytes: over half the spare's 12288.
@@ -173,8 +181,7 @@ TEST_F(StoreSpareTest, ASpareLargerThanTheWriteIsShrunk) {
 TEST_F(StoreSpareTest, ASpareSmallerThanTheWriteIsExtended) {
   constexpr int64_t kLimit = 8192;
   std::unique_ptr<Store> store = OpenStore(SpareOptions(kLimit));
-  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
-  const std::string spare = WaitForSpare(*store, kLimit);
+  const std::string spare = PutAndWaitForSpare(*store, kLimit);
   ASSERT_FALSE(spare.empty());
   const ino_t spare_inode = InodeOf(spare);
   absl::StatusOr<StagingWrite> write =
@@ -190,8 +197,7 @@ TEST_F(StoreSpareTest, ASpareSmallerThanTheWriteIsExtended) {
 
 TEST_F(StoreSpareTest, ASpareRemovedByHandIsDoneWithout) {
   std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 20));
-  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
-  const std::string spare = WaitForSpare(*store, kFileBytes);
+  const std::string spare = PutAndWaitForSpare(*store, kFileBytes);
   ASSERT_FALSE(spare.empty());
   const ino_t spare_inode = InodeOf(spare);
   ASSERT_EQ(unlink(spare.c_str()), 0);
@@ -206,8 +212,7 @@ TEST_F(StoreSpareTest, ASpareRemovedByHandIsDoneWithout) {
 
 TEST_F(StoreSpareTest, AWriteOfLessThanHalfLeavesTheSpareForOneOfItsSize) {
   std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 20));
-  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
-  const std::string spare = WaitForSpare(*store, kFileBytes);
+  const std::string spare = PutAndWaitForSpare(*store, kFileBytes);
   ASSERT_FALSE(spare.empty());
   const ino_t spare_inode = InodeOf(spare);
   // 4096 + 16 bytes: far less than half the spare.
@@ -339,8 +344,7 @@ TEST_F(StoreSpareTest, ConcurrentPutsNeverExceedTheBudget) {
 
 TEST_F(StoreSpareTest, ClosingRemovesTheSpare) {
   std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 20));
-  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
-  ASSERT_FALSE(WaitForSpare(*store, kFileBytes).empty());
+  ASSERT_FALSE(PutAndWaitForSpare(*store, kFileBytes).empty());
   store.reset();
   EXPECT_THAT(SpareFiles(), IsEmpty());
   EXPECT_EQ(SegmentFiles().size(), 1u);  // the published matrix
