@@ -178,6 +178,8 @@ void ToProto(const StoreStats& stats, const std::string& shm_dir,
   proto->set_max_bytes(stats.max_bytes);
   proto->set_used_bytes(stats.used_bytes);
   proto->set_spare_bytes(stats.spare_bytes);
+  proto->set_peak_used_bytes(stats.peak_used_bytes);
+  proto->set_spare_pending(stats.spare_pending);
   proto->set_evictions(stats.evictions);
   proto->set_hits(stats.hits);
   proto->set_misses(stats.misses);

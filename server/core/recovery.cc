@@ -95,8 +95,15 @@ absl::StatusOr<RecoveredSegments> RecoverSegments(const std::string& dir,
 
   RecoveredSegments result;
   std::map<std::string, std::vector<Candidate>> published;
-  errno = 0;
-  while (const dirent* entry = readdir(stream.get())) {
+  for (;;) {
+    // Calls in the loop (lstat, a tolerated unlink, logging) may leave errno
+    // set: only readdir's own says whether the directory ended or failed.
+    errno = 0;
+    const dirent* entry = readdir(stream.get());
+    if (entry == nullptr) {
+      if (errno != 0) return PosixError(errno, "readdir", dir);
+      break;
+    }
     std::optional<SegmentFileName> parsed =
         ParseSegmentFileName(name_space, entry->d_name);
     if (!parsed.has_value()) continue;
@@ -120,7 +127,6 @@ absl::StatusOr<RecoveredSegments> RecoverSegments(const std::string& dir,
       published[parsed->name].push_back({parsed->number, path});
     }
   }
-  if (errno != 0) return PosixError(errno, "readdir", dir);
 
   for (auto& [name, candidates] : published) {
     std::sort(candidates.begin(), candidates.end(),

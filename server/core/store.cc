@@ -157,6 +157,7 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
     published_.emplace(std::move(name),
                        std::make_shared<const Segment>(std::move(segment)));
   }
+  peak_used_bytes_ = used_bytes_;
   // Sources: those the recovered segments were loaded from, and those
   // registered but not loaded yet.
   for (const auto& [name, segment] : published_) {
@@ -226,6 +227,11 @@ void Store::GiveAccess(const std::string& path) const {
   }
 }
 
+void Store::ChargeLocked(int64_t bytes) {
+  used_bytes_ += bytes;
+  peak_used_bytes_ = std::max(peak_used_bytes_, used_bytes_);
+}
+
 std::string Store::PathOf(const std::string& file_name) const {
   return absl::StrCat(options_.shm_dir, "/", file_name);
 }
@@ -260,7 +266,7 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
     if (!reserved.ok()) {
       // Back for the next write: this one does not fit even without it.
       if (spare != nullptr && spare_ == nullptr) {
-        used_bytes_ += spare->size();
+        ChargeLocked(spare->size());
         spare_ = std::move(spare);
       }
       return reserved;
@@ -268,7 +274,9 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
     absl::Status persisted = PersistRetentionLocked();  // evictions forget pins
     if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
     sequence = next_number_++;
-    creating_bytes_ += bytes;
+    ++creating_.count;
+    creating_.file_bytes += bytes;
+    creating_.data_bytes += static_cast<int64_t>(header.data_length);
   }
   // Not the segment's id (readable in the file): a token of its own.
   const std::string write_id = SegmentId::Random().ToHex();
@@ -286,18 +294,18 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
     }
     created = CreateStagingFile(header, mode, prefault, &sequence, nullptr);
   }
-  {
-    absl::MutexLock lock(&mu_);
-    creating_bytes_ -= bytes;
-    if (!created.ok()) {
-      used_bytes_ -= bytes;
-      return created.status();
-    }
-  }
-  Segment segment = *std::move(created);
-  CrashPoint("after_staging_create");
-  auto shared = std::make_shared<Segment>(std::move(segment));
+  if (created.ok()) CrashPoint("after_staging_create");
   absl::MutexLock lock(&mu_);
+  // From counted as being created to counted as staging in one step, so
+  // that Stats never misses a staging file that exists.
+  --creating_.count;
+  creating_.file_bytes -= bytes;
+  creating_.data_bytes -= static_cast<int64_t>(header.data_length);
+  if (!created.ok()) {
+    used_bytes_ -= bytes;
+    return created.status();
+  }
+  auto shared = std::make_shared<Segment>(*std::move(created));
   staging_.emplace(write_id, StagingEntry{shared, lease_deadline, retention,
                                           /*committing=*/false});
   return StagingWrite{write_id, std::move(shared)};
@@ -345,7 +353,7 @@ absl::Status Store::ReserveLocked(
   };
   if (!fits()) DropSpareLocked();  // holds no data: it goes first
   if (fits()) {
-    used_bytes_ += bytes;
+    ChargeLocked(bytes);
     return absl::OkStatus();
   }
   // Never the version being replaced: should this write fail, the name
@@ -388,7 +396,7 @@ absl::Status Store::ReserveLocked(
     ++evictions_;
     RemoveLocked(victim, evicted);
   }
-  used_bytes_ += bytes;
+  ChargeLocked(bytes);
   return absl::OkStatus();
 }
 
@@ -735,8 +743,11 @@ StoreStats Store::Stats() const {
   absl::MutexLock lock(&mu_);
   stats.max_bytes = options_.max_bytes;
   stats.used_bytes = used_bytes_;
+  stats.peak_used_bytes = peak_used_bytes_;
   stats.spare_bytes = (spare_ != nullptr ? spare_->size() : 0) +
                       spare_filling_ + spare_removing_;
+  stats.spare_pending = spare_wanted_ > 0 || spare_filling_ > 0 ||
+                        spare_removing_ > 0 || spare_drops_waiting_ > 0;
   stats.evictions = evictions_;
   stats.expirations = expirations_;
   stats.loads = loads_;
@@ -751,7 +762,8 @@ StoreStats Store::Stats() const {
   for (const auto& [name, segment] : published_) {
     stats.matrix_bytes += static_cast<int64_t>(segment->header().data_length);
   }
-  stats.staging_count = static_cast<int64_t>(staging_.size());
+  stats.staging_count = static_cast<int64_t>(staging_.size()) + creating_.count;
+  stats.staging_bytes = creating_.data_bytes;
   for (const auto& [write_id, entry] : staging_) {
     stats.staging_bytes +=
         static_cast<int64_t>(entry.segment->header().data_length);

@@ -94,6 +94,7 @@ struct StagingWrite {
 struct StoreStats {
   int64_t max_bytes = 0;   // the budget; 0 if none
   int64_t used_bytes = 0;  // segment files, published and staging
+  int64_t peak_used_bytes = 0;  // the most used_bytes has been since Open
   int64_t evictions = 0;
   int64_t expirations = 0;  // matrices deleted when their TTL ran out
   int64_t loads = 0;        // matrices read from their .npy source
@@ -101,9 +102,14 @@ struct StoreStats {
   int64_t misses = 0;      // lookups that did not
   int64_t matrix_count = 0;
   int64_t matrix_bytes = 0;
+  // Writes begun and not yet committed or aborted, from the moment their
+  // bytes are counted (before their file exists) until their file is gone.
   int64_t staging_count = 0;
-  int64_t staging_bytes = 0;
+  int64_t staging_bytes = 0;  // their data bytes
   int64_t spare_bytes = 0;  // the spare file, ready or being made
+  // The spare is asked for, being made, replaced or removed; false once it
+  // is ready or none is to be made.
+  bool spare_pending = false;
   int64_t quarantined_count = 0;
   int64_t shm_dir_total_bytes = 0;
   int64_t shm_dir_free_bytes = 0;
@@ -302,6 +308,9 @@ class Store {
   absl::Status ReserveLocked(absl::string_view name, int64_t bytes,
                              std::vector<std::shared_ptr<const Segment>>* evicted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts `bytes` more in used_bytes_ (and its peak); every increase goes
+  // through here.
+  void ChargeLocked(int64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string PathOf(const std::string& file_name) const;
   // Gives a recovered segment the current group and published mode (they
   // may differ from the run that made it).
@@ -356,6 +365,7 @@ class Store {
   mutable absl::flat_hash_map<std::string, absl::Time> last_access_
       ABSL_GUARDED_BY(mu_);
   int64_t used_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t peak_used_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t expirations_ ABSL_GUARDED_BY(mu_) = 0;
   RetentionTable retention_ ABSL_GUARDED_BY(mu_);
@@ -375,9 +385,14 @@ class Store {
   int64_t spare_removing_ ABSL_GUARDED_BY(mu_) = 0;  // size being removed
   int spare_drops_waiting_ ABSL_GUARDED_BY(mu_) = 0;
   int spare_takers_waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  // Bytes of writes whose files are being created: no spare is made
-  // meanwhile.
-  int64_t creating_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Writes whose files are being created: counted as staging, and no spare
+  // is made meanwhile.
+  struct Creating {
+    int64_t count = 0;
+    int64_t file_bytes = 0;
+    int64_t data_bytes = 0;
+  };
+  Creating creating_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> spare_cancelled_{false};  // stops the spare being made
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread spare_thread_;

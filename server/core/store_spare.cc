@@ -58,7 +58,7 @@ bool Store::SpareWorkPending() const {
   if (spare_takers_waiting_ > 0) return false;  // the new spare is theirs
   // Writes' files first: they need the room, and the free space they will
   // take is not known until they have taken it.
-  return spare_wanted_ > 0 && creating_bytes_ == 0;
+  return spare_wanted_ > 0 && creating_.count == 0;
 }
 
 void Store::MaintainSpare() {
@@ -92,7 +92,7 @@ void Store::RemoveSpareLocked() {
 void Store::FillSpareLocked(int64_t bytes) {
   const std::string path =
       PathOf(SpareFileName(options_.name_space, next_number_++));
-  used_bytes_ += bytes;
+  ChargeLocked(bytes);
   spare_filling_ = bytes;
   spare_cancelled_.store(false);
   mu_.Unlock();

@@ -222,6 +222,25 @@ TEST_F(RecoveryTest, OtherUsersFilesAreIgnoredEntirely) {
   EXPECT_LT(next.generation, 99u);
 }
 
+TEST_F(RecoveryTest, CallsThatFailInsideTheScanDoNotFailIt) {
+  MatrixInfo kept;
+  {
+    std::unique_ptr<Store> store = OpenStore();
+    kept = Put(*store, "m", 1);
+  }
+  // Removing a "staging file" that is a directory fails (EISDIR) and is
+  // only logged; errno stays set while the scan goes on to its end.
+  ASSERT_EQ(mkdir(PathOf("t.d.5.staging.shm").c_str(), 0700), 0);
+  absl::StatusOr<RecoveredSegments> recovered =
+      RecoverSegments(dir_.path(), "t", Segment::Verify::kHeaderOnly);
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(recovered->report.adopted, 1);
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<MatrixInfo> info = store->Info("m");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->generation, kept.generation);
+}
+
 TEST_F(RecoveryTest, MissingDirectoryIsAnError) {
   absl::StatusOr<RecoveredSegments> recovered = RecoverSegments(
       PathOf("absent"), "t", Segment::Verify::kHeaderOnly);

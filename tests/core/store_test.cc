@@ -395,6 +395,17 @@ TEST_F(StoreTest, BudgetRefusesWhatDoesNotFitWithoutEviction) {
   EXPECT_EQ(store->Stats().used_bytes, 3 * kFileBytes);
 }
 
+TEST_F(StoreTest, PeakUsedBytesKeepsTheMostEverCounted) {
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
+  // A replace holds both generations while it is written.
+  ASSERT_TRUE(PutFilled(*store, "a", 2).ok());
+  ASSERT_TRUE(store->Delete("a").ok());
+  const StoreStats stats = store->Stats();
+  EXPECT_EQ(stats.used_bytes, 0);
+  EXPECT_EQ(stats.peak_used_bytes, 2 * kFileBytes);
+}
+
 TEST_F(StoreTest, StagingWritesCountAgainstTheBudget) {
   StoreOptions options = Options();
   options.max_bytes = 2 * kFileBytes;

@@ -3,10 +3,14 @@
 // streams per connection.
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "clients/cpp/client.h"
 #include "gmock/gmock.h"
@@ -30,10 +34,32 @@ class LimitsTest : public matcache::testing::ServerTestBase {
   }
 
   // Publishes 64 MiB, far more than the transport buffers hold, so that a
-  // stream of it stalls when its client stops reading.
-  void PutBig(const std::string& name) {
+  // stream of it stalls when its client stops reading; returns its path.
+  std::string PutBig(const std::string& name) {
     const xt::xarray<double> matrix = xt::zeros<double>({int64_t{1} << 23});
-    ASSERT_TRUE(Connect()->Put(name, matrix).ok());
+    absl::StatusOr<MatrixInfo> info = Connect()->Put(name, matrix);
+    EXPECT_TRUE(info.ok()) << info.status();
+    return info.ok() ? info->path : "";
+  }
+
+  // Whether this process (the server runs in it) maps the file `path`.
+  static bool Mapped(const std::string& path) {
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      if (absl::StrContains(line, path)) return true;
+    }
+    return false;
+  }
+
+  // Waits at most 10 s for `condition`; returns whether it came true.
+  static bool WaitFor(const std::function<bool()>& condition) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!condition()) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return true;
   }
 };
 
@@ -41,7 +67,7 @@ TEST_F(LimitsTest, CancelsAReadStreamTheClientStopsReading) {
   ServerOptions options = Options();
   options.stream_idle_timeout = absl::Milliseconds(300);
   StartServer(options);
-  PutBig("big");
+  const std::string path = PutBig("big");
 
   auto stub = NewStub();
   grpc::ClientContext context;
@@ -50,7 +76,11 @@ TEST_F(LimitsTest, CancelsAReadStreamTheClientStopsReading) {
   auto reader = stub->Read(&context, request);
   v1::ReadResponse response;
   ASSERT_TRUE(reader->Read(&response));  // the header
-  absl::SleepFor(absl::Seconds(2));
+  // Deleted, the matrix stays mapped only for the stream: the mapping goes
+  // when the server cancels the stalled stream.
+  ASSERT_TRUE(Connect()->Delete("big").ok());
+  EXPECT_TRUE(WaitFor([&] { return !Mapped(path); }))
+      << "the stalled stream still maps " << path;
   while (reader->Read(&response)) {
   }
   const grpc::Status status = reader->Finish();
@@ -65,17 +95,22 @@ TEST_F(LimitsTest, CancelsAPutStreamTheClientStopsSending) {
   StartServer(options);
   auto stub = NewStub();
   grpc::ClientContext context;
+  // A watchdog that never fires fails the test instead of hanging it.
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(60));
   v1::MatrixInfo response;
   auto writer = StartPut(*stub, &context, &response, "stalled", {1 << 20},
                          v1::DTYPE_UINT8);
   v1::PutRequest data;
   data.set_data(std::string(1000, 'x'));
   ASSERT_TRUE(writer->Write(data));
-  absl::SleepFor(absl::Seconds(2));
+  // Without WritesDone, Finish returns only when the server ends the call.
   const grpc::Status status = writer->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED)
       << status.error_message();
-  EXPECT_THAT(SegmentFiles(), IsEmpty());
+  // And the cancelled stream's staging file goes.
+  EXPECT_TRUE(WaitFor([&] { return SegmentFiles().empty(); }))
+      << "the stalled stream still holds its staging file";
 }
 
 TEST_F(LimitsTest, RefusesMessagesOverTheLimit) {

@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -44,11 +43,6 @@ bool StoreTestBase::AllEqual(const Segment& segment, int64_t value) {
 
 int64_t StoreTestBase::PeakUsedBytesDuringConcurrentPuts(Store& store,
                                                          int writers) {
-  std::atomic<bool> done{false};
-  std::atomic<int64_t> peak{0};
-  std::thread sampler([&] {
-    while (!done.load()) peak = std::max(peak.load(), store.Stats().used_bytes);
-  });
   std::vector<std::thread> threads;
   for (int t = 0; t < writers; ++t) {
     threads.emplace_back([&store, t] {
@@ -58,9 +52,7 @@ int64_t StoreTestBase::PeakUsedBytesDuringConcurrentPuts(Store& store,
     });
   }
   for (std::thread& thread : threads) thread.join();
-  done = true;
-  sampler.join();
-  return peak.load();
+  return store.Stats().peak_used_bytes;
 }
 
 std::string StoreTestBase::PathOf(const std::string& file) const {

@@ -35,8 +35,8 @@ class StoreTestBase : public ::testing::Test {
   static bool AllEqual(const Segment& segment, int64_t value);
 
   // Runs `writers` threads that each PutFilled 30 times (names m<t>-<i % 5>)
-  // and expect every put to succeed; returns the most Stats().used_bytes
-  // seen meanwhile.
+  // and expect every put to succeed; returns Stats().peak_used_bytes after
+  // them: the most bytes ever counted, however briefly.
   static int64_t PeakUsedBytesDuringConcurrentPuts(Store& store, int writers);
 
   std::string PathOf(const std::string& file) const;

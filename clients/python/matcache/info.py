@@ -95,6 +95,8 @@ class Stats:
     max_bytes: int
     used_bytes: int
     spare_bytes: int
+    peak_used_bytes: int
+    spare_pending: bool
     evictions: int
     expirations: int
     loads: int
