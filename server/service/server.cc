@@ -1,5 +1,6 @@
 #include "server/service/server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -120,6 +122,10 @@ absl::Status MatcacheServer::StartGrpc() {
                              ToMilliseconds(options_.min_client_ping_interval));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
   builder.RegisterService(service_.get());
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(calls_.NewInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) {
     return absl::UnavailableError("gRPC could not start the server");
@@ -224,8 +230,16 @@ void MatcacheServer::Shutdown() {
   if (sweeper_.joinable()) sweeper_.join();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
-    server_->Shutdown(std::chrono::system_clock::now() +
-                      absl::ToChronoSeconds(options_.shutdown_grace));
+    const absl::Time deadline = absl::Now() + options_.shutdown_grace;
+    std::thread shutting_down(
+        [this, deadline] { server_->Shutdown(absl::ToChronoTime(deadline)); });
+    // Shutdown refuses new calls at once but, besides the running calls,
+    // waits for every connection to close until its deadline: once no call
+    // is left, the idle connections are closed.
+    if (calls_.WaitUntilIdle(deadline)) {
+      grpc_server_cancel_all_calls(server_->c_server());
+    }
+    shutting_down.join();
     server_->Wait();
   }
   pool_.reset();  // runs whatever is still queued, then joins

@@ -20,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/store.h"
+#include "server/service/call_counter.h"
 #include "server/service/listen_address.h"
 #include "server/service/matrix_cache_service.h"
 #include "server/service/stream_watchdog.h"
@@ -86,8 +87,9 @@ class MatcacheServer {
   Store& store() { return *store_; }
 
   // Stops accepting calls, lets in-flight calls finish for up to
-  // shutdown_grace, cancels the rest, and removes every staging file.
-  // Published matrices stay. Idempotent.
+  // shutdown_grace, cancels the rest, closes every connection (an idle one
+  // does not delay it), and removes every staging file. Published matrices
+  // stay. Idempotent.
   void Shutdown();
 
  private:
@@ -109,6 +111,7 @@ class MatcacheServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<WorkerPool> pool_;
   StreamWatchdog watchdog_;
+  CallCounter calls_;
   std::unique_ptr<MatrixCacheService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;

@@ -1,6 +1,8 @@
 """Server shutdown, restart and lease expiry, seen from a client."""
 
 import os
+import signal
+import threading
 import time
 
 import grpc
@@ -67,3 +69,67 @@ def test_uncommitted_create_expires(start_server):
         assert c.stats().staging_count == 0
         with pytest.raises(matcache.NotFoundError):
             c.info("abandoned")
+
+
+# Generous for a loaded 2-core machine: without running calls the exit
+# needs no grace at all.
+IDLE_STOP_SECONDS = 3
+
+
+def test_sigterm_with_an_idle_connection_exits_at_once(start_server):
+    srv = start_server()
+    with matcache.Client(srv.address) as idle:
+        idle.put("a", np.arange(10.0))
+        assert idle.info("a").shape == (10,)
+        # The connection stays open, with no call in progress.
+        start = time.monotonic()
+        assert srv.stop() == 0, srv.log()
+        elapsed = time.monotonic() - start
+    assert elapsed < IDLE_STOP_SECONDS, (
+        f"an idle connection delayed the exit to {elapsed:.1f} s")
+
+
+def test_sigterm_lets_a_running_put_finish(start_server):
+    srv = start_server()
+    data = np.random.default_rng(6).standard_normal(1 << 18)
+    payload = data.tobytes()
+    half = len(payload) // 2
+    resume = threading.Event()
+
+    def requests():
+        yield pb.PutRequest(header=pb.PutHeader(
+            name="late", shape=[data.size], dtype=pb.DTYPE_FLOAT64))
+        yield pb.PutRequest(data=payload[:half])
+        resume.wait(30)
+        yield pb.PutRequest(data=payload[half:])
+
+    outcome = {}
+
+    def put():
+        with grpc.insecure_channel(srv.address) as channel:
+            try:
+                outcome["info"] = pb_grpc.MatrixCacheStub(channel).Put(
+                    requests(), timeout=30)
+            except grpc.RpcError as error:
+                outcome["error"] = error
+
+    putter = threading.Thread(target=put)
+    putter.start()
+    deadline = time.monotonic() + 10
+    while not srv.staging_files():
+        assert time.monotonic() < deadline, "the put never began"
+        time.sleep(0.01)
+    srv.process.send_signal(signal.SIGTERM)
+    while "shutting down" not in srv.run_log():
+        assert time.monotonic() < deadline + 10, srv.run_log()
+        time.sleep(0.01)
+    resume.set()  # the rest of the put arrives during the shutdown
+    putter.join(30)
+    assert "error" not in outcome, outcome["error"]
+    assert outcome["info"].name == "late"
+    assert srv.process.wait(20) == 0, srv.log()
+    assert srv.staging_files() == []
+
+    srv.start()
+    with matcache.Client(srv.address) as c:
+        assert np.array_equal(c.get("late"), data)
