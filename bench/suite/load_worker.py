@@ -37,8 +37,10 @@ class Plan:
 
 class _Dashboard:
     """The calls of one worker. Each returns nothing and raises on a wrong
-    answer; a shared matrix is right if its elements are all equal (a torn
-    replace would mix two versions' values)."""
+    answer. Every element of a version of a shared matrix is its version
+    tag (0 at first, worker + 1 for a worker's replaces), so every row read
+    must hold one tag throughout, the same in all the rows of one answer: a
+    torn replace would mix two versions' rows or elements."""
 
     def __init__(self, plan, worker, client, rng):
         self.plan, self.client, self.rng = plan, client, rng
@@ -51,15 +53,22 @@ class _Dashboard:
         return self.rng.choice(self.plan.shared)
 
     @staticmethod
-    def _check_uniform(array, what):
-        if array.flat[0] != array.flat[-1]:
-            raise AssertionError(f"{what} mixes versions: {array.flat[0]} "
-                                 f"and {array.flat[-1]}")
+    def _check_rows(rows, what):
+        """Raises unless every element of the 2-D `rows` is one version's
+        tag."""
+        tag = rows.flat[0]
+        mixed = np.flatnonzero((rows != tag).any(axis=1))
+        if mixed.size:
+            row = rows[mixed[0]]
+            raise AssertionError(
+                f"{what} mixes versions: row {mixed[0]} of {len(rows)} holds "
+                f"{sorted(set(np.unique(row).tolist()))[:3]}, row 0 {tag}")
 
     def get(self):
         array = self.client.get(self._shared())
-        self._check_uniform(array[-1], "a get")
-        float(array[self.rng.randrange(self.plan.side)].sum())
+        # The rows a dashboard shows: the first, the last, and one at random.
+        self._check_rows(
+            array[[0, self.rng.randrange(self.plan.side), -1]], "a get")
 
     def window(self):
         start = [self.rng.randrange(self.plan.side - self.plan.window + 1)
@@ -67,10 +76,10 @@ class _Dashboard:
         window = self.client.read(self._shared(), np.s_[
             start[0]:start[0] + self.plan.window,
             start[1]:start[1] + self.plan.window])
-        self._check_uniform(window, "a window")
+        self._check_rows(window, "a window")
 
     def preview(self):
-        self._check_uniform(
+        self._check_rows(
             self.client.preview(self._shared(), (100, 100), "mean"),
             "a preview")
 
@@ -93,9 +102,12 @@ class _Dashboard:
             self.client.put(self.rng.choice(self.own), self.scratch)
 
     def delete(self):
-        if not self.own:
-            return self.put()
         self.client.delete(self.own.pop())
+
+    def actual(self, call):
+        """The call that `call` makes now: a delete with nothing of its own
+        to delete puts instead (and is timed as a put)."""
+        return "put" if call == "delete" and not self.own else call
 
     def clean_up(self):
         for name in self.own:
@@ -129,7 +141,7 @@ def work(plan, worker, ready, go, results):
             go.wait()
             deadline = time.monotonic() + plan.seconds
             while time.monotonic() < deadline:
-                call = rng.choices(calls, weights)[0]
+                call = dashboard.actual(rng.choices(calls, weights)[0])
                 start = time.perf_counter()
                 try:
                     getattr(dashboard, call)()

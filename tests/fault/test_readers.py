@@ -22,43 +22,79 @@ def _shape(value):
     return (48 + int(value) % 17, COLUMNS)
 
 
+# Rounds after which the writer pauses and every reader gets the name at
+# once (a probe): absent after the round's delete, the round's last value
+# after its last put. That no write runs meanwhile makes the answer certain.
+PROBED_ROUNDS = (0, ROUNDS // 2, ROUNDS - 1)
+
 _READER = """
-    import json, os, sys, numpy as np, matcache
+    import json, os, select, sys, numpy as np, matcache
     from procmaps import mapping_of
     def shape(value):
         return (48 + int(value) % 17, COLUMNS)
+    def fail(status, **what):
+        print(json.dumps(what), file=sys.stderr, flush=True)
+        sys.exit(status)
     client = matcache.Client(local=LOCAL)
     gets = missing = zero_copy = 0
     seen = set()
     held = []
-    mapped = None
-    while not os.path.exists(STOP):
+    def get():
+        # One get, checked: (value or None when absent, the file backing it).
+        global gets, missing, zero_copy, held
         try:
             a = client.get(NAME)
         except matcache.NotFoundError:
             missing += 1
-            continue
+            return None, None
         gets += 1
-        zero_copy += not a.flags.owndata  # a view of a mapped segment
         value = a.flat[0]
         if a.shape != shape(value) or not (a == value).all():
-            print(json.dumps({"torn": [float(value), list(a.shape),
-                                       sorted(set(np.unique(a).tolist()))[:5]]}),
-                  flush=True)
-            sys.exit(3)
-        if mapped is None:
-            mapped = mapping_of(a)[2]
-            print(json.dumps({"ready": mapped}), flush=True)
+            fail(3, torn=[float(value), list(a.shape),
+                          sorted(set(np.unique(a).tolist()))[:5]])
+        perms, _, mapped = mapping_of(a)
+        if not a.flags.owndata:  # a view of a mapped segment
+            zero_copy += 1
+            if perms != "r--s" or not mapped.startswith(SHM_DIR + "/"):
+                fail(5, zero_copy_from=[perms, mapped])
+        elif mapped.endswith(".shm"):
+            fail(5, copy_in=mapped)
         seen.add(float(value))
         # Arrays kept across replaces and deletes stay as they were.
         held = held[-3:] + [(a, value)]
         for old, old_value in held:
             if not (old == old_value).all():
-                print(json.dumps({"changed": float(old_value)}), flush=True)
-                sys.exit(4)
+                fail(4, changed=float(old_value))
+        return float(value), mapped
+    value, mapped = None, None
+    while value is None:
+        value, mapped = get()
+    print(json.dumps({"ready": mapped}), flush=True)
+    requests = b""
+    while not os.path.exists(STOP):
+        if select.select([0], [], [], 0)[0]:
+            requests += os.read(0, 4096)
+        while b"\\n" in requests:
+            number, requests = requests.split(b"\\n", 1)
+            value, mapped = get()
+            print(json.dumps({"probe": int(number), "value": value,
+                              "mapped": mapped}), flush=True)
+        get()
     print(json.dumps({"gets": gets, "missing": missing, "zero_copy": zero_copy,
                       "values": sorted(seen)}), flush=True)
 """
+
+
+def _probe(readers, number):
+    """Has every reader get the name once more now; returns {mode: its
+    answer}."""
+    for reader in readers.values():
+        reader.send(f"{number}\n")
+    answers = {}
+    for mode, reader in readers.items():
+        answers[mode] = reader.expect_json("probe")
+        assert answers[mode]["probe"] == number, answers[mode]
+    return answers
 
 
 def test_readers_see_only_whole_generations(lab):
@@ -74,7 +110,8 @@ def test_readers_see_only_whole_generations(lab):
         for mode in (None, False):
             code = textwrap.dedent(_READER)
             for key, value in (("COLUMNS", COLUMNS), ("LOCAL", mode),
-                               ("STOP", repr(stop)), ("NAME", '"flicker"')):
+                               ("STOP", repr(stop)), ("NAME", '"flicker"'),
+                               ("SHM_DIR", repr(str(server.shm_dir)))):
                 code = code.replace(key, str(value))
             readers[mode] = lab.child(code, server.address)
         for mode, reader in readers.items():
@@ -85,6 +122,7 @@ def test_readers_see_only_whole_generations(lab):
                 assert not mapped.endswith(".shm"), mapped
 
         put = set()
+        probed = set()
         for i in range(ROUNDS):
             writer = local if i % 2 == 0 else remote
             for value in (2 * i + 1, 2 * i + 2):
@@ -92,6 +130,22 @@ def test_readers_see_only_whole_generations(lab):
                 put.add(float(value))
                 if value % 2:
                     writer.delete("flicker")
+                    if i in PROBED_ROUNDS:
+                        for mode, answer in _probe(readers, value).items():
+                            assert answer["value"] is None, (
+                                f"reader local={mode} got a deleted matrix: "
+                                f"{answer}")
+            if i in PROBED_ROUNDS:
+                path = local.info("flicker").path
+                for mode, answer in _probe(readers, value).items():
+                    assert answer["value"] == value, (
+                        f"reader local={mode} got another version than the "
+                        f"current {value}: {answer}")
+                    if mode is None:  # nothing races it: zero-copy
+                        assert answer["mapped"] == path, answer
+                    else:
+                        assert not answer["mapped"].endswith(".shm"), answer
+                probed.add(float(value))
         with open(stop, "w"):
             pass
         results = {}
@@ -106,10 +160,9 @@ def test_readers_see_only_whole_generations(lab):
                for mode, r in results.items()})
         for mode, result in results.items():
             assert set(result["values"]) <= put | {0.0}, result
-            # It really read while the name changed under it.
-            assert result["gets"] >= 20 and result["missing"] > 0, result
-            assert len(result["values"]) >= 3, result
-        assert results[None]["zero_copy"] >= results[None]["gets"] // 2
+            # It read while the name was absent and saw the probed versions.
+            assert result["missing"] >= len(PROBED_ROUNDS), result
+            assert probed <= set(result["values"]), (probed, result)
         assert results[False]["zero_copy"] == 0
         assert same_array(local.get("flicker"), np.full(_shape(200), 200.0))
         state = server.dir_state()

@@ -11,8 +11,8 @@ import pytest
 import matcache
 from serverproc import ServerProcess
 
-# Large enough for the 1 GiB latency case, small enough that a 2 GiB + 8
-# byte request is refused without touching memory.
+# Small enough that a 2 GiB + 8 byte request (test_errors) is refused
+# without touching memory.
 MAX_MATRIX_BYTES = 2 << 30
 
 

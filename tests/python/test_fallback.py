@@ -3,6 +3,7 @@ container) streams instead, transparently unless local=True demands
 mapping."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 import matcache
+from publiccopy import public_copy
 
 NOBODY = 65534
 
@@ -18,7 +20,16 @@ pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="running a client as another user needs root")
 
 
-def test_client_without_access_to_segments_streams(start_server):
+@pytest.fixture
+def client_dir():
+    """A copy of the client that the user nobody can import, wherever the
+    checkout lives (removed at the end)."""
+    path = public_copy()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_client_without_access_to_segments_streams(start_server, client_dir):
     srv = start_server()
     # The socket becomes reachable for everybody; shm_dir stays private
     # (mode 0700), so the segments cannot be opened.
@@ -45,7 +56,8 @@ def test_client_without_access_to_segments_streams(start_server):
         ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
          "--clear-groups", "--", sys.executable, "-c", code],
         capture_output=True, text=True, timeout=60, cwd="/",
-        env=dict(os.environ, MATCACHE_ADDRESS=srv.address))
+        env=dict(os.environ, MATCACHE_ADDRESS=srv.address,
+                 PYTHONPATH=str(client_dir)))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("refused: cannot open segment")
 

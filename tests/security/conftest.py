@@ -1,9 +1,11 @@
 """Fixtures of the security suite: servers with access control, real OS
 users, tokens and TLS certificates.
 
-Tests needing OS users skip, saying why, unless run as root. The servers
-run as the test process's user (root for those tests), which is what the
-group and mode checks are about: other users' view of its files.
+Tests needing OS users skip, saying why, unless run as root: the only
+reason a test here skips. A missing tool is an error, not a skip: openssl
+comes with deploy/install-deps.sh, useradd and setpriv with every Debian.
+The servers run as the test process's user (root for those tests), which is
+what the group and mode checks are about: other users' view of its files.
 """
 
 import contextlib
@@ -75,11 +77,14 @@ def servers():
 @pytest.fixture(scope="session")
 def os_users():
     """{"member": OsUser, "outsider": OsUser}, created if missing (and left
-    for later runs); skips the test (with the reason) where users cannot be
-    created."""
-    reason = osusers.missing_tools()
-    if reason is not None:
-        pytest.skip(reason)
+    for later runs); skips the test (with the reason) unless run as root,
+    fails it where a tool to create them is missing."""
+    if os.geteuid() != 0:
+        pytest.skip(osusers.NEEDS_ROOT)
+    missing = osusers.missing_tool()
+    if missing is not None:
+        pytest.fail(f"{missing} is not installed, so the OS users cannot be "
+                    f"created", pytrace=False)
     osusers.ensure()
     client_dir = osusers.new_client_dir()
     try:
@@ -101,10 +106,11 @@ def outsider(os_users):
 
 @pytest.fixture(scope="session")
 def tls():
-    """certs.TestCertificates in a directory removed at the end; skips
-    without the openssl command."""
+    """certs.TestCertificates in a directory removed at the end; fails the
+    test without the openssl command."""
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is missing (Debian package openssl)")
+        pytest.fail("the openssl command is missing (Debian package openssl, "
+                    "which deploy/install-deps.sh installs)", pytrace=False)
     directory = tempfile.mkdtemp(prefix="matcache-security-certs-")
     try:
         yield certs.TestCertificates(directory)

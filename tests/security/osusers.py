@@ -9,15 +9,13 @@ the same time.
 
 import grp
 import json
-import os
 import pathlib
 import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 
-import matcache
+from publiccopy import public_copy
 
 GROUP = "mctest"
 MEMBER = "mctest-member"
@@ -27,14 +25,16 @@ _TESTS = pathlib.Path(__file__).resolve().parents[1]
 _HELPERS = [_TESTS / "security" / "probe.py", _TESTS / "python" / "procmaps.py"]
 
 
-def missing_tools():
-    """Why users cannot be made here, or None when they can."""
-    if os.geteuid() != 0:
-        return ("creating OS users (groupadd, useradd) needs root; run the "
-                "security suite as root to test ownership and squatting")
+NEEDS_ROOT = ("creating OS users (groupadd, useradd) needs root; run the "
+              "security suite as root to test ownership and squatting")
+
+
+def missing_tool():
+    """The first tool needed to make users and run code as them that is not
+    installed, or None."""
     for tool in ("groupadd", "useradd", "usermod", "setpriv"):
         if shutil.which(tool) is None:
-            return f"{tool} is not installed"
+            return tool
     return None
 
 
@@ -77,20 +77,10 @@ def ensure():
 
 
 def new_client_dir():
-    """A fresh directory, readable by every user, holding a copy of the
-    matcache package (with its stubs), probe.py and procmaps.py: the
-    repository itself may sit where other users cannot read."""
-    target = pathlib.Path(tempfile.mkdtemp(prefix="matcache-security-client-"))
-    package = pathlib.Path(matcache.__file__).resolve().parent
-    shutil.copytree(package, target / "matcache",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    for helper in _HELPERS:
-        shutil.copy(helper, target / helper.name)
-    for root, _, files in os.walk(target):
-        os.chmod(root, 0o755)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o644)
-    return target
+    """A fresh directory that every user can reach and read, holding a copy
+    of the matcache package (with its stubs), probe.py and procmaps.py:
+    the repository itself may sit where other users cannot read."""
+    return public_copy(*_HELPERS)
 
 
 class OsUser:
