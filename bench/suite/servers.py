@@ -89,8 +89,11 @@ def matcached(binary, shm_parent, data_dir=None, cpus=None, extra_args=()):
     unix = f"unix:{workdir}/m.sock"
     tcp = f"127.0.0.1:{free_port()}"
     namespace = f"bench{secrets.token_hex(4)}"
+    # Private to this run and on loopback only: TCP needs no access token,
+    # so that every peer measures the same plain calls.
     command = [binary, "--listen", f"{unix},{tcp}", "--shm_dir", str(shm_dir),
-               "--namespace", namespace, "--max_bytes", "0"]
+               "--namespace", namespace, "--max_bytes", "0",
+               "--tcp_auth", "none"]
     if data_dir is not None:
         command += ["--data_dir", str(data_dir)]
     command += extra_args

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +11,8 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "protos/convert/proto_convert.h"
 #include "server/core/header.h"
@@ -68,6 +71,25 @@ absl::Status WriteStaging(int fd, const v1::CreateResponse& created,
   return absl::OkStatus();
 }
 
+// The token in the file at `path`, or nullopt if this process may not read
+// it (the server then says which token it wants).
+std::optional<std::string> ReadAccessToken(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st;
+  char buffer[256];
+  ssize_t n = -1;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    n = read(fd, buffer, sizeof(buffer));
+  }
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  const absl::string_view token =
+      absl::StripAsciiWhitespace(absl::string_view(buffer, static_cast<size_t>(n)));
+  if (token.empty()) return std::nullopt;
+  return std::string(token);
+}
+
 }  // namespace
 
 std::unique_ptr<Client> Client::Connect(ClientOptions options) {
@@ -75,6 +97,11 @@ std::unique_ptr<Client> Client::Connect(ClientOptions options) {
   if (!options.token.has_value()) {
     const char* from_env = std::getenv("MATCACHE_TOKEN");
     if (from_env != nullptr) options.token = from_env;
+  }
+  if (!options.token.has_value() && !absl::StartsWith(address, "unix:")) {
+    const char* file_from_env = std::getenv("MATCACHE_TOKEN_FILE");
+    options.token = ReadAccessToken(options.token_file.value_or(
+        file_from_env != nullptr ? file_from_env : kDefaultTokenFile));
   }
   return std::unique_ptr<Client>(new Client(std::move(address), std::move(options)));
 }

@@ -40,6 +40,8 @@
 namespace matcache {
 
 inline constexpr char kDefaultAddress[] = "unix:/tmp/matcache/matcached.sock";
+// The access token a server keeps beside its default socket for TCP calls.
+inline constexpr char kDefaultTokenFile[] = "/tmp/matcache/access.token";
 
 // Data bytes per streamed message the client asks for (the server's cap):
 // fewer, larger messages stream faster.
@@ -60,8 +62,12 @@ struct ClientOptions {
   // Deadline of each call.
   absl::Duration timeout = absl::Seconds(60);
   // Sent with every call as "authorization: Bearer <token>". nullopt means
-  // $MATCACHE_TOKEN, if set; empty means no token.
+  // $MATCACHE_TOKEN if set, else, for a TCP address, the token in
+  // `token_file` if this process may read it; empty means no token.
   std::optional<std::string> token;
+  // Where a server keeps the access token its TCP listeners need; nullopt
+  // means $MATCACHE_TOKEN_FILE, else kDefaultTokenFile.
+  std::optional<std::string> token_file;
   // TLS, for a TCP address of a server started with --tls_cert.
   struct Tls {
     std::string root_certs;   // PEM CA certificates that signed the server's

@@ -26,6 +26,14 @@ ABSL_FLAG(std::string, read_token_file, "",
           "File holding the token that reading calls (Info, List, Read, "
           "Preview, Stats) must send; the write token also opens them. "
           "Empty: reading needs no token.");
+ABSL_FLAG(std::string, tcp_auth, "token",
+          "What TCP calls need when no token file is given and TLS does not "
+          "check client certificates: 'token', the access token the server "
+          "makes at its first start and keeps in access.token beside its "
+          "first unix socket (readable by its user and --group only; "
+          "clients that can read it use it by themselves), or 'none': every "
+          "user who can reach a TCP port may read and change every matrix. "
+          "Health checks need no token.");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain for the TCP listeners; with --tls_key, TCP "
           "clients must use TLS. Unix sockets stay plaintext.");
@@ -117,6 +125,37 @@ absl::Status ApplyTlsFlags(ServerOptions* options) {
   return absl::OkStatus();
 }
 
+bool IsLoopback(const ListenAddress& address) {
+  const std::string host = address.uri.substr(0, address.uri.rfind(':'));
+  return absl::StartsWith(host, "127.") || host == "[::1]" || host == "localhost";
+}
+
+absl::Status ApplyTcpAuthFlag(ServerOptions* options) {
+  const std::string tcp_auth = absl::GetFlag(FLAGS_tcp_auth);
+  if (tcp_auth == "token") {
+    options->tcp_auth = TcpAuth::kToken;
+  } else if (tcp_auth == "none") {
+    options->tcp_auth = TcpAuth::kNone;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tcp_auth=", tcp_auth, ": expected 'token' or 'none'"));
+  }
+  for (const ListenAddress& address : options->listen) {
+    if (address.is_unix) continue;
+    if (options->tcp_auth == TcpAuth::kNone && !options->service.access.has_tokens()) {
+      LogWarning("--tcp_auth=none: every user who can reach %s may read and "
+                 "change every matrix",
+                 address.uri);
+    }
+    if (!options->tls.has_value() && !IsLoopback(address)) {
+      LogWarning("%s is not a loopback address and has no TLS: tokens and "
+                 "data cross the network in the clear (--tls_cert, --tls_key)",
+                 address.uri);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ApplyAccessFlags(ServerOptions* options) {
@@ -130,7 +169,8 @@ absl::Status ApplyAccessFlags(ServerOptions* options) {
     options->group = *gid;
   }
   RETURN_IF_ERROR(ApplyTokenFlags(options));
-  return ApplyTlsFlags(options);
+  RETURN_IF_ERROR(ApplyTlsFlags(options));
+  return ApplyTcpAuthFlag(options);
 }
 
 }  // namespace matcache

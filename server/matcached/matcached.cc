@@ -205,6 +205,10 @@ int Run() {
   const Store& store = (*server)->store();
   const MountInfo mount = MountInfoOf(store.options().shm_dir);
   LogInfo("matcached serving on %s", absl::StrJoin((*server)->addresses(), ", "));
+  if (!(*server)->access_token_file().empty()) {
+    LogInfo("TCP calls need the access token in %s",
+            (*server)->access_token_file());
+  }
   LogInfo("shm_dir %s (%s on %s, huge pages: %s), namespace %s",
           store.options().shm_dir, mount.fs_type, mount.mount_point,
           mount.huge_pages, store.options().name_space);

@@ -35,8 +35,34 @@ bool TokensEqual(absl::string_view presented, absl::string_view expected) {
 AccessPolicy::AccessPolicy(std::string read_token, std::string write_token)
     : read_token_(std::move(read_token)), write_token_(std::move(write_token)) {}
 
+AccessPolicy AccessPolicy::TcpOnly(std::string token, std::string token_file) {
+  AccessPolicy policy;
+  policy.tcp_token_ = std::move(token);
+  policy.tcp_token_file_ = std::move(token_file);
+  return policy;
+}
+
 absl::Status AccessPolicy::Check(std::optional<absl::string_view> authorization,
-                                 Access access, absl::string_view rpc) const {
+                                 Access access, Transport transport,
+                                 absl::string_view rpc) const {
+  if (!tcp_token_.empty()) {
+    if (transport == Transport::kUnixSocket) return absl::OkStatus();
+    if (!authorization.has_value() ||
+        !absl::StartsWith(*authorization, kBearer)) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          rpc, " over TCP needs this server's access token: clients on its "
+               "host that may read ", tcp_token_file_,
+          " (the server's user and group) use it by themselves; others send "
+          "it as the metadata 'authorization: Bearer <token>' "
+          "($MATCACHE_TOKEN, or $MATCACHE_TOKEN_FILE naming a copy)"));
+    }
+    if (TokensEqual(authorization->substr(kBearer.size()), tcp_token_)) {
+      return absl::OkStatus();
+    }
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the token sent with ", rpc, " is not this server's access token (",
+        tcp_token_file_, ")"));
+  }
   const bool needs_token = access == Access::kWrite ? !write_token_.empty()
                                                     : !read_token_.empty();
   if (!needs_token) return absl::OkStatus();

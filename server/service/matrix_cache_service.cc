@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/name.h"
 #include "server/core/npy_file.h"
@@ -37,7 +38,12 @@ absl::Status MatrixCacheService::Authorize(
   if (found != metadata.end()) {
     authorization = absl::string_view(found->second.data(), found->second.size());
   }
-  return options_.access.Check(authorization, access, rpc);
+  // gRPC names unix socket peers "unix:..." and TCP ones "ipv4:..." or
+  // "ipv6:...".
+  const Transport transport = absl::StartsWith(context.peer(), "unix:")
+                                  ? Transport::kUnixSocket
+                                  : Transport::kTcp;
+  return options_.access.Check(authorization, access, transport, rpc);
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Refused(

@@ -18,6 +18,7 @@
 #include "server/core/npy_file.h"
 #include "server/core/posix_error.h"
 #include "server/core/status_macros.h"
+#include "server/service/access_token.h"
 
 namespace matcache {
 namespace {
@@ -34,6 +35,37 @@ absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir,
   return canonical.string();
 }
 
+// With TcpAuth::kToken and nothing else guarding TCP, makes TCP calls need
+// the access token beside the first unix socket; returns its file, or ""
+// if TCP needs no such token.
+absl::StatusOr<std::string> RequireAccessToken(ServerOptions* options) {
+  const bool any_tcp =
+      std::any_of(options->listen.begin(), options->listen.end(),
+                  [](const ListenAddress& address) { return !address.is_unix; });
+  const bool mutual_tls = options->tls.has_value() && !options->tls->client_ca.empty();
+  if (!any_tcp || options->tcp_auth == TcpAuth::kNone ||
+      options->service.access.has_tokens() || mutual_tls) {
+    return std::string();
+  }
+  const auto unix_socket =
+      std::find_if(options->listen.begin(), options->listen.end(),
+                   [](const ListenAddress& address) { return address.is_unix; });
+  if (unix_socket == options->listen.end()) {
+    return absl::InvalidArgumentError(
+        "TCP listeners need a token and there is no unix socket beside which "
+        "the server could keep one: add a unix: address, give "
+        "--write_token_file (and --read_token_file), use mutual TLS, or "
+        "--tcp_auth=none");
+  }
+  const std::string path = absl::StrCat(
+      std::filesystem::path(unix_socket->unix_path).parent_path().string(),
+      "/access.token");
+  ASSIGN_OR_RETURN(std::string token,
+                   LoadOrCreateAccessToken(path, options->group));
+  options->service.access = AccessPolicy::TcpOnly(std::move(token), path);
+  return path;
+}
+
 int ToMilliseconds(absl::Duration duration) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(duration),
                                             std::numeric_limits<int>::max()));
@@ -48,6 +80,7 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
       RETURN_IF_ERROR(PrepareUnixSocketPath(address.unix_path, options.group));
     }
   }
+  ASSIGN_OR_RETURN(std::string access_token_file, RequireAccessToken(&options));
   if (options.group.has_value()) {
     options.store.group = options.group;
     options.store.staging_mode = 0660;
@@ -68,6 +101,7 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(options.store));
   std::unique_ptr<MatcacheServer> server(
       new MatcacheServer(std::move(options), std::move(store)));
+  server->access_token_file_ = std::move(access_token_file);
   RETURN_IF_ERROR(server->Preload());
   server->StartPersisting();
   RETURN_IF_ERROR(server->StartGrpc());
@@ -107,6 +141,8 @@ absl::Status MatcacheServer::StartGrpc() {
     builder.AddListeningPort(options_.listen[i].uri,
                              CredentialsFor(options_.listen[i]), &ports[i]);
   }
+  // One server per port: a second one must fail to start, not share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options_.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              options_.max_concurrent_streams_per_connection);
@@ -127,17 +163,19 @@ absl::Status MatcacheServer::StartGrpc() {
   interceptors.push_back(calls_.NewInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server_ = builder.BuildAndStart();
+  for (size_t i = 0; i < options_.listen.size(); ++i) {
+    if (ports[i] != 0) continue;
+    if (server_ != nullptr) server_->Shutdown();
+    server_ = nullptr;
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options_.listen[i].uri,
+        ": another process may be using it, or it is no address of this host"));
+  }
   if (server_ == nullptr) {
     return absl::UnavailableError("gRPC could not start the server");
   }
   for (size_t i = 0; i < options_.listen.size(); ++i) {
     const ListenAddress& address = options_.listen[i];
-    if (ports[i] == 0) {
-      server_->Shutdown();
-      server_ = nullptr;
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen on ", address.uri));
-    }
     addresses_.push_back(
         address.is_unix
             ? address.uri

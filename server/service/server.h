@@ -36,6 +36,10 @@ struct TlsOptions {
   std::string client_ca;
 };
 
+// What TCP listeners need without token files: the generated access token
+// (see AccessPolicy::TcpOnly), or nothing.
+enum class TcpAuth { kToken, kNone };
+
 struct ServerOptions {
   // Where to listen; see ParseListenAddresses.
   std::vector<ListenAddress> listen;
@@ -65,6 +69,11 @@ struct ServerOptions {
   std::optional<gid_t> group;
   // TLS for TCP listeners; nullopt: plaintext.
   std::optional<TlsOptions> tls;
+  // Without token files (service.access) nor client certificates, kToken
+  // makes TCP calls need the token kept in access.token beside the first
+  // unix socket, made at the first start (a TCP listener without a unix
+  // socket is then refused).
+  TcpAuth tcp_auth = TcpAuth::kToken;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
   // Every *.npy file here becomes the source of a matrix named after its
@@ -84,6 +93,8 @@ class MatcacheServer {
 
   // The addresses being served, with the chosen port for "HOST:0".
   const std::vector<std::string>& addresses() const { return addresses_; }
+  // The file holding the access token TCP calls need; empty if none.
+  const std::string& access_token_file() const { return access_token_file_; }
   Store& store() { return *store_; }
 
   // Stops accepting calls, lets in-flight calls finish for up to
@@ -115,6 +126,7 @@ class MatcacheServer {
   std::unique_ptr<MatrixCacheService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
+  std::string access_token_file_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -52,6 +52,8 @@ class ServerProcess:
         self.namespace = namespace
         self.socket = pathlib.Path(socket or self.workdir / "m.sock")
         self.address = f"unix:{self.socket}"
+        # The access token TCP calls need (none with token files given).
+        self.token_file = self.socket.parent / "access.token"
         self.listen = [self.address, *listen]
         self.args = list(args)
         self.process = None

@@ -58,7 +58,7 @@ class RefusingServer:
 def refusing(tmp_path, monkeypatch):
     """A function starting a RefusingServer with a status code; without
     $MATCACHE_TOKEN and the $MATCACHE_TLS_* variables."""
-    for variable in (channel.TOKEN_ENV, channel.TLS_CA_ENV,
+    for variable in (channel.TOKEN_ENV, channel.TOKEN_FILE_ENV, channel.TLS_CA_ENV,
                      channel.TLS_CERT_ENV, channel.TLS_KEY_ENV):
         monkeypatch.delenv(variable, raising=False)
     servers = []
@@ -128,6 +128,30 @@ def test_empty_token_overrides_the_environment(refusing, monkeypatch):
     with pytest.raises(matcache.UnauthenticatedError):
         matcache.Client(server.address, token="").stats()
     assert server.authorizations() == {"Stats": None}
+
+
+def test_tcp_addresses_take_the_servers_token_file(monkeypatch, tmp_path):
+    monkeypatch.delenv(channel.TOKEN_ENV, raising=False)
+    token_file = tmp_path / "access.token"
+    token_file.write_text("  from-file\n")
+    monkeypatch.setenv(channel.TOKEN_FILE_ENV, str(token_file))
+    assert channel.resolve_token(None, "127.0.0.1:7470") == "from-file"
+    # Unix sockets need no token; an explicit one, or none, wins.
+    assert channel.resolve_token(None, "unix:/run/m.sock") is None
+    assert channel.resolve_token("", "127.0.0.1:7470") is None
+    assert channel.resolve_token("given", "127.0.0.1:7470") == "given"
+    monkeypatch.setenv(channel.TOKEN_ENV, "from-env")
+    assert channel.resolve_token(None, "127.0.0.1:7470") == "from-env"
+
+
+def test_a_named_token_file_that_cannot_be_read_is_refused(monkeypatch,
+                                                           tmp_path):
+    monkeypatch.delenv(channel.TOKEN_ENV, raising=False)
+    absent = tmp_path / "absent.token"
+    monkeypatch.setenv(channel.TOKEN_FILE_ENV, str(absent))
+    with pytest.raises(matcache.PermissionDeniedError) as raised:
+        matcache.Client("127.0.0.1:7470")
+    assert str(absent) in str(raised.value)
 
 
 @pytest.mark.parametrize("token", ["two words", "caf\u00e9", "tab\there"])

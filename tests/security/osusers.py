@@ -106,14 +106,17 @@ class OsUser:
         return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}",
                 *groups, "--", *command]
 
-    def run(self, *steps, address, token=None):
+    def run(self, *steps, address, token=None, token_file=None):
         """Runs probe.py with `steps` (lists: [operation, arguments...])
-        against `address`; returns the list of its results. AssertionError
-        if the probe itself fails."""
+        against `address`, with `token` as $MATCACHE_TOKEN and `token_file`
+        as $MATCACHE_TOKEN_FILE (where given); returns the list of its
+        results. AssertionError if the probe itself fails."""
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(self.client_dir),
                "MATCACHE_ADDRESS": address}
         if token is not None:
             env["MATCACHE_TOKEN"] = token
+        if token_file is not None:
+            env["MATCACHE_TOKEN_FILE"] = str(token_file)
         done = subprocess.run(
             self._as_me([sys.executable, str(self.client_dir / "probe.py"),
                          *(json.dumps(step) for step in steps)]),

@@ -57,6 +57,10 @@ def listing():
     return [found.name for found in matcache.Client().list()]
 
 
+def delete(name):
+    matcache.Client().delete(name)
+
+
 def open_file(path, flags):
     """Opens `path` with "r" (O_RDONLY) or "rw" (O_RDWR), then closes it."""
     os.close(os.open(path, {"r": os.O_RDONLY, "rw": os.O_RDWR}[flags]))
@@ -77,6 +81,7 @@ OPERATIONS = {
     "put": put,
     "info": info,
     "list": listing,
+    "delete": delete,
     "open": open_file,
     "rename": os.rename,
     "unlink": os.unlink,

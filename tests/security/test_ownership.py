@@ -122,17 +122,35 @@ def test_outsider_can_neither_connect_nor_open_a_segment(servers, outsider,
     assert opened["errno"] == "EACCES", opened
 
 
-def test_outsider_over_tcp_streams_what_it_cannot_map(servers, outsider,
-                                                      name):
+def test_outsider_over_tcp_gets_nothing(servers, outsider, name):
     server = servers.start("--group", GROUP, listen=["127.0.0.1:0"])
     (address,) = server.tcp_addresses()
-    put, got, forced = outsider.run(
-        ["put", name, 300], ["get", name], ["put", f"{name}-x", 3, True],
-        address=address)
+    with matcache.Client(server.address) as owner:
+        owner.put(name, np.arange(10.0))
+    # Without a token, and unable to read the server's.
+    listed, got, removed = outsider.run(
+        ["list"], ["get", name], ["delete", name], address=address)
+    for step in (listed, got, removed):
+        assert step["error"] == "UnauthenticatedError", step
+        assert str(server.token_file) in step["message"], step
+    (named,) = outsider.run(["list"], address=address,
+                            token_file=server.token_file)
+    assert named["error"] == "PermissionDeniedError", named
+    assert str(server.token_file) in named["message"], named
+    with matcache.Client(server.address) as owner:
+        assert [m.name for m in owner.list()] == [name]
+
+
+def test_member_over_tcp_is_served_without_typing_a_token(servers, member,
+                                                          name):
+    server = servers.start("--group", GROUP, listen=["127.0.0.1:0"])
+    (address,) = server.tcp_addresses()
+    assert _mode_and_group(server.token_file) == (
+        0o640, grp.getgrnam(GROUP).gr_gid)
+    put, got = member.run(["put", name, 300], ["get", name],
+                          address=address, token_file=server.token_file)
     assert "ok" in put, put
     assert got["ok"]["digest"] == digest(np.arange(300.0))
-    assert not (got["ok"]["mapped"] or "").endswith(".shm"), got  # streamed
-    assert forced["error"] == "NotLocalError", forced
     with matcache.Client(server.address) as owner:
         assert digest(owner.get(name)) == digest(np.arange(300.0))
         assert [m.name for m in owner.list()] == [name]

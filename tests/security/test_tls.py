@@ -11,7 +11,8 @@ import matcache
 @pytest.fixture(autouse=True)
 def _no_tls_in_environment(monkeypatch):
     for variable in ("MATCACHE_TLS_CA", "MATCACHE_TLS_CERT",
-                     "MATCACHE_TLS_KEY", "MATCACHE_TOKEN"):
+                     "MATCACHE_TLS_KEY", "MATCACHE_TOKEN",
+                     "MATCACHE_TOKEN_FILE"):
         monkeypatch.delenv(variable, raising=False)
 
 
@@ -56,8 +57,13 @@ def test_client_that_does_not_trust_the_server_fails(servers, tls):
 
 
 @pytest.mark.parametrize("local", [False, None])
-def test_client_with_the_ca_works(servers, tls, name, local):
-    _, address = _start(servers, tls)
+def test_client_with_the_ca_works(servers, tls, name, local, monkeypatch):
+    server, address = _start(servers, tls)
+    # Without client certificates, TCP also needs the access token.
+    with matcache.Client(address, local=local, tls_ca=str(tls.ca[0])) as c:
+        with pytest.raises(matcache.UnauthenticatedError):
+            c.list()
+    monkeypatch.setenv("MATCACHE_TOKEN_FILE", str(server.token_file))
     with matcache.Client(address, local=local, tls_ca=str(tls.ca[0])) as c:
         _round_trip(c, name)
 

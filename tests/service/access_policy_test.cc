@@ -18,44 +18,65 @@ using ::testing::HasSubstr;
 
 TEST(AccessPolicyTest, WithoutTokensEverythingIsAllowed) {
   const AccessPolicy open;
-  EXPECT_TRUE(open.Check(std::nullopt, Access::kWrite, "Put").ok());
-  EXPECT_TRUE(open.Check("Bearer anything", Access::kRead, "Info").ok());
+  EXPECT_TRUE(open.Check(std::nullopt, Access::kWrite, Transport::kTcp, "Put").ok());
+  EXPECT_TRUE(open.Check("Bearer anything", Access::kRead, Transport::kTcp, "Info").ok());
 }
 
 TEST(AccessPolicyTest, WriteTokenGuardsWritesOnly) {
   const AccessPolicy policy("", "s3cret");
-  absl::Status missing = policy.Check(std::nullopt, Access::kWrite, "Delete");
+  absl::Status missing = policy.Check(std::nullopt, Access::kWrite, Transport::kTcp, "Delete");
   EXPECT_TRUE(absl::IsUnauthenticated(missing)) << missing;
   EXPECT_THAT(missing.message(), HasSubstr("Delete needs this server's write token"));
-  absl::Status wrong = policy.Check("Bearer s3cre", Access::kWrite, "Delete");
+  absl::Status wrong = policy.Check("Bearer s3cre", Access::kWrite, Transport::kTcp, "Delete");
   EXPECT_TRUE(absl::IsPermissionDenied(wrong)) << wrong;
   EXPECT_TRUE(absl::IsPermissionDenied(
-      policy.Check("Bearer s3cret2", Access::kWrite, "Delete")));
-  EXPECT_TRUE(policy.Check("Bearer s3cret", Access::kWrite, "Delete").ok());
-  EXPECT_TRUE(policy.Check(std::nullopt, Access::kRead, "Info").ok());
+      policy.Check("Bearer s3cret2", Access::kWrite, Transport::kTcp, "Delete")));
+  EXPECT_TRUE(policy.Check("Bearer s3cret", Access::kWrite, Transport::kTcp, "Delete").ok());
+  EXPECT_TRUE(policy.Check(std::nullopt, Access::kRead, Transport::kTcp, "Info").ok());
 }
 
 TEST(AccessPolicyTest, TokenMustComeAsBearer) {
   const AccessPolicy policy("", "s3cret");
   EXPECT_TRUE(absl::IsUnauthenticated(
-      policy.Check("s3cret", Access::kWrite, "Put")));
+      policy.Check("s3cret", Access::kWrite, Transport::kTcp, "Put")));
   EXPECT_TRUE(absl::IsUnauthenticated(
-      policy.Check("Basic s3cret", Access::kWrite, "Put")));
+      policy.Check("Basic s3cret", Access::kWrite, Transport::kTcp, "Put")));
   EXPECT_TRUE(absl::IsPermissionDenied(
-      policy.Check("Bearer ", Access::kWrite, "Put")));
+      policy.Check("Bearer ", Access::kWrite, Transport::kTcp, "Put")));
 }
 
 TEST(AccessPolicyTest, ReadTokenGuardsReadsAndWriteTokenOpensThem) {
   const AccessPolicy policy("reader", "writer");
   EXPECT_TRUE(absl::IsUnauthenticated(
-      policy.Check(std::nullopt, Access::kRead, "Read")));
+      policy.Check(std::nullopt, Access::kRead, Transport::kTcp, "Read")));
   EXPECT_TRUE(absl::IsPermissionDenied(
-      policy.Check("Bearer nobody", Access::kRead, "Read")));
-  EXPECT_TRUE(policy.Check("Bearer reader", Access::kRead, "Read").ok());
-  EXPECT_TRUE(policy.Check("Bearer writer", Access::kRead, "Read").ok());
+      policy.Check("Bearer nobody", Access::kRead, Transport::kTcp, "Read")));
+  EXPECT_TRUE(policy.Check("Bearer reader", Access::kRead, Transport::kTcp, "Read").ok());
+  EXPECT_TRUE(policy.Check("Bearer writer", Access::kRead, Transport::kTcp, "Read").ok());
   // The read token does not open writes.
   EXPECT_TRUE(absl::IsPermissionDenied(
-      policy.Check("Bearer reader", Access::kWrite, "Put")));
+      policy.Check("Bearer reader", Access::kWrite, Transport::kTcp, "Put")));
+}
+
+TEST(AccessPolicyTest, TcpOnlyTokenGuardsEveryTcpCallAndNoUnixCall) {
+  const AccessPolicy policy = AccessPolicy::TcpOnly("t0ken", "/run/x/access.token");
+  EXPECT_FALSE(policy.has_tokens());
+  for (const Access access : {Access::kRead, Access::kWrite}) {
+    EXPECT_TRUE(policy.Check(std::nullopt, access, Transport::kUnixSocket, "Info").ok());
+    absl::Status missing = policy.Check(std::nullopt, access, Transport::kTcp, "Info");
+    EXPECT_TRUE(absl::IsUnauthenticated(missing)) << missing;
+    EXPECT_THAT(missing.message(), HasSubstr("/run/x/access.token"));
+    EXPECT_TRUE(absl::IsPermissionDenied(
+        policy.Check("Bearer t0ke", access, Transport::kTcp, "Info")));
+    EXPECT_TRUE(policy.Check("Bearer t0ken", access, Transport::kTcp, "Info").ok());
+  }
+}
+
+TEST(AccessPolicyTest, TokenFilesApplyOnUnixSocketsToo) {
+  const AccessPolicy policy("", "s3cret");
+  EXPECT_TRUE(policy.has_tokens());
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      policy.Check(std::nullopt, Access::kWrite, Transport::kUnixSocket, "Put")));
 }
 
 class TokenFileTest : public ::testing::Test {

@@ -31,6 +31,7 @@ class ClientTest : public matcache::testing::ServerTestBase {
   std::unique_ptr<Client> Connect(LocalMode local = LocalMode::kAuto) {
     ClientOptions options;
     options.address = tcp_address();
+    options.token_file = access_token_file();
     options.local = local;
     return Client::Connect(options);
   }

@@ -622,11 +622,63 @@ TEST_F(ServerTest, TcpListenerServesTheSameCatalogue) {
   auto tcp = v1::MatrixCache::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
+  context.AddMetadata("authorization", "Bearer " + AccessToken());
   v1::InfoRequest request;
   request.set_name("m");
   v1::MatrixInfo info;
   ASSERT_TRUE(tcp->Info(&context, request, &info).ok());
   EXPECT_EQ(info.nbytes(), 8);
+}
+
+// Info on "m" over TCP with `token` (none if empty).
+grpc::Status TcpInfo(const std::string& address, const std::string& token) {
+  auto tcp = v1::MatrixCache::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+  v1::InfoRequest request;
+  request.set_name("m");
+  v1::MatrixInfo info;
+  return tcp->Info(&context, request, &info);
+}
+
+TEST_F(ServerTest, TcpNeedsTheAccessTokenAndTheUnixSocketDoesNot) {
+  PutInt64("m", {7});  // over the unix socket, without a token
+  const std::string token = AccessToken();
+  ASSERT_EQ(token.size(), 64u);
+  const grpc::Status missing = TcpInfo(tcp_address(), "");
+  EXPECT_EQ(missing.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(missing.error_message(), HasSubstr(access_token_file()));
+  EXPECT_EQ(TcpInfo(tcp_address(), "x" + token.substr(1)).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(TcpInfo(tcp_address(), token).ok());
+  // The health service stays open.
+  EXPECT_TRUE(CheckHealth().ok());
+  // The same token after a restart.
+  StartServer(Options());
+  EXPECT_EQ(AccessToken(), token);
+}
+
+TEST_F(ServerTest, TcpAuthNoneOpensTcp) {
+  ServerOptions options = Options();
+  options.tcp_auth = TcpAuth::kNone;
+  StartServer(options);
+  PutInt64("m", {7});
+  EXPECT_TRUE(TcpInfo(tcp_address(), "").ok());
+}
+
+TEST_F(ServerTest, ASecondServerCannotTakeAPortInUse) {
+  const std::string address = tcp_address();
+  testing::ScopedTempDir other_shm, other_socket;
+  ServerOptions options = Options();
+  options.store.shm_dir = other_shm.path();
+  options.listen = {ListenAddress{true, other_socket.path() + "/s.sock",
+                                  "unix:" + other_socket.path() + "/s.sock"},
+                    ListenAddress{false, "", address}};
+  absl::StatusOr<std::unique_ptr<MatcacheServer>> second =
+      MatcacheServer::Start(options);
+  EXPECT_FALSE(second.ok());
+  EXPECT_THAT(second.status().message(), HasSubstr(address));
 }
 
 TEST_F(ServerTest, HealthServiceReportsServing) {

@@ -36,6 +36,7 @@ class TlsTest : public matcache::testing::ServerTestBase {
   std::unique_ptr<Client> Connect(std::optional<ClientOptions::Tls> tls) {
     ClientOptions options;
     options.address = tcp_address();
+    options.token_file = access_token_file();
     options.local = LocalMode::kNever;
     options.timeout = absl::Seconds(5);
     options.tls = std::move(tls);

@@ -1,5 +1,7 @@
 #include "tests/support/server_test_base.h"
 
+#include <fstream>
+
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
@@ -37,6 +39,13 @@ void ServerTestBase::StartServer(const ServerOptions& options) {
 void ServerTestBase::StopServer() {
   if (server_ != nullptr) server_->Shutdown();
   server_ = nullptr;
+}
+
+std::string ServerTestBase::AccessToken() const {
+  std::ifstream file(access_token_file());
+  std::string token;
+  file >> token;
+  return token;
 }
 
 std::string ServerTestBase::tcp_address() const {

@@ -30,6 +30,10 @@ class ServerTestBase : public ::testing::Test {
   std::string unix_address() const { return "unix:" + socket_dir_.path() + "/m.sock"; }
   // "127.0.0.1:PORT" of the running server.
   std::string tcp_address() const;
+  // Where the server keeps the access token its TCP listener needs, and
+  // that token ("" if the file cannot be read).
+  std::string access_token_file() const { return socket_dir_.path() + "/access.token"; }
+  std::string AccessToken() const;
   // A stub on the unix socket.
   std::unique_ptr<v1::MatrixCache::Stub> NewStub() const;
   std::string shm_dir() const { return shm_dir_.path(); }

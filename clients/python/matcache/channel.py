@@ -13,9 +13,13 @@ import re
 
 import grpc
 
-from matcache.errors import InvalidArgumentError
+from matcache.errors import InvalidArgumentError, PermissionDeniedError
 
 TOKEN_ENV = "MATCACHE_TOKEN"
+TOKEN_FILE_ENV = "MATCACHE_TOKEN_FILE"
+# Where a server keeps the access token its TCP listeners need, beside its
+# default socket.
+DEFAULT_TOKEN_FILE = "/tmp/matcache/access.token"
 TLS_CA_ENV = "MATCACHE_TLS_CA"
 TLS_CERT_ENV = "MATCACHE_TLS_CERT"
 TLS_KEY_ENV = "MATCACHE_TLS_KEY"
@@ -24,12 +28,18 @@ _TOKEN_TEXT = re.compile(r"[\x21-\x7e]+")
 _UNIX_SCHEMES = ("unix:", "unix-abstract:")
 
 
-def resolve_token(token):
-    """Returns the token to send: `token`, else $MATCACHE_TOKEN, without
-    surrounding whitespace; None when both are unset or blank.
-    InvalidArgumentError if it has characters other than visible ASCII."""
+def resolve_token(token, address):
+    """Returns the token to send to `address`: `token`, else $MATCACHE_TOKEN,
+    else, for a TCP address, the server's access token from
+    $MATCACHE_TOKEN_FILE or DEFAULT_TOKEN_FILE if this process may read it;
+    without surrounding whitespace; None when all are unset or blank (and
+    for token=""). InvalidArgumentError if it has characters other than
+    visible ASCII; PermissionDeniedError if $MATCACHE_TOKEN_FILE names a
+    file that cannot be read."""
     if token is None:
         token = os.environ.get(TOKEN_ENV)
+    if token is None and not is_unix(address):
+        token = _read_token_file()
     token = (token or "").strip()
     if not token:
         return None
@@ -37,6 +47,20 @@ def resolve_token(token):
         raise InvalidArgumentError(
             "bad token: only visible ASCII characters (no spaces) can be sent")
     return token
+
+
+def _read_token_file():
+    """The contents of the access token file, or None if the default one
+    cannot be read (the server then says what it wants)."""
+    named = os.environ.get(TOKEN_FILE_ENV)
+    try:
+        with open(named or DEFAULT_TOKEN_FILE, encoding="ascii") as f:
+            return f.read(4096)
+    except (OSError, UnicodeDecodeError) as error:
+        if named:
+            raise PermissionDeniedError(
+                f"cannot read ${TOKEN_FILE_ENV}={named}: {error}") from None
+        return None
 
 
 def is_unix(address):

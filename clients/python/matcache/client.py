@@ -66,8 +66,11 @@ class Client:
         token: the access token of a server started with --write_token_file
             or --read_token_file, sent on every call as the metadata
             `authorization: Bearer <token>` (unix sockets included).
-            Defaults to $MATCACHE_TOKEN; none is sent when both are unset,
-            nor with token="" (whatever the variable holds).
+            Defaults to $MATCACHE_TOKEN; else, for a TCP address, to the
+            token the server keeps for its TCP listeners, read from
+            $MATCACHE_TOKEN_FILE or /tmp/matcache/access.token when this
+            process may read it. None is sent when all are unset, nor with
+            token="" (whatever the variable holds).
         tls_ca: PEM file of the CA that signed the server's certificate;
             given, the connection uses TLS. Defaults to $MATCACHE_TLS_CA.
         tls_cert, tls_key: PEM files of this client's certificate and key,
@@ -102,7 +105,7 @@ class Client:
             self.address,
             [("grpc.max_receive_message_length", _MAX_RECEIVE_BYTES),
              ("grpc.http2.max_frame_size", _MAX_FRAME_BYTES)],
-            token=channel.resolve_token(token), tls=self.tls)
+            token=channel.resolve_token(token, self.address), tls=self.tls)
         self._stub = pb_grpc.MatrixCacheStub(self._channel)
         # The payload streams bypass the generated message classes to avoid
         # copying the data (see matcache.wire).
