@@ -1,5 +1,5 @@
 // Fuzzes the reading of .npy sources as Load does it: the input is an .npy
-// file (in memory, read through its /proc path by ReadNpyFileHeader). A
+// file (in memory, read through its descriptor by ReadNpyFileHeader). A
 // header that parses must describe data inside the file; small data is
 // then converted to matcache's layout. Headers written by NpyHeaderFor for
 // the parsed dtype and shape must parse back to them.
@@ -12,7 +12,6 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "server/core/npy.h"
 #include "server/core/npy_file.h"
@@ -44,7 +43,7 @@ class MemoryFile {
     }
   }
   ~MemoryFile() { close(fd_); }
-  std::string path() const { return absl::StrCat("/proc/self/fd/", fd_); }
+  int fd() const { return fd_; }
 
  private:
   const int fd_;
@@ -65,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view file(reinterpret_cast<const char*>(data), size);
   const MemoryFile memory_file(file);
   absl::StatusOr<matcache::NpyHeader> header =
-      matcache::ReadNpyFileHeader(memory_file.path());
+      matcache::ReadNpyFileHeader(memory_file.fd(), "npy_fuzzer input");
   if (!header.ok()) return 0;
   Check(header->data_offset >= kShortestPreamble && header->data_bytes >= 0 &&
         header->data_bytes <= static_cast<int64_t>(size) - header->data_offset);

@@ -37,7 +37,7 @@
 #include "server/core/cast.h"
 #include "server/core/dtype.h"
 #include "server/core/header.h"
-#include "server/core/npy_file.h"
+#include "server/core/source_file.h"
 #include "server/core/preview.h"
 #include "server/core/selection_reader.h"
 #include "server/core/shape.h"
@@ -204,7 +204,7 @@ void ServeLoad(const v1::LoadRequest& request) {
   if (!path.ok()) return;
   struct stat st;
   Check(absl::StartsWith(*path, data_dir.root() + "/") &&
-        stat(path->c_str(), &st) == 0 && S_ISREG(st.st_mode));
+        lstat(path->c_str(), &st) == 0 && S_ISREG(st.st_mode));
 }
 
 enum class Kind { kRead, kPreview, kCreate, kPut, kLoad, kMaxValue = kLoad };

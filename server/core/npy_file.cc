@@ -1,17 +1,12 @@
 #include "server/core/npy_file.h"
 
-#include <fcntl.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <memory>
-#include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "server/core/posix_error.h"
 
 namespace matcache {
@@ -34,60 +29,11 @@ absl::Status ReadFully(int fd, char* out, size_t size, off_t offset,
   return absl::OkStatus();
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-absl::StatusOr<int> OpenForReading(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return PosixError(errno, "open", path);
-  return fd;
-}
-
 }  // namespace
 
-absl::StatusOr<std::string> ResolveSourcePath(const std::string& root,
-                                              absl::string_view path) {
-  for (absl::string_view part : absl::StrSplit(path, '/')) {
-    if (part == "..") {
-      return absl::PermissionDeniedError(
-          absl::StrCat("source path \"", path, "\" may not contain \"..\""));
-    }
-  }
-  const std::string joined =
-      absl::StartsWith(path, "/") ? std::string(path) : absl::StrCat(root, "/", path);
-  char resolved[PATH_MAX];
-  if (realpath(joined.c_str(), resolved) == nullptr) {
-    return PosixError(errno, "source", joined);
-  }
-  const std::string canonical(resolved);
-  if (!absl::StartsWith(canonical, root + "/")) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "source path \"", path, "\" is outside the data directory ", root));
-  }
-  struct stat st;
-  if (stat(canonical.c_str(), &st) != 0) return PosixError(errno, "stat", canonical);
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("source ", canonical, " is not a regular file"));
-  }
-  return canonical;
-}
-
-absl::StatusOr<NpyHeader> ReadNpyFileHeader(const std::string& path) {
-  absl::StatusOr<int> opened = OpenForReading(path);
-  if (!opened.ok()) return opened.status();
-  Fd fd(*opened);
+absl::StatusOr<NpyHeader> ReadNpyFileHeader(int fd, const std::string& path) {
   std::string preamble(kNpyPreambleBytes, '\0');
-  const ssize_t got = pread(fd.get(), preamble.data(), preamble.size(), 0);
+  const ssize_t got = pread(fd, preamble.data(), preamble.size(), 0);
   if (got < 0) return PosixError(errno, "read", path);
   preamble.resize(static_cast<size_t>(got));
   absl::StatusOr<int64_t> size = NpyHeaderSize(preamble);
@@ -102,7 +48,7 @@ absl::StatusOr<NpyHeader> ReadNpyFileHeader(const std::string& path) {
         absl::StrCat(path, ": .npy header of ", *size, " bytes is too large"));
   }
   std::string text(static_cast<size_t>(*size), '\0');
-  absl::Status read = ReadFully(fd.get(), text.data(), text.size(), 0, path);
+  absl::Status read = ReadFully(fd, text.data(), text.size(), 0, path);
   if (!read.ok()) return read;
   absl::StatusOr<NpyHeader> header = ParseNpyHeader(text);
   if (!header.ok()) {
@@ -110,7 +56,7 @@ absl::StatusOr<NpyHeader> ReadNpyFileHeader(const std::string& path) {
         absl::StrCat(path, ": ", header.status().message()));
   }
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return PosixError(errno, "stat", path);
+  if (fstat(fd, &st) != 0) return PosixError(errno, "stat", path);
   // Compared without adding: the shape may announce up to INT64_MAX bytes.
   if (header->data_bytes > st.st_size - header->data_offset) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -120,22 +66,19 @@ absl::StatusOr<NpyHeader> ReadNpyFileHeader(const std::string& path) {
   return header;
 }
 
-absl::Status ReadNpyFileData(const std::string& path, const NpyHeader& header,
-                             Segment& staging) {
-  absl::StatusOr<int> opened = OpenForReading(path);
-  if (!opened.ok()) return opened.status();
-  Fd fd(*opened);
+absl::Status ReadNpyFileData(int fd, const std::string& path,
+                             const NpyHeader& header, Segment& staging) {
   char* target = staging.mutable_data();
   const size_t size = static_cast<size_t>(header.data_bytes);
   const bool as_is = !header.big_endian &&
                      (!header.fortran_order || header.shape.size() <= 1);
   if (as_is) {
-    return staging.CopyDataFrom(fd.get(), header.data_offset,
+    return staging.CopyDataFrom(fd, header.data_offset,
                                 header.data_bytes, path);
   }
   std::unique_ptr<char[]> buffer(new char[size > 0 ? size : 1]);
   absl::Status read =
-      ReadFully(fd.get(), buffer.get(), size, header.data_offset, path);
+      ReadFully(fd, buffer.get(), size, header.data_offset, path);
   if (!read.ok()) return read;
   NpyDataToMatcache(header, buffer.get(), target);
   return absl::OkStatus();

@@ -24,6 +24,7 @@
 #include "server/core/npy_file.h"
 #include "server/core/posix_error.h"
 #include "server/core/segment_file_name.h"
+#include "server/core/source_file.h"
 #include "server/core/status_macros.h"
 
 namespace matcache {
@@ -177,7 +178,10 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
   }
   for (const auto& [name, path] : sources_) {
     if (published_.count(name) > 0) continue;
-    absl::StatusOr<NpyHeader> header = ReadNpyFileHeader(path);
+    absl::StatusOr<SourceFile> file = OpenSource(path);
+    absl::StatusOr<NpyHeader> header =
+        file.ok() ? ReadNpyFileHeader(file->fd(), path)
+                  : absl::StatusOr<NpyHeader>(file.status());
     if (!header.ok()) {
       LogWarning("source of \"%s\": %s", name, header.status().message());
       continue;
@@ -225,6 +229,12 @@ void Store::GiveAccess(const std::string& path) const {
   if (chmod(path.c_str(), options_.published_mode) != 0) {
     LogWarning("%s", PosixError(errno, "chmod", path).message());
   }
+}
+
+absl::StatusOr<SourceFile> Store::OpenSource(const std::string& path) const {
+  std::vector<std::string> roots = options_.source_dirs;
+  roots.push_back(options_.persist_dir);
+  return SourceFile::Open(roots, path);
 }
 
 void Store::ChargeLocked(int64_t bytes) {
@@ -793,7 +803,8 @@ absl::StatusOr<MatrixInfo> Store::RegisterSource(absl::string_view name,
                                                  const std::string& path) {
   RETURN_IF_ERROR(ValidateName(name));
   RETURN_IF_ERROR(CheckSourcePath(path));
-  ASSIGN_OR_RETURN(NpyHeader header, ReadNpyFileHeader(path));
+  ASSIGN_OR_RETURN(const SourceFile file, OpenSource(path));
+  ASSIGN_OR_RETURN(NpyHeader header, ReadNpyFileHeader(file.fd(), path));
   MatrixInfo info;
   info.name = std::string(name);
   info.shape = header.shape;
@@ -859,7 +870,10 @@ absl::Status Store::EnsureLoaded(absl::string_view name) {
 }
 
 absl::Status Store::LoadFromSource(absl::string_view name, const std::string& path) {
-  ASSIGN_OR_RETURN(NpyHeader header, ReadNpyFileHeader(path));
+  // One open for the header and the data: the file cannot be swapped
+  // between them.
+  ASSIGN_OR_RETURN(const SourceFile file, OpenSource(path));
+  ASSIGN_OR_RETURN(NpyHeader header, ReadNpyFileHeader(file.fd(), path));
   Retention retention;
   std::optional<DType> original;
   {
@@ -879,7 +893,7 @@ absl::Status Store::LoadFromSource(absl::string_view name, const std::string& pa
                    BeginWrite(name, header.shape, header.dtype,
                               Segment::Prefault::kNo, absl::InfiniteFuture(),
                               retention, original, path));
-  absl::Status read = ReadNpyFileData(path, header, *write.segment);
+  absl::Status read = ReadNpyFileData(file.fd(), path, header, *write.segment);
   if (!read.ok()) {
     absl::Status aborted = Abort(write.write_id);
     if (!aborted.ok()) LogWarning("%s", aborted.message());

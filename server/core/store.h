@@ -38,6 +38,7 @@
 #include "server/core/recovery.h"
 #include "server/core/retention.h"
 #include "server/core/segment.h"
+#include "server/core/source_file.h"
 #include "server/core/spare_file.h"
 
 namespace matcache {
@@ -82,6 +83,9 @@ struct StoreOptions {
   // Canonical directory where Persist keeps a .npy copy of each matrix, so
   // that a reboot (which empties the tmpfs) loses nothing; empty: none.
   std::string persist_dir;
+  // Canonical directories whose files may be sources (besides persist_dir);
+  // every read of a source opens it beneath one of them (see SourceFile).
+  std::vector<std::string> source_dirs;
 };
 
 // A staging segment being written. `segment` stays valid (mapped) for as
@@ -289,6 +293,8 @@ class Store {
   // Removes the persisted copy of `name`, if any.
   void RemovePersistedLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Opens the source `path` beneath source_dirs or persist_dir.
+  absl::StatusOr<SourceFile> OpenSource(const std::string& path) const;
   // Reads `path` into a new generation of `name`.
   absl::Status LoadFromSource(absl::string_view name, const std::string& path);
   // Removes a published matrix (whose file the caller unlinked) from the

@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/name.h"
-#include "server/core/npy_file.h"
+#include "server/core/source_file.h"
 #include "server/core/status_macros.h"
 #include "server/service/grpc_status.h"
 #include "protos/convert/proto_convert.h"

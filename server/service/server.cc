@@ -15,7 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/logging.h"
-#include "server/core/npy_file.h"
+#include "server/core/source_file.h"
 #include "server/core/posix_error.h"
 #include "server/core/status_macros.h"
 #include "server/service/access_token.h"
@@ -97,6 +97,9 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
   if (!options.store.persist_dir.empty()) {
     ASSIGN_OR_RETURN(options.store.persist_dir,
                      CanonicalDirectory(options.store.persist_dir, "persist_dir"));
+  }
+  for (const std::string* dir : {&options.service.data_dir, &options.preload_dir}) {
+    if (!dir->empty()) options.store.source_dirs.push_back(*dir);
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(options.store));
   std::unique_ptr<MatcacheServer> server(

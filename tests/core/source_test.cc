@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -15,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "server/core/npy.h"
 #include "server/core/npy_file.h"
+#include "server/core/source_file.h"
 #include "server/core/store.h"
 #include "tests/support/store_test_base.h"
 
@@ -26,6 +28,24 @@ using ::testing::HasSubstr;
 
 class SourceTest : public matcache::testing::StoreTestBase {
  protected:
+  // Stores whose sources may come from the data directory.
+  StoreOptions Options() {
+    StoreOptions options = StoreTestBase::Options();
+    options.source_dirs = {root()};
+    return options;
+  }
+  using StoreTestBase::OpenStore;
+  std::unique_ptr<Store> OpenStore() { return OpenStore(Options()); }
+
+  // The header of the .npy file at `path`.
+  static absl::StatusOr<NpyHeader> HeaderOf(const std::string& path) {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return absl::NotFoundError(path);
+    absl::StatusOr<NpyHeader> header = ReadNpyFileHeader(fd, path);
+    close(fd);
+    return header;
+  }
+
   // Writes `bytes` as a file of `data_dir_` and returns its path.
   std::string WriteFile(const std::string& name, const std::string& bytes) {
     const std::string path = data_dir_.path() + "/" + name;
@@ -209,7 +229,7 @@ TEST_F(SourceTest, AShapeOfNearlyInt64MaxBytesIsRefusedWithoutOverflow) {
   // The header's size plus the data's would not fit in int64.
   const std::string header = NpyHeaderFor(DType::kUInt8, {std::numeric_limits<int64_t>::max()});
   absl::StatusOr<NpyHeader> parsed =
-      ReadNpyFileHeader(WriteFile("huge.npy", header + "x"));
+      HeaderOf(WriteFile("huge.npy", header + "x"));
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(parsed.status().message(), HasSubstr("header needs"));
 }
@@ -228,7 +248,7 @@ TEST_F(SourceTest, PersistWritesOnlyTheCurrentVersionAndAdoptsItAfterAReboot) {
     EXPECT_NE(access(persisted.c_str(), F_OK), 0);
     ASSERT_TRUE(store->Persist(*store->Acquire("m")).ok());
     EXPECT_EQ(store->Info("m")->source, persisted);
-    absl::StatusOr<NpyHeader> header = ReadNpyFileHeader(persisted);
+    absl::StatusOr<NpyHeader> header = HeaderOf(persisted);
     ASSERT_TRUE(header.ok()) << header.status();
     EXPECT_THAT(header->shape, ElementsAre(kCount));
   }
@@ -262,6 +282,80 @@ TEST_F(SourceTest, PathsMustStayInsideTheDataDirectory) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(ResolveSourcePath(root(), "sub").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SourceTest, APathWithANulByteIsInvalid) {
+  WriteIota("good.npy", {2});
+  const std::string path("good.npy\0.txt", 13);
+  absl::StatusOr<std::string> resolved = ResolveSourcePath(root(), path);
+  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(resolved.status().message(), HasSubstr("NUL"));
+}
+
+// A .npy file outside the data directory, for swaps to point at.
+class OutsideFile {
+ public:
+  OutsideFile() {
+    const std::string header = NpyHeaderFor(DType::kInt32, {2});
+    const int32_t values[] = {66, 66};
+    std::ofstream(path()) << header
+                          << std::string(reinterpret_cast<const char*>(values), 8);
+  }
+  std::string dir() const { return dir_.path(); }
+  std::string path() const { return dir_.path() + "/a.npy"; }
+
+ private:
+  matcache::testing::ScopedTempDir dir_;
+};
+
+TEST_F(SourceTest, AFileSwappedForASymlinkAfterALazyLoadIsNotFollowed) {
+  std::unique_ptr<Store> store = OpenStore();
+  const std::string path = Canonical(WriteIota("a.npy", {2}));
+  ASSERT_TRUE(store->RegisterSource("a", path).ok());
+  const OutsideFile outside;
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  ASSERT_EQ(symlink(outside.path().c_str(), path.c_str()), 0);
+  absl::Status loaded = store->EnsureLoaded("a");
+  EXPECT_EQ(loaded.code(), absl::StatusCode::kPermissionDenied) << loaded;
+  EXPECT_THAT(loaded.message(), HasSubstr(path));
+  EXPECT_FALSE(store->Contains("a"));
+}
+
+TEST_F(SourceTest, ADirectorySwappedForASymlinkAfterALazyLoadIsNotFollowed) {
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_EQ(mkdir((root() + "/sub").c_str(), 0755), 0);
+  const std::string path = Canonical(WriteIota("sub/a.npy", {2}));
+  ASSERT_TRUE(store->RegisterSource("a", path).ok());
+  const OutsideFile outside;
+  ASSERT_EQ(rename((root() + "/sub").c_str(), (root() + "/old").c_str()), 0);
+  ASSERT_EQ(symlink(outside.dir().c_str(), (root() + "/sub").c_str()), 0);
+  EXPECT_EQ(store->EnsureLoaded("a").code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_FALSE(store->Contains("a"));
+}
+
+TEST_F(SourceTest, AFifoSourceFailsAtOnceAndStartsNoBlockedRead) {
+  const std::string path = Canonical(WriteIota("a.npy", {2}));
+  {
+    std::unique_ptr<Store> store = OpenStore();
+    ASSERT_TRUE(store->RegisterSource("a", path).ok());
+    ASSERT_EQ(unlink(path.c_str()), 0);
+    ASSERT_EQ(mkfifo(path.c_str(), 0666), 0);
+    // No writer will ever open the FIFO: a blocking open would never return.
+    absl::Status loaded = store->EnsureLoaded("a");
+    EXPECT_EQ(loaded.code(), absl::StatusCode::kInvalidArgument) << loaded;
+    EXPECT_THAT(loaded.message(), HasSubstr("not a regular file"));
+  }
+  // A FIFO among the sources at start does not stop the store from opening.
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->EnsureLoaded("a").code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SourceTest, SourcesOutsideTheirDirectoriesAreRefused) {
+  const OutsideFile outside;
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<MatrixInfo> registered = store->RegisterSource("a", outside.path());
+  EXPECT_EQ(registered.status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 }  // namespace

@@ -87,6 +87,7 @@ OPERATIONS = {
     "unlink": os.unlink,
     "create": create,
     "symlink": os.symlink,
+    "mkfifo": os.mkfifo,
 }
 
 
