@@ -45,12 +45,6 @@ bool Quarantine(const std::string& path, absl::string_view reason) {
   return true;
 }
 
-// Whether `path` (not followed if a symlink) belongs to this process's user.
-bool OwnedByThisUser(const std::string& path) {
-  struct stat st;
-  return lstat(path.c_str(), &st) == 0 && st.st_uid == geteuid();
-}
-
 // FAILED_PRECONDITION unless `path` is a regular file of this process's
 // user, with one link and no write permission: anything else was not made
 // by this server (in a shared directory such as /dev/shm, another user could
@@ -108,12 +102,6 @@ absl::StatusOr<RecoveredSegments> RecoverSegments(const std::string& dir,
         ParseSegmentFileName(name_space, entry->d_name);
     if (!parsed.has_value()) continue;
     const std::string path = absl::StrCat(dir, "/", entry->d_name);
-    if (!OwnedByThisUser(path)) {
-      // Planted by another user: never adopted, removed or counted.
-      LogWarning("recovery: ignoring %s: not a file of this server's user",
-                 path);
-      continue;
-    }
     result.max_number = std::max(result.max_number, parsed->number);
     if (parsed->kind == SegmentFileKind::kSpare) {
       RemoveFile(path, "spare file");

@@ -1,7 +1,6 @@
 #include "server/core/retention.h"
 
-#include <fstream>
-#include <sstream>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -14,11 +13,12 @@
 namespace matcache {
 
 // Line format: "<name> <generation> pinned|- <expiry unix seconds>|-".
-RetentionTable ReadRetentionTable(const std::string& path) {
+absl::StatusOr<RetentionTable> ReadRetentionTable(const std::string& path) {
+  absl::StatusOr<std::optional<std::string>> text = ReadOwnFile(path);
+  if (!text.ok()) return text.status();
   RetentionTable table;
-  std::ifstream file(path);
-  std::string line;
-  while (std::getline(file, line)) {
+  if (!text->has_value()) return table;
+  for (absl::string_view line : absl::StrSplit(**text, '\n', absl::SkipEmpty())) {
     std::vector<std::string> fields = absl::StrSplit(line, ' ');
     Retention retention;
     int64_t expires = 0;

@@ -27,10 +27,11 @@ struct Retention {
 
 using RetentionTable = std::map<std::string, Retention>;
 
-// Reads the table at `path`; an absent file is an empty table. Lines that do
-// not parse are skipped with a log line (the file is only a record of
-// choices; losing one loses a pin, never data).
-RetentionTable ReadRetentionTable(const std::string& path);
+// Reads the table at `path` (see ReadOwnFile, whose errors come back); an
+// absent file is an empty table. Lines that do not parse are skipped with a
+// log line (the file is only a record of choices; losing one loses a pin,
+// never data).
+absl::StatusOr<RetentionTable> ReadRetentionTable(const std::string& path);
 
 // Replaces the table at `path` with `table`'s non-default entries.
 absl::Status WriteRetentionTable(const std::string& path,

@@ -9,13 +9,14 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "server/core/atomic_file.h"
 #include "server/core/crash_point.h"
 #include "server/core/header.h"
@@ -29,9 +30,6 @@
 
 namespace matcache {
 namespace {
-
-// How many file names a write tries when other users' files squat them.
-constexpr int kMaxFileNameAttempts = 8;
 
 absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir) {
   char resolved[PATH_MAX];
@@ -54,19 +52,61 @@ absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir) {
   return std::string(resolved);
 }
 
+// The directory the store keeps its files in: `dir` itself if only this
+// process's user may create files there, else <dir>/<namespace>, created if
+// missing, which must be a directory of this user that no other user may
+// write; it gets mode 0700, or 0750 and `group`, so that nobody else can
+// plant, squat or link a file among the store's.
+absl::StatusOr<std::string> OwnDirectory(const std::string& dir,
+                                         const std::string& name_space,
+                                         std::optional<gid_t> group) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return PosixError(errno, "stat", dir);
+  if (st.st_uid == geteuid() && (st.st_mode & 0022) == 0) return dir;
+  const std::string own = absl::StrCat(dir, "/", name_space);
+  if (mkdir(own.c_str(), 0700) != 0 && errno != EEXIST) {
+    return PosixError(errno, "mkdir", own);
+  }
+  const int fd = open(own.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno != ENOTDIR && errno != ELOOP) {
+    return PosixError(errno, "open", own);
+  }
+  const bool ours = fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+                    (st.st_mode & 0022) == 0;
+  absl::Status access = absl::OkStatus();
+  if (ours && group.has_value() &&
+      fchown(fd, static_cast<uid_t>(-1), *group) != 0) {
+    access = PosixError(errno, "chown", own);
+  }
+  if (ours && access.ok() && fchmod(fd, group.has_value() ? 0750 : 0700) != 0) {
+    access = PosixError(errno, "chmod", own);
+  }
+  if (fd >= 0) close(fd);
+  if (!ours) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        own, " is not a directory of this server's user that only it may "
+             "write (another user may have made it); remove it"));
+  }
+  RETURN_IF_ERROR(access);
+  return own;
+}
+
 // Holds an exclusive flock on <dir>/<namespace>.lock so that two servers never
 // recover (and so delete) each other's files.
 absl::StatusOr<int> LockNamespace(const std::string& dir,
                                   const std::string& name_space) {
   const std::string path = absl::StrCat(dir, "/", name_space, ".lock");
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                      0600);
-  if (fd < 0) return PosixError(errno, "open lock file", path);
+  constexpr int kFlags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+  int fd = open(path.c_str(), kFlags | O_CREAT | O_EXCL, 0600);
+  if (fd < 0 && errno == EEXIST) fd = open(path.c_str(), kFlags);
+  if (fd < 0 && errno != ELOOP) return PosixError(errno, "open lock file", path);
   struct stat st;
-  if (fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
-    close(fd);
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_uid != geteuid() || st.st_nlink != 1 || (st.st_mode & 0022) != 0) {
+    if (fd >= 0) close(fd);
     return absl::FailedPreconditionError(absl::StrCat(
-        path, " belongs to another user (who may have planted it); remove it"));
+        path, " is not a file of this server's user that only it may write "
+              "(another user may have planted it); remove it"));
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
@@ -116,12 +156,21 @@ absl::Status NoSuchMatrix(absl::string_view name) {
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   RETURN_IF_ERROR(ValidateNamespace(options.name_space));
   ASSIGN_OR_RETURN(options.shm_dir, CanonicalDirectory(options.shm_dir));
-  // The namespace's own files steer the store: they must be its own.
-  for (const char* suffix : {".retention", ".sources"}) {
-    RETURN_IF_ERROR(CheckOwnFile(
-        absl::StrCat(options.shm_dir, "/", options.name_space, suffix)));
-  }
+  ASSIGN_OR_RETURN(options.shm_dir,
+                   OwnDirectory(options.shm_dir, options.name_space, options.group));
   ASSIGN_OR_RETURN(int lock_fd, LockNamespace(options.shm_dir, options.name_space));
+  // The namespace's own files steer the store: they must be its own.
+  const std::string prefix = absl::StrCat(options.shm_dir, "/", options.name_space);
+  absl::StatusOr<RetentionTable> retention =
+      ReadRetentionTable(prefix + ".retention");
+  absl::StatusOr<std::optional<std::string>> sources =
+      ReadOwnFile(prefix + ".sources");
+  for (const absl::Status& status : {retention.status(), sources.status()}) {
+    if (!status.ok()) {
+      close(lock_fd);
+      return status;
+    }
+  }
   absl::StatusOr<RecoveredSegments> recovered = RecoverSegments(
       options.shm_dir, options.name_space,
       options.verify_on_recover ? Segment::Verify::kChecksum
@@ -137,10 +186,12 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
           report.staging_removed, report.spares_removed,
           report.superseded_removed, report.quarantined);
   return std::unique_ptr<Store>(
-      new Store(std::move(options), lock_fd, *std::move(recovered)));
+      new Store(std::move(options), lock_fd, *std::move(recovered),
+                *std::move(retention), sources->value_or("")));
 }
 
-Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
+Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered,
+             const RetentionTable& retention, absl::string_view sources)
     : options_(std::move(options)),
       retention_path_(absl::StrCat(options_.shm_dir, "/", options_.name_space,
                                    ".retention")),
@@ -166,11 +217,9 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
       sources_[name] = segment->header().source;
     }
   }
-  std::ifstream sources(sources_path_);
-  std::string line;
-  while (std::getline(sources, line)) {
+  for (absl::string_view line : absl::StrSplit(sources, '\n', absl::SkipEmpty())) {
     const size_t tab = line.find('\t');
-    if (tab == std::string::npos || !ValidateName(line.substr(0, tab)).ok()) {
+    if (tab == absl::string_view::npos || !ValidateName(line.substr(0, tab)).ok()) {
       LogWarning("%s: skipping malformed line \"%s\"", sources_path_, line);
       continue;
     }
@@ -193,11 +242,11 @@ Store::Store(StoreOptions options, int lock_fd, RecoveredSegments recovered)
     info.nbytes = header->data_bytes;
   }
   // Retention of the matrices that came back; forget the rest.
-  for (auto& [name, retention] : ReadRetentionTable(retention_path_)) {
+  for (const auto& [name, kept] : retention) {
     auto it = published_.find(name);
     if (it != published_.end() &&
-        it->second->header().generation == retention.generation) {
-      retention_[name] = retention;
+        it->second->header().generation == kept.generation) {
+      retention_[name] = kept;
     }
   }
   if (options_.spare_bytes > 0) {
@@ -293,7 +342,7 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   const mode_t mode =
       writer == StagingWriter::kClient ? options_.staging_mode : 0600;
   absl::StatusOr<Segment> created =
-      CreateStagingFile(header, mode, prefault, &sequence, std::move(spare));
+      CreateStagingFile(header, mode, prefault, sequence, std::move(spare));
   if (absl::IsResourceExhausted(created.status()) && options_.spare_bytes > 0) {
     // The filesystem is full, perhaps only because of the spare (even one
     // removed meanwhile): try again without it.
@@ -302,7 +351,7 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
       DropSpareLocked();
       spare_wanted_ = 0;
     }
-    created = CreateStagingFile(header, mode, prefault, &sequence, nullptr);
+    created = CreateStagingFile(header, mode, prefault, sequence, nullptr);
   }
   if (created.ok()) CrashPoint("after_staging_create");
   absl::MutexLock lock(&mu_);
@@ -324,35 +373,18 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
 absl::StatusOr<Segment> Store::CreateStagingFile(const SegmentHeader& header,
                                                  mode_t mode,
                                                  Segment::Prefault prefault,
-                                                 uint64_t* sequence,
+                                                 uint64_t sequence,
                                                  std::unique_ptr<SpareFile> spare) {
-  absl::StatusOr<Segment> created;
-  for (int attempt = 1;; ++attempt) {
-    const std::string path =
-        PathOf(StagingFileName(options_.name_space, header.name, *sequence));
-    if (spare != nullptr) {
-      created = Segment::CreateFromSpare(*spare, path, header, mode, prefault,
-                                         options_.group);
-      if (!created.ok() && !absl::IsAlreadyExists(created.status()) &&
-          spare->size() > 0) {
-        // Not moved (removed by hand?): the spare is only a head start.
-        LogWarning("%s; preallocating anew", created.status().message());
-        spare.reset();
-      }
-    }
-    if (spare == nullptr) {
-      created = Segment::Create(path, header, mode, prefault, options_.group);
-    }
-    if (!absl::IsAlreadyExists(created.status()) ||
-        attempt == kMaxFileNameAttempts) {
-      return created;
-    }
-    // Not ours (ours are never reused): another user's file squats the name.
-    LogWarning("%s exists and was not made by this server; using another name",
-               path);
-    absl::MutexLock lock(&mu_);
-    *sequence = next_number_++;
+  const std::string path =
+      PathOf(StagingFileName(options_.name_space, header.name, sequence));
+  if (spare != nullptr) {
+    absl::StatusOr<Segment> created = Segment::CreateFromSpare(
+        *spare, path, header, mode, prefault, options_.group);
+    if (created.ok() || spare->size() == 0) return created;
+    // Not moved (removed by hand?): the spare is only a head start.
+    LogWarning("%s; preallocating anew", created.status().message());
   }
+  return Segment::Create(path, header, mode, prefault, options_.group);
 }
 
 absl::Status Store::ReserveLocked(
@@ -564,17 +596,10 @@ absl::StatusOr<MatrixInfo> Store::Publish(
     staging_.erase(it);
   }
   const std::string name = segment->header().name;
-  uint64_t generation;
-  absl::Status sealed;
-  for (int attempt = 1;; ++attempt) {
-    generation = next_number_++;
-    const std::string path =
-        PathOf(PublishedFileName(options_.name_space, name, generation));
-    sealed = segment->Seal(path, generation, checksum, options_.published_mode);
-    if (!absl::IsAlreadyExists(sealed) || attempt == kMaxFileNameAttempts) break;
-    LogWarning("%s exists and was not made by this server; using another "
-               "generation", path);
-  }
+  const uint64_t generation = next_number_++;
+  const absl::Status sealed = segment->Seal(
+      PathOf(PublishedFileName(options_.name_space, name, generation)),
+      generation, checksum, options_.published_mode);
   if (!sealed.ok()) {
     used_bytes_ -= FileBytes(*segment);
     absl::Status unlinked = segment->Unlink();
@@ -1013,7 +1038,10 @@ std::vector<std::shared_ptr<const Segment>> Store::AdoptPersisted() {
       }
     }
     // Lines "pinned 0|1", "expires <unix seconds>|-", "original_dtype <code>".
-    std::ifstream file(absl::StrCat(options_.persist_dir, "/", name, ".meta"));
+    absl::StatusOr<std::optional<std::string>> text =
+        ReadOwnFile(absl::StrCat(options_.persist_dir, "/", name, ".meta"));
+    if (!text.ok()) LogWarning("persist: %s", text.status().message());
+    std::istringstream file(text.ok() ? text->value_or("") : "");
     PersistedMeta meta;
     bool has_dtype = false;
     std::string key, value;

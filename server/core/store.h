@@ -276,7 +276,9 @@ class Store {
     bool committing = false;
   };
 
-  Store(StoreOptions options, int lock_fd, RecoveredSegments recovered);
+  // `retention` and `sources` are the contents of the namespace's files.
+  Store(StoreOptions options, int lock_fd, RecoveredSegments recovered,
+        const RetentionTable& retention, absl::string_view sources);
   // Sets (or, if default, forgets) the retention of `name`; the file is
   // rewritten by the next PersistRetentionLocked.
   void SetRetentionLocked(const std::string& name, Retention retention)
@@ -323,14 +325,13 @@ class Store {
   void GiveAccess(const std::string& path) const;
   absl::StatusOr<std::shared_ptr<Segment>> TakeForCommit(
       absl::string_view write_id);
-  // BeginWrite's file: a staging segment for `header` under the first free
-  // staging name from `*sequence` on (advancing it past names other
-  // users squat), made from `spare` if given and it can be moved there (see
+  // BeginWrite's file: a staging segment for `header` named after
+  // `sequence`, made from `spare` if given and it can be moved there (see
   // Segment::CreateFromSpare); a spare left over is removed.
   absl::StatusOr<Segment> CreateStagingFile(const SegmentHeader& header,
                                             mode_t mode,
                                             Segment::Prefault prefault,
-                                            uint64_t* sequence,
+                                            uint64_t sequence,
                                             std::unique_ptr<SpareFile> spare);
   // The spare (store_spare.cc). Takes the spare, uncounting its bytes, if
   // it suits a write of `bytes` (waiting for it if it is being made); then

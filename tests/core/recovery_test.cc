@@ -188,40 +188,6 @@ TEST_F(RecoveryTest, FilesThisServerDidNotMakeAreLeftAlone) {
   EXPECT_EQ(access(writable.path.c_str(), F_OK), 0);
 }
 
-TEST_F(RecoveryTest, OtherUsersFilesAreIgnoredEntirely) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to give files to another user";
-  MatrixInfo kept;
-  {
-    std::unique_ptr<Store> store = OpenStore();
-    kept = Put(*store, "m", 1);
-  }
-  // Planted by another user: a copy of a real segment under a newer
-  // generation, a staging file, and a generation number at the very top.
-  const std::string newer = PathOf("t.m.99.shm");
-  std::ifstream source(kept.path, std::ios::binary);
-  std::ofstream(newer, std::ios::binary) << source.rdbuf();
-  std::ofstream(PathOf("t.m.5.staging.shm")) << "squatter";
-  std::ofstream(PathOf("t.x.18446744073709551615.shm")) << "squatter";
-  for (const char* file : {"t.m.99.shm", "t.m.5.staging.shm",
-                           "t.x.18446744073709551615.shm"}) {
-    ASSERT_EQ(chown(PathOf(file).c_str(), 65534, 65534), 0) << file;
-    ASSERT_EQ(chmod(PathOf(file).c_str(), 0444), 0) << file;
-  }
-  std::unique_ptr<Store> store = OpenStore();
-  absl::StatusOr<MatrixInfo> info = store->Info("m");
-  ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(info->generation, kept.generation);
-  EXPECT_EQ(store->Info("x").status().code(), absl::StatusCode::kNotFound);
-  for (const char* file : {"t.m.99.shm", "t.m.5.staging.shm",
-                           "t.x.18446744073709551615.shm"}) {
-    EXPECT_EQ(access(PathOf(file).c_str(), F_OK), 0) << file;
-  }
-  // The planted numbers do not steer the store's own.
-  MatrixInfo next = Put(*store, "n", 2);
-  EXPECT_GT(next.generation, kept.generation);
-  EXPECT_LT(next.generation, 99u);
-}
-
 TEST_F(RecoveryTest, CallsThatFailInsideTheScanDoNotFailIt) {
   MatrixInfo kept;
   {

@@ -73,26 +73,41 @@ TEST_F(StoreTest, StagingFileIsPrivateAndNeverServed) {
   EXPECT_TRUE(store->List("").empty());
 }
 
-TEST_F(StoreTest, FileNamesSquattedByOthersAreSkipped) {
+TEST_F(StoreTest, ASharedDirectoryGetsADirectoryOfTheStoresOwn) {
+  // As /dev/shm: every user may create files, the sticky bit keeps them
+  // from removing others'.
+  ASSERT_EQ(chmod(dir_.path().c_str(), 01777), 0);
   std::unique_ptr<Store> store = OpenStore();
-  // Squatting the names a fresh store would use: staging 1 and 2 are taken,
-  // so it stages as 3 and publishes as 4, taken too, then 5.
-  for (const char* file : {"t.m.1.staging.shm", "t.m.2.staging.shm", "t.m.4.shm"}) {
-    std::ofstream(PathOf(file)) << "squatter";
-  }
+  const std::string own = PathOf("t");
+  EXPECT_EQ(store->options().shm_dir, own);
+  struct stat st;
+  ASSERT_EQ(lstat(own.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_EQ(st.st_uid, geteuid());
   absl::StatusOr<MatrixInfo> info = PutFilled(*store, "m", 7);
   ASSERT_TRUE(info.ok()) << info.status();
-  EXPECT_EQ(info->generation, 5u);
-  absl::StatusOr<std::shared_ptr<const Segment>> segment = store->Acquire("m");
-  ASSERT_TRUE(segment.ok()) << segment.status();
-  EXPECT_TRUE(AllEqual(**segment, 7));
-  for (const char* file : {"t.m.1.staging.shm", "t.m.2.staging.shm", "t.m.4.shm"}) {
-    std::ifstream squatter(PathOf(file));
-    std::string contents;
-    squatter >> contents;
-    EXPECT_EQ(contents, "squatter") << file;
-  }
-  EXPECT_EQ(store->List("").size(), 1u);
+  EXPECT_EQ(info->path.substr(0, own.size() + 1), own + "/");
+  // Nothing but the store's directory in the shared one.
+  EXPECT_EQ(dir_.Entries(), std::vector<std::string>{"t"});
+  store.reset();
+  store = OpenStore();
+  EXPECT_TRUE(store->Contains("m"));
+}
+
+TEST_F(StoreTest, ADirectoryOthersCouldWriteIsNotTheStoresOwn) {
+  ASSERT_EQ(chmod(dir_.path().c_str(), 01777), 0);
+  ASSERT_EQ(mkdir(PathOf("t").c_str(), 0777), 0);
+  ASSERT_EQ(chmod(PathOf("t").c_str(), 0777), 0);
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(Options());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr(PathOf("t")));
+  ASSERT_EQ(rmdir(PathOf("t").c_str()), 0);
+  // Nor a symlink to a directory elsewhere.
+  matcache::testing::ScopedTempDir elsewhere;
+  ASSERT_EQ(symlink(elsewhere.path().c_str(), PathOf("t").c_str()), 0);
+  EXPECT_EQ(Store::Open(Options()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(StoreTest, CommitRefusesAStagingFileStillOpenForWriting) {

@@ -66,7 +66,7 @@ class Server(ServerProcess):
         return matcache.Client(self.address, local=local, timeout=timeout)
 
     def dir_state(self):
-        return DirState(self.shm_dir, self.namespace)
+        return DirState(self.segment_dir, self.namespace)
 
 
 # <name>.<generation>.shm, with a valid matrix name (DESIGN §3).

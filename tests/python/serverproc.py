@@ -177,9 +177,19 @@ class ServerProcess:
         return [address.strip() for address in match[1].split(",")
                 if not address.strip().startswith("unix:")]
 
+    @property
+    def segment_dir(self):
+        """Where the server keeps its files: shm_dir, or, when other users
+        may create files there (as in /dev/shm), its directory named after
+        the namespace inside."""
+        st = self.shm_dir.stat()
+        if st.st_uid == os.geteuid() and not st.st_mode & 0o022:
+            return self.shm_dir
+        return self.shm_dir / self.namespace
+
     def staging_files(self):
-        """Names of the staging segment files in shm_dir."""
-        return sorted(p.name for p in self.shm_dir.glob("*.staging.shm"))
+        """Names of the staging segment files in segment_dir."""
+        return sorted(p.name for p in self.segment_dir.glob("*.staging.shm"))
 
 
 def run_python(code, address, timeout=60):

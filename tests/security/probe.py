@@ -88,6 +88,7 @@ OPERATIONS = {
     "create": create,
     "symlink": os.symlink,
     "mkfifo": os.mkfifo,
+    "mkdir": os.mkdir,
 }
 
 

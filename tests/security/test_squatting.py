@@ -1,11 +1,14 @@
-"""Files that another user puts in the shm directory under the names of
-future segments, before the server needs those names, neither crash it nor
-get served, listed, adopted or changed, also after a restart."""
+"""Files another user plants in the shared shm directory (mode 1777, as
+/dev/shm) under every name the server uses, as regular files, FIFOs and
+symlinks, change nothing: the server keeps its files in a directory of its
+own inside, where nobody else can create, squat or link anything. A
+directory of that name made by another user before the server's first
+start stops it with an error naming it."""
 
 import base64
 import hashlib
 import os
-import re
+import stat
 
 import numpy as np
 
@@ -15,84 +18,93 @@ from probe import digest
 
 
 def _fingerprint(path):
-    """What must not change about a squatted file: its identity, owner,
-    mode, and content (the target's, for a symlink, as the link itself
-    stays)."""
+    """What must not change about a planted file: its identity, owner, mode
+    and, for a regular file, its content."""
     st = os.lstat(path)
-    with open(path, "rb") as f:
-        content = hashlib.sha256(f.read()).hexdigest()
-    return (st.st_ino, st.st_uid, st.st_mode, st.st_mtime_ns, content,
-            os.readlink(path) if os.path.islink(path) else None)
+    content = None
+    if stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as f:
+            content = hashlib.sha256(f.read()).hexdigest()
+    return (st.st_ino, st.st_uid, st.st_mode, st.st_mtime_ns, content)
 
 
-# Squatted numbers: more than a fresh server has used when the squatted
-# matrix is first put, so that both the staging file and the published one
-# have to skip names.
-_STAGING_NUMBERS = range(1, 7)
-_PUBLISHED_NUMBERS = range(1, 9)
+def _every_name(server, name):
+    """The names of every file the server makes, as they would be in
+    shm_dir if it kept its files there."""
+    prefix = f"{server.namespace}."
+    names = [f"{prefix}{suffix}" for suffix in (
+        "lock", "retention", "retention.tmp", "sources", "sources.tmp")]
+    names += [f"{prefix}{n}.spare.shm" for n in range(1, 6)]
+    names += [f"{prefix}{name}.{n}.staging.shm" for n in range(1, 6)]
+    names += [f"{prefix}{name}.{n}.shm" for n in range(1, 6)]
+    return [server.shm_dir / entry for entry in names]
 
 
-def _squat(server, outsider, name, real_segment):
-    """As `outsider`, takes the staging and the published file names of the
-    first numbers of `name`, with garbage, copies of `real_segment` (a sealed
-    segment with a valid header) and symlinks to a file of its own.
-    Returns their paths."""
-    prefix = server.shm_dir / f"{server.namespace}.{name}"
-    victim = str(server.shm_dir / "victim")
-    contents = [b"not a segment" * 1000, real_segment, None]
-    files = {victim: b"the squatter's own data"}
-    links = []
-    names = [f"{prefix}.{n}.staging.shm" for n in _STAGING_NUMBERS]
-    names += [f"{prefix}.{n}.shm" for n in _PUBLISHED_NUMBERS]
-    for i, path in enumerate(names):
-        content = contents[i % len(contents)]
-        if content is None:
-            links.append(path)
+def _plant(outsider, server, paths):
+    """As `outsider`: FIFOs, world-writable files and symlinks to a file of
+    its own at `paths`, in turn."""
+    victim = server.shm_dir / "victim"
+    steps = [["create", str(victim), base64.b64encode(b"mine").decode(), 0o666]]
+    for i, path in enumerate(paths):
+        kind = i % 3
+        if kind == 0:
+            steps.append(["mkfifo", str(path), 0o666])
+        elif kind == 1:
+            steps.append(["create", str(path),
+                          base64.b64encode(b"planted").decode(), 0o666])
         else:
-            files[path] = content
-    steps = [["create", path, base64.b64encode(content).decode(), 0o644]
-             for path, content in files.items()]
-    steps += [["symlink", victim, path] for path in links]
+            steps.append(["symlink", str(victim), str(path)])
     results = outsider.run(*steps, address=server.address)
     assert all(result == {"ok": None} for result in results), results
-    return [*files, *links]
+    return [victim, *paths]
 
 
-def test_squatted_names_are_skipped_and_never_served(servers, member,
-                                                     outsider, name):
-    server = servers.start("--group", GROUP)
-    with matcache.Client(server.address) as owner:
-        decoy = owner.put(f"{name}-decoy", np.full(1000, 7.0))
-    with open(decoy.path, "rb") as f:
-        squatted = _squat(server, outsider, name, f.read())
-    before = {path: _fingerprint(path) for path in squatted}
+def test_planted_names_change_nothing(servers, member, outsider, name):
+    server = servers.new("--group", GROUP)
+    planted = _plant(outsider, server, _every_name(server, name))
+    before = {path: _fingerprint(path) for path in planted}
+    server.start()
+
+    own = server.segment_dir
+    assert own == server.shm_dir / server.namespace
+    st = os.lstat(own)
+    assert stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
+    assert stat.S_IMODE(st.st_mode) == 0o750
 
     want = np.arange(1000.0)
-    put, got, read = member.run(["put", name, 1000, True], ["get", name, True],
-                                ["read", name], address=server.address)
-    assert "ok" in put, put
-    assert got == {"ok": {"digest": digest(want), "mapped": put["ok"]["path"],
-                          "writeable": False}}
-    assert read == {"ok": {"digest": digest(want)}}
-    assert put["ok"]["path"] not in squatted
-    assert re.fullmatch(rf"{re.escape(server.namespace)}\.{name}\.\d+\.shm",
-                        os.path.basename(put["ok"]["path"]))
-
-    assert server.running()
-    assert {path: _fingerprint(path) for path in squatted} == before
     with matcache.Client(server.address) as owner:
-        listed = {m.name: (m.generation, m.id, m.path) for m in owner.list()}
-    assert set(listed) == {name, f"{name}-decoy"}
-    assert listed[name][2] == put["ok"]["path"]
+        owner.put(f"{name}-pinned", want, pin=True)  # writes the retention file
+    put, got = member.run(["put", name, 1000], ["get", name, True],
+                          address=server.address)
+    assert "ok" in put, put
+    assert os.path.dirname(put["ok"]["path"]) == str(own)
+    assert got["ok"]["digest"] == digest(want)
+
+    # Inside the server's directory nobody else creates anything.
+    inside = own / f"{server.namespace}.{name}.99.shm"
+    created, linked = outsider.run(
+        ["create", str(inside), base64.b64encode(b"x").decode(), 0o644],
+        ["symlink", str(server.shm_dir / "victim"), str(inside)],
+        address=server.address)
+    assert created["errno"] == "EACCES" and linked["errno"] == "EACCES", (
+        created, linked)
 
     assert server.stop() == 0, server.run_log()
     server.start()
     with matcache.Client(server.address) as owner:
-        assert {m.name: (m.generation, m.id, m.path)
-                for m in owner.list()} == listed
+        assert sorted(m.name for m in owner.list()) == [name, f"{name}-pinned"]
+        assert owner.info(f"{name}-pinned").pinned
         assert digest(owner.get(name)) == digest(want)
-    recovery_log = server.run_log()
-    for path in squatted:
-        if os.path.basename(path).startswith(f"{server.namespace}."):
-            assert path in recovery_log, recovery_log
-    assert {path: _fingerprint(path) for path in squatted} == before
+    assert {path: _fingerprint(path) for path in planted} == before
+
+
+def test_a_directory_planted_under_the_servers_name_stops_it(servers,
+                                                             outsider):
+    server = servers.new()
+    (made,) = outsider.run(["mkdir", str(server.segment_dir), 0o777],
+                           address=server.address)
+    assert made == {"ok": None}, made
+    server.launch()
+    assert server.wait_exit(20) == 1, server.run_log()
+    assert str(server.segment_dir) in server.run_log()
+    assert "remove it" in server.run_log()
