@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+import matcache
 from matcache import cli
 from serverproc import CLI_SCRIPT
 
@@ -52,10 +53,11 @@ def test_put_ls_info_get_rm_round_trip(matcache_cli, name, tmp_path):
 
     listing = _ok(matcache_cli("ls", name)).splitlines()
     assert listing[0].split() == ["NAME", "SHAPE", "DTYPE", "SIZE", "GEN",
-                                  "CREATED"]
+                                  "CREATED", "PINNED", "EXPIRES"]
     assert len(listing) == 2
     row = listing[1].split()
     assert row[:5] == [name, "2x3x4", "int32", "96", "B"]
+    assert row[-2:] == ["no", "never"]
 
     info = dict(line.split(":", 1) for line in
                 _ok(matcache_cli("info", name)).splitlines())
@@ -103,6 +105,55 @@ def test_non_npy_file_is_one_line(matcache_cli, name, tmp_path):
     bogus.write_text("not numpy")
     assert "bogus.npy" in _single_error_line(
         matcache_cli("put", str(bogus), name))
+
+
+def test_a_file_that_is_not_npy_says_so(matcache_cli, name):
+    line = _single_error_line(matcache_cli("put", "/etc/passwd", name))
+    assert "/etc/passwd: not a .npy file" in line
+    assert "pickle" not in line
+
+
+def test_ls_cut_short_by_its_reader_exits_quietly(server, client, name):
+    # More than a pipe holds, so the listing is still being written when
+    # `head` exits.
+    names = [f"{name}-{i:03d}-{'x' * 180}" for i in range(400)]
+    for each in names:
+        client.put(each, np.zeros(1))
+    try:
+        done = subprocess.run(
+            ["bash", "-c", 'set -o pipefail; "$@" | head -1', "-",
+             sys.executable, "-m", "matcache", "--address", server.address,
+             "ls", name],
+            capture_output=True, text=True, timeout=60)
+    finally:
+        for each in names:
+            client.delete(each)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.split() == ["NAME", "SHAPE", "DTYPE", "SIZE", "GEN",
+                                   "CREATED", "PINNED", "EXPIRES"]
+
+
+def test_ls_shows_pins_expiry_and_sources_not_read_yet(start_server,
+                                                       tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    np.save(data / "lazy.npy", np.arange(3.0))
+    srv = start_server("--data_dir", str(data))
+    with matcache.Client(srv.address) as c:
+        c.load("lazy", "lazy.npy")
+        c.put("pinned", np.zeros(2), pin=True)
+        c.put("brief", np.zeros(2), ttl=3600)
+    done = subprocess.run(
+        [sys.executable, "-m", "matcache", "--address", srv.address, "ls"],
+        capture_output=True, text=True, timeout=60)
+    rows = {line.split()[0]: line for line in _ok(done).splitlines()[1:]}
+    assert rows["lazy"].split()[5:] == ["-", "not", "loaded", "no", "never"]
+    assert "1970" not in rows["lazy"]
+    assert rows["pinned"].split()[-2:] == ["yes", "never"]
+    # PINNED, then EXPIRES as "YYYY-MM-DD HH:MM:SS UTC".
+    assert rows["brief"].split()[-4] == "no"
+    assert rows["brief"].endswith("UTC")
 
 
 def test_unreachable_server_is_one_line(tmp_path):

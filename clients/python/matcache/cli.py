@@ -6,6 +6,7 @@ exits with status 1.
 """
 
 import argparse
+import os
 import re
 import sys
 
@@ -19,6 +20,7 @@ from matcache.errors import MatcacheError
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 _SHAPE_TEXT = re.compile(r"[0-9]+(x[0-9]+)*")
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 class CliError(Exception):
@@ -54,11 +56,16 @@ def _table(rows):
 
 
 def _cmd_ls(client, args):
-    rows = [("NAME", "SHAPE", "DTYPE", "SIZE", "GEN", "CREATED")]
+    rows = [("NAME", "SHAPE", "DTYPE", "SIZE", "GEN", "CREATED", "PINNED",
+             "EXPIRES")]
     for info in client.list(args.prefix):
+        loaded = info.generation != 0  # else a source not read yet
         rows.append((info.name, format_shape(info.shape), str(info.dtype),
-                     format_bytes(info.nbytes), str(info.generation),
-                     format_time(info.created)))
+                     format_bytes(info.nbytes),
+                     str(info.generation) if loaded else "-",
+                     format_time(info.created) if loaded else "not loaded",
+                     "yes" if info.pinned else "no",
+                     format_time(info.expires) if info.expires else "never"))
     print(_table(rows))
 
 
@@ -87,12 +94,13 @@ def _cmd_info(client, args):
 
 
 def _load_npy(path):
+    with open(path, "rb") as f:
+        if f.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            raise CliError(f"{path}: not a .npy file (numpy.save writes them)")
     try:
-        array = np.load(path, mmap_mode="r")
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as e:
         raise CliError(f"{path}: cannot load: {e}") from e
-    if not isinstance(array, np.ndarray):
-        raise CliError(f"{path}: not a .npy file")
     return array
 
 
@@ -284,6 +292,12 @@ def main(argv=None):
         with Client(args.address, token=args.token, tls_ca=args.tls_ca,
                     tls_cert=args.tls_cert, tls_key=args.tls_key) as client:
             args.run(client, args)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`matcache ls | head -1`): not an error.
+        # Later flushes of stdout must not fail again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (MatcacheError, CliError, OSError) as e:
         print(f"matcache: error: {_describe(e)}", file=sys.stderr)
         return 1

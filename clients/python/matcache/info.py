@@ -18,6 +18,9 @@ class MatrixInfo:
         dtype: little-endian numpy dtype of the elements.
         nbytes: size of the data in bytes.
         generation: version number; a replace publishes a higher one.
+            One sequence serves all names, so only the order of a name's
+            generations means anything (they are not consecutive); 0 for a
+            matrix with a source that is not read yet.
         id: the 16-byte random identifier of this version's segment.
         created: when this version was created, a UTC-aware datetime.
         path: the segment file on the server's host.
