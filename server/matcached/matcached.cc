@@ -212,10 +212,19 @@ int Run() {
   LogInfo("shm_dir %s (%s on %s, huge pages: %s), namespace %s",
           store.options().shm_dir, mount.fs_type, mount.mount_point,
           mount.huge_pages, store.options().name_space);
+  if (mount.fs_type != "tmpfs") {
+    LogWarning("shm_dir %s is on %s, not tmpfs: every put is written to %s's "
+               "storage, and the default budget is half of it",
+               store.options().shm_dir,
+               mount.fs_type.empty() ? "an unknown filesystem" : mount.fs_type,
+               mount.mount_point.empty() ? "its" : mount.mount_point);
+  }
   const int64_t used = store.Stats().used_bytes;
   const int64_t budget = store.options().max_bytes;
-  LogInfo("recovered %d matrices; budget %d bytes (%d in use)%s",
-          store.recovery_report().adopted, budget, used,
+  const std::string budget_text =
+      budget > 0 ? absl::StrCat("budget ", budget, " bytes") : "no budget";
+  LogInfo("recovered %d matrices; %s (%d bytes in use)%s",
+          store.recovery_report().adopted, budget_text, used,
           store.options().evict_unsourced ? ", evicting when full" : "");
   if (budget > 0 && used > budget) {
     LogWarning("the recovered matrices use more than --max_bytes: puts are "

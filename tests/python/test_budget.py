@@ -2,15 +2,18 @@
 --evict_unsourced, make room by evicting the least recently used), and
 Stats and MatrixInfo report usage and last access."""
 
+import pathlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 import pytest
 
 import matcache
-from serverproc import MATCACHED
+from serverproc import MATCACHED, REPO, ServerProcess
 
 HEADER = 4096
 MIB = 1 << 20
@@ -71,6 +74,43 @@ def test_budget_accepts_suffixes_and_defaults_to_half_the_tmpfs(start_server):
     with matcache.Client(start_server().address) as c:
         stats = c.stats()
         assert stats.max_bytes == stats.shm_dir_total_bytes // 2
+
+
+def test_no_budget_is_said_as_such(start_server):
+    srv = start_server("--max_bytes", "0")
+    with matcache.Client(srv.address) as c:
+        assert c.stats().max_bytes == 0
+    assert "no budget" in srv.run_log()
+    assert "budget 0 bytes" not in srv.run_log()
+
+
+def test_a_shm_dir_that_is_not_tmpfs_is_warned_about(tmp_path):
+    # Beside the checkout: on disk, whatever /tmp is.
+    on_disk = pathlib.Path(tempfile.mkdtemp(prefix="shm-on-disk-", dir=REPO))
+    try:
+        srv = ServerProcess(tmp_path, on_disk, "disk")
+        srv.start()
+        with matcache.Client(srv.address) as c:
+            assert c.stats().matrix_count == 0
+        assert srv.stop() == 0
+    finally:
+        shutil.rmtree(on_disk, ignore_errors=True)
+    fs_type = _filesystem_of(on_disk)
+    assert fs_type != "tmpfs", "the test needs a directory on disk"
+    assert f"is on {fs_type}, not tmpfs" in srv.log(), srv.log()
+
+
+def _filesystem_of(path):
+    """The type of the filesystem holding `path`, from /proc/mounts."""
+    best, fs_type = "", None
+    with open("/proc/mounts") as mounts:
+        for line in mounts:
+            _, point, kind = line.split()[:3]
+            inside = str(path) == point or str(path).startswith(
+                point.rstrip("/") + "/")
+            if inside and len(point) >= len(best):
+                best, fs_type = point, kind
+    return fs_type
 
 
 @pytest.mark.parametrize("flag", ["--max_bytes", "--spare_bytes"])
