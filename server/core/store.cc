@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "server/core/atomic_file.h"
 #include "server/core/crash_point.h"
 #include "server/core/header.h"
@@ -92,9 +93,11 @@ absl::StatusOr<std::string> OwnDirectory(const std::string& dir,
 }
 
 // Holds an exclusive flock on <dir>/<namespace>.lock so that two servers never
-// recover (and so delete) each other's files.
+// recover (and so delete) each other's files; waits up to `wait` for another
+// process to release it.
 absl::StatusOr<int> LockNamespace(const std::string& dir,
-                                  const std::string& name_space) {
+                                  const std::string& name_space,
+                                  absl::Duration wait) {
   const std::string path = absl::StrCat(dir, "/", name_space, ".lock");
   constexpr int kFlags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
   int fd = open(path.c_str(), kFlags | O_CREAT | O_EXCL, 0600);
@@ -108,13 +111,27 @@ absl::StatusOr<int> LockNamespace(const std::string& dir,
         path, " is not a file of this server's user that only it may write "
               "(another user may have planted it); remove it"));
   }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // A server that is still exiting holds the lock for a few seconds more.
+  const absl::Time deadline = absl::Now() + wait;
+  bool said = false;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
+    if (error == EWOULDBLOCK && absl::Now() < deadline) {
+      if (!said) {
+        LogInfo("namespace \"%s\" in %s is locked by another server; waiting "
+                "up to %s for it to exit",
+                name_space, dir, absl::FormatDuration(wait));
+        said = true;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+      continue;
+    }
     close(fd);
     if (error == EWOULDBLOCK) {
       return absl::FailedPreconditionError(absl::StrCat(
           "another process owns namespace \"", name_space, "\" in ", dir,
-          " (", path, " is locked)"));
+          " (", path, " is locked", said ? absl::StrCat(
+              " after waiting ", absl::FormatDuration(wait)) : "", ")"));
     }
     return PosixError(error, "flock", path);
   }
@@ -158,7 +175,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(StoreOptions options) {
   ASSIGN_OR_RETURN(options.shm_dir, CanonicalDirectory(options.shm_dir));
   ASSIGN_OR_RETURN(options.shm_dir,
                    OwnDirectory(options.shm_dir, options.name_space, options.group));
-  ASSIGN_OR_RETURN(int lock_fd, LockNamespace(options.shm_dir, options.name_space));
+  ASSIGN_OR_RETURN(int lock_fd, LockNamespace(options.shm_dir, options.name_space,
+                                              options.lock_wait));
   // The namespace's own files steer the store: they must be its own.
   const std::string prefix = absl::StrCat(options.shm_dir, "/", options.name_space);
   absl::StatusOr<RetentionTable> retention =

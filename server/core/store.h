@@ -83,6 +83,9 @@ struct StoreOptions {
   // Canonical directory where Persist keeps a .npy copy of each matrix, so
   // that a reboot (which empties the tmpfs) loses nothing; empty: none.
   std::string persist_dir;
+  // How long Open waits for another process (a server still exiting) to
+  // release the namespace's lock before it fails.
+  absl::Duration lock_wait = absl::ZeroDuration();
   // Canonical directories whose files may be sources (besides persist_dir);
   // every read of a source opens it beneath one of them (see SourceFile).
   std::vector<std::string> source_dirs;
@@ -127,7 +130,8 @@ class Store {
   // recovers the catalogue from the files (see RecoverSegments).
   // Errors: INVALID_ARGUMENT for a bad namespace; NOT_FOUND or
   // FAILED_PRECONDITION if shm_dir is missing or not a directory;
-  // FAILED_PRECONDITION if another process owns the namespace.
+  // FAILED_PRECONDITION if another process owns the namespace (after
+  // waiting lock_wait for it).
   static absl::StatusOr<std::unique_ptr<Store>> Open(StoreOptions options);
 
   // Removes every staging file still open, and the spare; published

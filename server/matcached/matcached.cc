@@ -36,6 +36,9 @@ ABSL_FLAG(std::string, shm_dir, "/dev/shm",
 ABSL_FLAG(std::string, namespace, "matcache",
           "Prefix of every segment file name (1-64 of [A-Za-z0-9_-]); lets "
           "several servers share one shm_dir.");
+ABSL_FLAG(int32_t, lock_wait_seconds, 10,
+          "Seconds to wait at start for another server that holds the "
+          "namespace (one still exiting, as in a restart) to release it.");
 ABSL_FLAG(int32_t, lease_seconds, 60,
           "Seconds a Create's staging segment waits for Commit before it is "
           "aborted and its file removed.");
@@ -156,6 +159,10 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   options.store.max_matrix_bytes = absl::GetFlag(FLAGS_max_matrix_bytes);
   options.store.verify_on_recover = absl::GetFlag(FLAGS_verify_on_recover);
   options.store.evict_unsourced = absl::GetFlag(FLAGS_evict_unsourced);
+  if (absl::GetFlag(FLAGS_lock_wait_seconds) < 0) {
+    return absl::InvalidArgumentError("--lock_wait_seconds must not be negative");
+  }
+  options.store.lock_wait = absl::Seconds(absl::GetFlag(FLAGS_lock_wait_seconds));
   options.service.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.preload_dir = absl::GetFlag(FLAGS_preload_dir);
   options.store.persist_dir = absl::GetFlag(FLAGS_persist_dir);

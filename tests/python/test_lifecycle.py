@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import matcache
+from serverproc import ServerProcess
 from matcache.v1 import matcache_pb2 as pb
 from matcache.v1 import matcache_pb2_grpc as pb_grpc
 
@@ -133,3 +134,67 @@ def test_sigterm_lets_a_running_put_finish(start_server):
     srv.start()
     with matcache.Client(srv.address) as c:
         assert np.array_equal(c.get("late"), data)
+
+
+def _stalled_put(address, started):
+    """A Put stream that sends its header and one chunk, then nothing: the
+    server's shutdown gives it the whole grace period."""
+    def requests():
+        yield pb.PutRequest(header=pb.PutHeader(
+            name="stalled", shape=[1 << 20], dtype=pb.DTYPE_UINT8))
+        yield pb.PutRequest(data=bytes(1000))
+        started.set()
+        threading.Event().wait(60)
+
+    def put():
+        with grpc.insecure_channel(address) as channel:
+            try:
+                pb_grpc.MatrixCacheStub(channel).Put(requests(), timeout=60)
+            except grpc.RpcError:
+                pass  # cancelled by the shutdown, as it should be
+    thread = threading.Thread(target=put, daemon=True)
+    thread.start()
+    return thread
+
+
+def _second_server(srv, workdir, *args):
+    """Another server on the same directory and namespace as `srv`, with a
+    socket of its own in `workdir`."""
+    return ServerProcess(workdir, srv.shm_dir, srv.namespace, args,
+                         socket=workdir / "b.sock")
+
+
+def test_a_restart_waits_for_the_server_still_exiting(start_server, tmp_path):
+    srv = start_server()
+    with matcache.Client(srv.address) as c:
+        c.put("kept", np.arange(5.0))
+    started = threading.Event()
+    _stalled_put(srv.address, started)
+    assert started.wait(10)
+    srv.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while "shutting down" not in srv.run_log():
+        assert time.monotonic() < deadline, srv.run_log()
+        time.sleep(0.01)
+    # The first server holds the lock until its grace period ends.
+    successor = _second_server(srv, tmp_path)
+    successor.start()
+    try:
+        assert srv.process.wait(20) == 0
+        assert "waiting up to 10s" in successor.run_log(), successor.run_log()
+        with matcache.Client(successor.address) as c:
+            assert np.array_equal(c.get("kept"), np.arange(5.0))
+    finally:
+        assert successor.stop() == 0
+
+
+def test_a_second_server_on_a_namespace_in_use_gives_up(start_server,
+                                                        tmp_path):
+    srv = start_server()
+    second = _second_server(srv, tmp_path, "--lock_wait_seconds", "1")
+    second.launch()
+    assert second.wait_exit(20) == 1, second.run_log()
+    assert "is locked after waiting 1s" in second.run_log(), second.run_log()
+    with matcache.Client(srv.address) as c:  # the first one serves on
+        c.put("after", np.arange(2.0))
+        assert np.array_equal(c.get("after"), np.arange(2.0))
