@@ -80,6 +80,8 @@ struct StoreOptions {
   // besides; it is counted in the budget and dropped first when a write
   // needs the room. 0: no spare.
   int64_t spare_bytes = 0;
+  // A ready spare is removed once no write has begun for this long.
+  absl::Duration spare_idle = absl::Minutes(1);
   // Canonical directory where Persist keeps a .npy copy of each matrix, so
   // that a reboot (which empties the tmpfs) loses nothing; empty: none.
   std::string persist_dir;
@@ -396,6 +398,7 @@ class Store {
   int64_t spare_removing_ ABSL_GUARDED_BY(mu_) = 0;  // size being removed
   int spare_drops_waiting_ ABSL_GUARDED_BY(mu_) = 0;
   int spare_takers_waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_write_ ABSL_GUARDED_BY(mu_);  // the last BeginWrite
   // Writes whose files are being created: counted as staging, and no spare
   // is made meanwhile.
   struct Creating {

@@ -26,6 +26,7 @@ std::unique_ptr<SpareFile> Store::TakeSpareLocked(int64_t bytes) {
     --spare_takers_waiting_;
   }
   spare_wanted_ = std::min(bytes, options_.spare_bytes);
+  last_write_ = absl::Now();
   if (spare_ == nullptr || !suits(spare_->size())) return nullptr;
   used_bytes_ -= spare_->size();
   return std::move(spare_);
@@ -64,7 +65,17 @@ bool Store::SpareWorkPending() const {
 void Store::MaintainSpare() {
   mu_.Lock();
   while (!stopping_) {
-    mu_.Await(absl::Condition(this, &Store::SpareWorkPending));
+    // A ready spare goes back once no write has begun for spare_idle.
+    const absl::Duration idle_left =
+        spare_ != nullptr ? last_write_ + options_.spare_idle - absl::Now()
+                          : absl::InfiniteDuration();
+    if (!mu_.AwaitWithTimeout(absl::Condition(this, &Store::SpareWorkPending),
+                              idle_left)) {
+      if (spare_ != nullptr && absl::Now() - last_write_ >= options_.spare_idle) {
+        RemoveSpareLocked();
+      }
+      continue;
+    }
     if (stopping_) break;
     const int64_t wanted = std::exchange(spare_wanted_, 0);
     if (spare_ != nullptr &&

@@ -56,6 +56,8 @@ ABSL_FLAG(std::string, spare_bytes, "1G",
           "when the budget and the filesystem have room for it and a put of "
           "its size besides; given up first when a put needs the room. 0: "
           "none.");
+ABSL_FLAG(int32_t, spare_idle_seconds, 60,
+          "Seconds without a put after which the spare file is given back.");
 ABSL_FLAG(bool, evict_unsourced, false,
           "Let a put that does not fit the budget evict the least recently "
           "used matrices. Off by default: evicted data is gone.");
@@ -178,6 +180,10 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
         " is not a size such as 1G or 256M (0: none)"));
   }
   options.store.spare_bytes = *spare_bytes;
+  if (absl::GetFlag(FLAGS_spare_idle_seconds) <= 0) {
+    return absl::InvalidArgumentError("--spare_idle_seconds must be positive");
+  }
+  options.store.spare_idle = absl::Seconds(absl::GetFlag(FLAGS_spare_idle_seconds));
   if (absl::GetFlag(FLAGS_lease_seconds) <= 0) {
     return absl::InvalidArgumentError("--lease_seconds must be positive");
   }

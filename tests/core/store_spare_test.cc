@@ -354,6 +354,30 @@ TEST_F(StoreSpareTest, ConcurrentPutsNeverExceedTheBudget) {
   EXPECT_EQ(store->Stats().staging_count, 0);
 }
 
+TEST_F(StoreSpareTest, AnIdleStoreGivesItsSpareBack) {
+  StoreOptions options = SpareOptions(int64_t{1} << 20);
+  options.spare_idle = absl::Seconds(1);
+  std::unique_ptr<Store> store = OpenStore(options);
+  const absl::Time put = absl::Now();
+  ASSERT_TRUE(PutFilled(*store, "a", 1).ok());
+  // Until the spare is made and given back: were none made, this would end
+  // at once.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  StoreStats stats = store->Stats();
+  while ((stats.spare_pending || stats.spare_bytes != 0) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+    stats = store->Stats();
+  }
+  EXPECT_GE(absl::Now() - put, options.spare_idle);
+  EXPECT_EQ(stats.spare_bytes, 0);
+  EXPECT_FALSE(stats.spare_pending);
+  EXPECT_THAT(SpareFiles(), IsEmpty());
+  EXPECT_EQ(stats.used_bytes, kFileBytes);
+  // The next write asks for one again.
+  ASSERT_TRUE(PutFilled(*store, "b", 2).ok());
+  EXPECT_TRUE(store->Stats().spare_pending || store->Stats().spare_bytes > 0);
+}
+
 TEST_F(StoreSpareTest, ClosingRemovesTheSpare) {
   std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 20));
   ASSERT_FALSE(PutAndWaitForSpare(*store, kFileBytes).empty());

@@ -87,6 +87,20 @@ def test_no_spare_with_spare_bytes_zero(start_server):
         assert not _spares(srv)
 
 
+def test_an_idle_server_gives_the_spare_back(start_server):
+    srv = start_server("--spare_idle_seconds", "1")
+    with matcache.Client(srv.address) as c:
+        start = time.monotonic()
+        c.put("a", _matrix(1))
+        deadline = start + 10
+        while (stats := c.stats()).spare_pending or stats.spare_bytes:
+            assert time.monotonic() < deadline, stats
+            time.sleep(0.01)
+        # Were none made, the loop would have ended at once.
+        assert time.monotonic() - start >= 1
+        assert stats.used_bytes == FILE_BYTES and not _spares(srv)
+
+
 def test_stopping_removes_the_spare(start_server):
     srv = start_server()
     with matcache.Client(srv.address) as c:
@@ -107,5 +121,5 @@ def test_cli_stats_shows_the_spare(start_server):
         [sys.executable, "-m", "matcache", "--address", srv.address, "stats"],
         capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "(spare file: 1.0 MiB)" in done.stdout
+    assert "spare file:   1.0 MiB (preallocated for the next put" in done.stdout
 
