@@ -1,4 +1,5 @@
-#include "server/matcached/access_flags.h"
+// matcached's access flags (see flags.h).
+#include "server/matcached/flags.h"
 
 #include <fstream>
 #include <sstream>

@@ -8,6 +8,7 @@
 #include "server/core/name.h"
 #include "server/core/source_file.h"
 #include "server/core/status_macros.h"
+#include "server/core/version.h"
 #include "server/service/grpc_status.h"
 #include "protos/convert/proto_convert.h"
 #include "server/service/preview_reactor.h"
@@ -271,6 +272,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Stats(
     v1::StatsResponse* response) {
   if (auto* refused = Refused(context, Access::kRead, "Stats")) return refused;
   ToProto(store_->Stats(), store_->options().shm_dir, response);
+  response->set_version(std::string(Version()));
   return Answer(context, "Stats", absl::OkStatus());
 }
 

@@ -11,6 +11,7 @@ matcached server.
 See Client for the API and matcache.errors for the exceptions.
 """
 
+from matcache._version import __version__
 from matcache.client import Client
 from matcache.errors import (
     FailedPreconditionError,

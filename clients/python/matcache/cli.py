@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from matcache import index
+from matcache import __version__, index
 from matcache.channel import (TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV,
                               TOKEN_ENV)
 from matcache.client import ADDRESS_ENV, DEFAULT_ADDRESS, Client
@@ -184,6 +184,8 @@ def _cmd_stats(client, args):
 def _parser():
     parser = argparse.ArgumentParser(
         prog="matcache", description="Talk to a matcached server.")
+    parser.add_argument("--version", action="version",
+                        version=f"matcache {__version__}")
     parser.add_argument(
         "--address",
         help=f"server address, unix:PATH or HOST:PORT (default: "

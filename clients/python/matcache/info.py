@@ -100,6 +100,7 @@ class Stats:
     spare_bytes: int
     peak_used_bytes: int
     spare_pending: bool
+    version: str
     evictions: int
     expirations: int
     loads: int

@@ -1,0 +1,60 @@
+// matcached's limit flags (see flags.h).
+#include <cstdint>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/core/byte_size.h"
+#include "server/matcached/flags.h"
+
+ABSL_FLAG(int32_t, max_receive_message_bytes, 8 << 20,
+          "Largest message a client may send, in bytes (Put data chunks must "
+          "fit; the clients send 2 MiB).");
+ABSL_FLAG(int32_t, max_streams_per_connection, 100,
+          "Calls one client connection may have open at once.");
+ABSL_FLAG(std::string, grpc_memory, "1G",
+          "Memory gRPC may use for all connections and their buffers, with "
+          "an optional K, M, G or T suffix.");
+ABSL_FLAG(int32_t, stream_idle_seconds, 120,
+          "A Put, Read or Preview stream that moves no message for this long "
+          "is cancelled, releasing what it holds.");
+ABSL_FLAG(int32_t, worker_threads, 4,
+          "Threads for blocking work: creating, hashing and removing "
+          "segments, loading sources, and computing previews.");
+
+namespace matcache {
+
+absl::Status ApplyLimitFlags(ServerOptions* options) {
+  options->max_receive_message_bytes =
+      absl::GetFlag(FLAGS_max_receive_message_bytes);
+  if (options->max_receive_message_bytes < (64 << 10)) {
+    return absl::InvalidArgumentError(
+        "--max_receive_message_bytes must be at least 64K");
+  }
+  options->max_concurrent_streams_per_connection =
+      absl::GetFlag(FLAGS_max_streams_per_connection);
+  if (options->max_concurrent_streams_per_connection <= 0) {
+    return absl::InvalidArgumentError(
+        "--max_streams_per_connection must be positive");
+  }
+  absl::StatusOr<int64_t> memory = ParseByteSize(absl::GetFlag(FLAGS_grpc_memory));
+  if (!memory.ok() || *memory < (int64_t{16} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--grpc_memory=", absl::GetFlag(FLAGS_grpc_memory),
+        " is not a size of at least 16M"));
+  }
+  options->grpc_memory_bytes = *memory;
+  if (absl::GetFlag(FLAGS_stream_idle_seconds) <= 0) {
+    return absl::InvalidArgumentError("--stream_idle_seconds must be positive");
+  }
+  options->stream_idle_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_stream_idle_seconds));
+  if (absl::GetFlag(FLAGS_worker_threads) <= 0) {
+    return absl::InvalidArgumentError("--worker_threads must be positive");
+  }
+  options->worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  return absl::OkStatus();
+}
+
+}  // namespace matcache
