@@ -72,8 +72,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
         StagingWrite write,
         store_->BeginWrite(asked.name, asked.shape, asked.dtype,
                            Segment::Prefault::kNo, now + options_.lease,
-                           asked.retention, asked.original_dtype,
-                           /*source=*/"", StagingWriter::kClient));
+                           asked.retention, asked.original_dtype));
     if (context->IsCancelled()) {
       // Nobody will receive the lease: do not hold the space until it expires.
       absl::Status aborted = store_->Abort(write.write_id);
@@ -83,6 +82,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
     const SegmentHeader& header = write.segment->header();
     response->set_lease(write.write_id);
     response->set_path(write.segment->path());
+    response->set_fd_socket(options_.fd_socket);
     response->set_id(header.id.bytes.data(), header.id.bytes.size());
     response->set_data_offset(static_cast<int64_t>(header.data_offset));
     response->set_nbytes(static_cast<int64_t>(header.data_length));
