@@ -15,6 +15,7 @@ from matcache.client import Client
 from matcache.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
+    LocalIOError,
     MatcacheError,
     NotFoundError,
     NotLocalError,
@@ -30,6 +31,7 @@ __all__ = [
     "Client",
     "FailedPreconditionError",
     "InvalidArgumentError",
+    "LocalIOError",
     "MatcacheError",
     "MatrixInfo",
     "NotFoundError",
