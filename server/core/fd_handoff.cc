@@ -127,7 +127,12 @@ absl::StatusOr<int> RequestStagingFd(const std::string& fd_socket,
   };
   sockaddr_un address = {};
   address.sun_family = AF_UNIX;
-  if (fd_socket.empty()) return unavailable("the server names none", 0);
+  if (fd_socket.empty()) {
+    return absl::UnavailableError(
+        "the server named no fd socket (it does only to calls that come "
+        "through its unix socket): its staging file cannot be written from "
+        "here");
+  }
   if (fd_socket.size() >= sizeof(address.sun_path)) {
     return unavailable("path too long", 0);
   }

@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/name.h"
 #include "server/core/npy_file.h"
@@ -82,7 +83,12 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
     const SegmentHeader& header = write.segment->header();
     response->set_lease(write.write_id);
     response->set_path(write.segment->path());
-    response->set_fd_socket(options_.fd_socket);
+    // Only a caller on this host can use it: one that came through a unix
+    // socket. Over TCP the path could name another server's fd socket on
+    // the caller's host.
+    if (absl::StartsWith(context->peer(), "unix:")) {
+      response->set_fd_socket(options_.fd_socket);
+    }
     response->set_id(header.id.bytes.data(), header.id.bytes.size());
     response->set_data_offset(static_cast<int64_t>(header.data_offset));
     response->set_nbytes(static_cast<int64_t>(header.data_length));

@@ -209,6 +209,20 @@ TEST_F(FdHandoffServerTest, ShutdownRemovesTheFdSocket) {
   EXPECT_EQ(errno, ENOENT);
 }
 
+TEST_F(FdHandoffServerTest, OnlyCallsThroughTheUnixSocketAreToldTheFdSocket) {
+  EXPECT_EQ(Create("m", 2).fd_socket(), fd_socket());
+  auto stub = v1::MatrixCache::NewStub(
+      grpc::CreateChannel(tcp_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::CreateRequest request;
+  request.set_name("m");
+  request.add_shape(2);
+  request.set_dtype(v1::DTYPE_INT64);
+  v1::CreateResponse created;
+  ASSERT_TRUE(stub->Create(&context, request, &created).ok());
+  EXPECT_EQ(created.fd_socket(), "");
+}
+
 TEST_F(FdHandoffServerTest, AServerWithoutUnixListenerNamesNoFdSocket) {
   ServerOptions options = Options();
   options.listen = {ListenAddress{false, "", "127.0.0.1:0"}};

@@ -49,8 +49,9 @@ def request_staging_fd(fd_socket, lease, timeout):
     """
     if not fd_socket:
         raise errors.NotLocalError(
-            "the server has no fd socket (no unix listener), so its staging "
-            "files cannot be written from here")
+            "the server named no fd socket (it does only to calls that come "
+            "through its unix socket), so its staging file cannot be written "
+            "from here")
     received = None
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
