@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "protos/convert/proto_convert.h"
+#include "server/core/fd_handoff.h"
 #include "server/core/header.h"
 #include "server/core/posix_error.h"
 #include "server/core/shape.h"
@@ -31,11 +32,14 @@ std::string ResolveAddress(const std::string& address) {
   return from_env != nullptr && *from_env != '\0' ? from_env : kDefaultAddress;
 }
 
-// Opens the staging file of `created` read-write and checks that it is the
-// segment the server created.
-absl::StatusOr<int> OpenStaging(const v1::CreateResponse& created) {
-  const int fd = open(created.path().c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return PosixError(errno, "open", created.path());
+// Gets the staging file of `created` from the server's fd socket (the
+// file is the server's alone: it cannot be opened by path) and checks that
+// it is the segment the server created. UNAVAILABLE if the fd socket cannot
+// be reached from here.
+absl::StatusOr<int> OpenStaging(const v1::CreateResponse& created,
+                                absl::Duration timeout) {
+  ASSIGN_OR_RETURN(const int fd, RequestStagingFd(created.fd_socket(),
+                                                  created.lease(), timeout));
   char page[kHeaderSize];
   absl::StatusOr<SegmentHeader> header =
       pread(fd, page, sizeof(page), 0) == static_cast<ssize_t>(sizeof(page))
@@ -46,14 +50,16 @@ absl::StatusOr<int> OpenStaging(const v1::CreateResponse& created) {
                   header->id.bytes.size()) != created.id()) {
     close(fd);
     return absl::FailedPreconditionError(absl::StrCat(
-        created.path(), " here is not the staging segment the server made"));
+        "the descriptor from ", created.fd_socket(),
+        " is not the staging segment the server made"));
   }
   return fd;
 }
 
 // Copies `nbytes` from `data` into the data area of the open staging file.
 // write() fills the file's (preallocated) pages without mapping them: no
-// page faults, no page-table set-up, no zeroing.
+// page faults, no page-table set-up, no zeroing, and nothing another
+// process does to the file can fault in this one.
 absl::Status WriteStaging(int fd, const v1::CreateResponse& created,
                           const void* data, int64_t nbytes) {
   const char* bytes = static_cast<const char*>(data);
@@ -250,16 +256,17 @@ absl::StatusOr<MatrixInfo> Client::Put(absl::string_view name,
     request.set_dtype(matcache::ToProto(dtype));
     RETURN_IF_ERROR(FromGrpc(stub_->Create(&context, request, &created)));
   }
-  absl::StatusOr<int> fd = OpenStaging(created);
+  absl::StatusOr<int> fd = OpenStaging(created, options_.timeout);
   if (!fd.ok()) {
     Abort(created.lease());
-    // The server's files are not reachable from here: stream instead.
-    if (options_.local == LocalMode::kAuto) {
+    // The server's fd socket is not reachable from here: stream instead.
+    if (options_.local == LocalMode::kAuto && absl::IsUnavailable(fd.status())) {
       return PutStreamed(name, data, shape, dtype, nbytes);
     }
     return fd.status();
   }
   absl::Status written = WriteStaging(*fd, created, data, nbytes);
+  // Before Commit, which refuses while the file is still open for writing.
   close(*fd);
   if (!written.ok()) {
     Abort(created.lease());

@@ -49,7 +49,7 @@ inline constexpr int64_t kStreamChunkBytes = int64_t{4} << 20;
 
 // Whether puts write the segment directly (the server's host) or stream.
 enum class LocalMode {
-  kAuto,    // local when the staging file opens here, else streamed
+  kAuto,    // local when the server's fd socket is reachable, else streamed
   kAlways,  // local or an error
   kNever,   // always streamed
 };
@@ -90,7 +90,11 @@ class Client {
   absl::StatusOr<MappedMatrix> Get(absl::string_view name);
 
   // Publishes product(shape) elements of `dtype` at `data` (C order,
-  // little-endian) as the new version of `name`.
+  // little-endian) as the new version of `name`. Locally (kAuto, kAlways)
+  // the data goes with pwrite into the staging file, whose descriptor the
+  // server hands over on its fd socket (see server/core/fd_handoff.h); the
+  // file is never mapped here. Where that socket cannot be reached, kAuto
+  // streams the data instead and kAlways fails with UNAVAILABLE.
   absl::StatusOr<MatrixInfo> Put(absl::string_view name, const void* data,
                                  absl::Span<const int64_t> shape, DType dtype);
 

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -89,7 +88,8 @@ Segment::Segment(Segment&& other) noexcept
       map_(std::exchange(other.map_, nullptr)),
       map_size_(std::exchange(other.map_size_, 0)),
       writable_(std::exchange(other.writable_, false)),
-      writers_gone_(std::exchange(other.writers_gone_, false)) {}
+      writers_gone_(std::exchange(other.writers_gone_, false)),
+      handed_out_(std::exchange(other.handed_out_, false)) {}
 
 Segment& Segment::operator=(Segment&& other) noexcept {
   if (this != &other) {
@@ -101,6 +101,7 @@ Segment& Segment::operator=(Segment&& other) noexcept {
     map_size_ = std::exchange(other.map_size_, 0);
     writable_ = std::exchange(other.writable_, false);
     writers_gone_ = std::exchange(other.writers_gone_, false);
+    handed_out_ = std::exchange(other.handed_out_, false);
   }
   return *this;
 }
@@ -233,23 +234,40 @@ absl::StatusOr<int> Segment::Reopen(int flags) const {
   return fd;
 }
 
+absl::StatusOr<int> Segment::OpenForWriting() {
+  if (!writable_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, " is frozen or sealed"));
+  }
+  ASSIGN_OR_RETURN(const int fd, Reopen(O_RDWR));
+  handed_out_ = true;
+  return fd;
+}
+
 absl::Status Segment::Freeze() {
   if (writable_) RETURN_IF_ERROR(DropWriteAccess());
   if (writers_gone_) return absl::OkStatus();
   // A read lease is refused while anyone has the file open for writing
   // (a writable mapping included).
   if (fcntl(fd_, F_SETLEASE, F_RDLCK) != 0) {
-    if (errno == EAGAIN) {
+    const int error = errno;
+    if (error == EAGAIN) {
       return absl::FailedPreconditionError(absl::StrCat(
           path_, " is still open for writing in another process (a writer "
-                 "must close and unmap its staging file before Commit); "
-                 "nothing published"));
+                 "must close its staging file before Commit); nothing "
+                 "published"));
     }
-    static std::once_flag warned;
-    std::call_once(warned, [path = path_, error = errno] {
-      LogWarning("cannot check that staging files have no writers left "
-                 "(file leases: %s, e.g. at %s)", std::strerror(error), path);
-    });
+    if (handed_out_) {
+      // A descriptor went to another process and nothing can tell whether
+      // it is closed: publishing could leave it a way to change the data.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot check that no other process still writes ", path_,
+          " (file lease: ", std::strerror(error),
+          "); nothing published. Puts that write the staging file need file "
+          "leases on the shm directory (Linux: /proc/sys/fs/leases-enable "
+          "and a filesystem that has them, such as tmpfs); streamed puts do "
+          "not"));
+    }
   } else {
     fcntl(fd_, F_SETLEASE, F_UNLCK);
   }
@@ -386,8 +404,12 @@ absl::Status Segment::CopyDataFrom(int fd, int64_t offset, int64_t size,
 }
 
 absl::Status Segment::CheckFileSize() const {
+  if (fd_ < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path_, " has no staging file open whose size could be checked"));
+  }
   struct stat st;
-  if (fd_ < 0 || fstat(fd_, &st) != 0) return absl::OkStatus();
+  if (fstat(fd_, &st) != 0) return PosixError(errno, "fstat", path_);
   if (static_cast<size_t>(st.st_size) != map_size_) {
     return absl::DataLossError(absl::StrFormat(
         "%s was resized to %d bytes while staging (expected %d); nothing "

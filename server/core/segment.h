@@ -80,13 +80,24 @@ class Segment {
   // DataChecksum of the data as it is now, on up to `threads` threads.
   uint64_t ComputeChecksum(int threads = 1) const;
 
+  // A new file description of a staging segment's file, open for reading
+  // and writing (close-on-exec), for a writer in another process; the
+  // caller owns it. Not a dup of this segment's own descriptor, so that
+  // Freeze sees it as another writer for as long as any copy of it is open.
+  // FAILED_PRECONDITION once frozen or sealed, or if the path now names
+  // another file.
+  absl::StatusOr<int> OpenForWriting();
+
   // Ends the writing of a staging segment, so that its data can no longer
   // change: takes write permission from everyone but the owner, swaps this
   // process's writable mapping for a read-only one (data() moves), and
-  // checks that no other process still has the file open or mapped for
-  // writing (FAILED_PRECONDITION if one does; the check runs again on the
-  // next call). Where the system offers no file leases that check is
-  // skipped, with a warning.
+  // checks with a file lease that no other process still has the file open
+  // or mapped for writing (FAILED_PRECONDITION if one does; the check runs
+  // again on the next call). Once OpenForWriting has handed out a
+  // descriptor, a check that cannot run (no file leases on this filesystem,
+  // or not allowed) refuses too, with FAILED_PRECONDITION saying why; until
+  // then no other process can have a descriptor of the file (mode 0600) and
+  // the lease only confirms it.
   absl::Status Freeze();
 
   // Publishes a staging segment: freezes it (if not yet), writes the sealed
@@ -97,9 +108,11 @@ class Segment {
   absl::Status Seal(const std::string& published_path, uint64_t generation,
                     uint64_t data_checksum, mode_t mode);
 
-  // DATA_LOSS if the file no longer has the size of header plus data, or
-  // lacks pages (a writer truncated it or punched a hole): reading the
-  // missing part would fault.
+  // DATA_LOSS if the staging file no longer has the size of header plus
+  // data, or lacks pages (a writer truncated it or punched a hole): reading
+  // the missing part would fault. A check that cannot run refuses too:
+  // FAILED_PRECONDITION for a segment with no file open (sealed, or opened
+  // read-only), or fstat's error.
   absl::Status CheckFileSize() const;
 
   // Removes the file's name from the directory. The mapping stays valid.
@@ -128,6 +141,7 @@ class Segment {
   size_t map_size_ = 0;
   bool writable_ = false;  // fd_ and map_ may write: staging, not frozen
   bool writers_gone_ = false;  // Freeze found no other writer
+  bool handed_out_ = false;    // OpenForWriting gave a descriptor away
 };
 
 }  // namespace matcache

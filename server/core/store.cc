@@ -320,8 +320,7 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
                                                absl::Time lease_deadline,
                                                Retention retention,
                                                std::optional<DType> original_dtype,
-                                               absl::string_view source,
-                                               StagingWriter writer) {
+                                               absl::string_view source) {
   ASSIGN_OR_RETURN(SegmentHeader header,
                    MakeStagingHeader(name, shape, dtype, source));
   if (original_dtype.has_value()) header.original_dtype = *original_dtype;
@@ -357,8 +356,7 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   }
   // Not the segment's id (readable in the file): a token of its own.
   const std::string write_id = SegmentId::Random().ToHex();
-  const mode_t mode =
-      writer == StagingWriter::kClient ? options_.staging_mode : 0600;
+  constexpr mode_t mode = 0600;
   absl::StatusOr<Segment> created =
       CreateStagingFile(header, mode, prefault, sequence, std::move(spare));
   if (absl::IsResourceExhausted(created.status()) && options_.spare_bytes > 0) {
@@ -384,7 +382,8 @@ absl::StatusOr<StagingWrite> Store::BeginWrite(absl::string_view name,
   }
   auto shared = std::make_shared<Segment>(*std::move(created));
   staging_.emplace(write_id, StagingEntry{shared, lease_deadline, retention,
-                                          /*committing=*/false});
+                                          /*committing=*/false,
+                                          /*handed_to=*/std::nullopt});
   return StagingWrite{write_id, std::move(shared)};
 }
 
@@ -555,6 +554,28 @@ int Store::DeleteExpired(absl::Time now) {
   absl::Status persisted = PersistRetentionLocked();
   if (!persisted.ok()) LogWarning("retention: %s", persisted.message());
   return static_cast<int>(removed.size());
+}
+
+absl::StatusOr<int> Store::OpenStagingForClient(absl::string_view write_id,
+                                                uid_t uid) {
+  absl::MutexLock lock(&mu_);
+  auto it = staging_.find(write_id);
+  if (it == staging_.end()) return NoSuchWrite(write_id);
+  StagingEntry& entry = it->second;
+  if (entry.committing) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "staging write ", write_id, " is being committed; its file is no "
+        "longer handed out"));
+  }
+  if (entry.handed_to.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the staging file of lease ", write_id, " was handed out already (to "
+        "uid ", *entry.handed_to, "); each lease's file is handed out once"));
+  }
+  // Under the lock: Commit cannot begin freezing the file meanwhile.
+  ASSIGN_OR_RETURN(const int fd, entry.segment->OpenForWriting());
+  entry.handed_to = uid;
+  return fd;
 }
 
 absl::StatusOr<std::shared_ptr<Segment>> Store::TakeForCommit(

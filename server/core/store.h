@@ -2,8 +2,9 @@
 // and the owner of their segment files in one shm directory and namespace.
 //
 // Writes go through a staging segment: BeginWrite creates it, the caller
-// fills its data (through StagingWrite::segment, or by mapping its path),
-// and Commit publishes it atomically (seal, rename, switch the catalogue,
+// fills its data (through StagingWrite::segment, or, in a client process,
+// through the descriptor OpenStagingForClient hands out), and Commit
+// publishes it atomically (seal, rename, switch the catalogue,
 // then unlink the previous generation's name). Readers that hold a segment
 // keep valid pages after a replace or delete.
 //
@@ -43,19 +44,14 @@
 
 namespace matcache {
 
-// Who fills a staging segment: this process, or a client through the
-// segment's path (which gets the group's staging mode so that it can).
-enum class StagingWriter { kThisProcess, kClient };
-
 struct StoreOptions {
   // Directory holding the segment files; normally a tmpfs.
   std::string shm_dir = "/dev/shm";
   // Prefix of every file name; 1-16 characters of [A-Za-z0-9_-].
   std::string name_space = "matcache";
-  // File modes, applied exactly (the umask does not narrow or widen them).
-  // staging_mode applies to segments a client writes; those this process
-  // writes are 0600.
-  mode_t staging_mode = 0600;
+  // Mode of published segments, applied exactly (the umask does not narrow
+  // or widen it). Staging segments are always 0600: a client writes one
+  // through the descriptor OpenStagingForClient hands out, never by path.
   mode_t published_mode = 0400;
   // Group given to every segment file; nullopt: the process's own.
   std::optional<gid_t> group;
@@ -154,15 +150,24 @@ class Store {
   // version's). `original_dtype`, if set, records the dtype the caller put
   // before converting it to the stored `dtype`. `source` names the file the
   // data comes from (see RegisterSource); a put without one replaces the
-  // name's source. `writer` decides the staging file's mode.
+  // name's source. The staging file is mode 0600, this process's alone.
   absl::StatusOr<StagingWrite> BeginWrite(
       absl::string_view name, absl::Span<const int64_t> shape, DType dtype,
       Segment::Prefault prefault = Segment::Prefault::kNo,
       absl::Time lease_deadline = absl::InfiniteFuture(),
       Retention retention = {},
       std::optional<DType> original_dtype = std::nullopt,
-      absl::string_view source = "",
-      StagingWriter writer = StagingWriter::kThisProcess);
+      absl::string_view source = "");
+
+  // Hands out the staging file of `write_id` to the client that fills it:
+  // a new descriptor open for reading and writing (see
+  // Segment::OpenForWriting), which the caller owns, recorded as given to
+  // the user `uid`. Once per write: FAILED_PRECONDITION if handed out
+  // before or being committed; NOT_FOUND if unknown (never begun,
+  // committed, aborted or expired); INVALID_ARGUMENT if malformed. Commit
+  // refuses while any copy of the descriptor is still open.
+  absl::StatusOr<int> OpenStagingForClient(absl::string_view write_id,
+                                           uid_t uid);
 
   // Makes the .npy file at `path` (canonical, see ResolveSourcePath) the
   // source of `name`: the matrix is read from it on first access
@@ -280,6 +285,8 @@ class Store {
     absl::Time lease_deadline;
     Retention retention;
     bool committing = false;
+    // The user OpenStagingForClient handed the file to, if it did.
+    std::optional<uid_t> handed_to;
   };
 
   // `retention` and `sources` are the contents of the namespace's files.

@@ -19,6 +19,9 @@ ABSL_FLAG(std::string, grpc_memory, "1G",
 ABSL_FLAG(int32_t, stream_idle_seconds, 120,
           "A Put, Read or Preview stream that moves no message for this long "
           "is cancelled, releasing what it holds.");
+ABSL_FLAG(int32_t, fd_request_seconds, 2,
+          "A connection to an fd socket that has not sent its lease within "
+          "this long is closed.");
 ABSL_FLAG(int32_t, worker_threads, 4,
           "Threads for blocking work: creating, hashing and removing "
           "segments, loading sources, and computing previews.");
@@ -50,6 +53,11 @@ absl::Status ApplyLimitFlags(ServerOptions* options) {
   }
   options->stream_idle_timeout =
       absl::Seconds(absl::GetFlag(FLAGS_stream_idle_seconds));
+  if (absl::GetFlag(FLAGS_fd_request_seconds) <= 0) {
+    return absl::InvalidArgumentError("--fd_request_seconds must be positive");
+  }
+  options->fd_handoff_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_fd_request_seconds));
   if (absl::GetFlag(FLAGS_worker_threads) <= 0) {
     return absl::InvalidArgumentError("--worker_threads must be positive");
   }

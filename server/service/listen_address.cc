@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -14,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/core/fd_handoff.h"
 #include "server/core/posix_error.h"
 #include "server/core/status_macros.h"
 
@@ -33,7 +35,9 @@ absl::StatusOr<ListenAddress> ParseOne(absl::string_view entry) {
     if (!absl::StartsWith(rest, "/")) {
       return BadAddress(entry, "is not an absolute socket path");
     }
-    if (rest.size() >= sizeof(sockaddr_un::sun_path)) {
+    // Its fd socket, beside it, takes a suffix more.
+    if (rest.size() + std::strlen(kFdSocketSuffix) >=
+        sizeof(sockaddr_un::sun_path)) {
       return BadAddress(entry, "is longer than a unix socket path may be");
     }
     address.is_unix = true;

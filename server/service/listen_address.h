@@ -22,7 +22,8 @@ struct ListenAddress {
 
 // Parses a comma-separated list of "unix:/ABSOLUTE/PATH" and "HOST:PORT"
 // ("[::1]:7470" for IPv6; port 0 picks a free one). INVALID_ARGUMENT naming
-// the bad entry; an empty list is also refused.
+// the bad entry (a unix path must leave room for the fd socket's suffix,
+// see FdSocketPath); an empty list is also refused.
 absl::StatusOr<std::vector<ListenAddress>> ParseListenAddresses(
     absl::string_view list);
 
@@ -37,7 +38,7 @@ absl::Status PrepareUnixSocketPath(const std::string& path,
                                    std::optional<gid_t> group);
 
 // Gives the socket file `path` (made by this process) mode 0600, or `group`
-// and mode 0660.
+// and mode 0660: the gRPC sockets and the fd sockets beside them alike.
 absl::Status SecureUnixSocket(const std::string& path,
                               std::optional<gid_t> group);
 

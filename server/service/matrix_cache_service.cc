@@ -79,8 +79,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
         StagingWrite write,
         store_->BeginWrite(asked.name, asked.shape, asked.dtype,
                            Segment::Prefault::kNo, now + options_.lease,
-                           asked.retention, asked.original_dtype,
-                           /*source=*/"", StagingWriter::kClient));
+                           asked.retention, asked.original_dtype));
     if (context->IsCancelled()) {
       // Nobody will receive the lease: do not hold the space until it expires.
       absl::Status aborted = store_->Abort(write.write_id);
@@ -90,6 +89,12 @@ grpc::ServerUnaryReactor* MatrixCacheService::Create(
     const SegmentHeader& header = write.segment->header();
     response->set_lease(write.write_id);
     response->set_path(write.segment->path());
+    // Only a caller on this host can use it: one that came through a unix
+    // socket. Over TCP the path could name another server's fd socket on
+    // the caller's host.
+    if (absl::StartsWith(context->peer(), "unix:")) {
+      response->set_fd_socket(options_.fd_socket);
+    }
     response->set_id(header.id.bytes.data(), header.id.bytes.size());
     response->set_data_offset(static_cast<int64_t>(header.data_offset));
     response->set_nbytes(static_cast<int64_t>(header.data_length));

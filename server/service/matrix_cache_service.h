@@ -32,6 +32,10 @@ struct ServiceOptions {
   int preview_threads = 2;
   // Canonical directory Load sources must be in; empty disables Load.
   std::string data_dir;
+  // The fd socket (see server/core/fd_handoff.h) a Create's caller gets its
+  // staging file from, named in CreateResponse.fd_socket to callers that
+  // came through a unix socket; empty if none.
+  std::string fd_socket;
   // Tokens callers must present.
   AccessPolicy access;
 };

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/fd_handoff.h"
 #include "server/core/logging.h"
 #include "server/core/source_file.h"
 #include "server/core/posix_error.h"
@@ -78,12 +79,16 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
   for (const ListenAddress& address : options.listen) {
     if (address.is_unix) {
       RETURN_IF_ERROR(PrepareUnixSocketPath(address.unix_path, options.group));
+      RETURN_IF_ERROR(
+          PrepareUnixSocketPath(FdSocketPath(address.unix_path), options.group));
+      if (options.service.fd_socket.empty()) {
+        options.service.fd_socket = FdSocketPath(address.unix_path);
+      }
     }
   }
   ASSIGN_OR_RETURN(std::string access_token_file, RequireAccessToken(&options));
   if (options.group.has_value()) {
     options.store.group = options.group;
-    options.store.staging_mode = 0660;
     options.store.published_mode = 0440;
   }
   if (!options.service.data_dir.empty()) {
@@ -136,6 +141,18 @@ std::shared_ptr<grpc::ServerCredentials> MatcacheServer::CredentialsFor(
 }
 
 absl::Status MatcacheServer::StartGrpc() {
+  FdHandoffOptions handoff;
+  for (const ListenAddress& address : options_.listen) {
+    if (address.is_unix) handoff.paths.push_back(FdSocketPath(address.unix_path));
+  }
+  if (!handoff.paths.empty()) {
+    // Before the first Create can name them.
+    handoff.group = options_.group;
+    handoff.max_connections = options_.fd_handoff_max_connections;
+    handoff.request_timeout = options_.fd_handoff_timeout;
+    ASSIGN_OR_RETURN(fd_server_,
+                     FdHandoffServer::Start(store_.get(), std::move(handoff)));
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -170,11 +187,13 @@ absl::Status MatcacheServer::StartGrpc() {
     if (ports[i] != 0) continue;
     if (server_ != nullptr) server_->Shutdown();
     server_ = nullptr;
+    fd_server_ = nullptr;
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options_.listen[i].uri,
         ": another process may be using it, or it is no address of this host"));
   }
   if (server_ == nullptr) {
+    fd_server_ = nullptr;
     return absl::UnavailableError("gRPC could not start the server");
   }
   for (size_t i = 0; i < options_.listen.size(); ++i) {
@@ -191,6 +210,7 @@ absl::Status MatcacheServer::StartGrpc() {
     if (!secured.ok()) {
       server_->Shutdown();
       server_ = nullptr;
+      fd_server_ = nullptr;
       return secured;
     }
   }
@@ -283,6 +303,8 @@ void MatcacheServer::Shutdown() {
     shutting_down.join();
     server_->Wait();
   }
+  // After the calls: a put still running may fetch its staging file.
+  fd_server_.reset();
   pool_.reset();  // runs whatever is still queued, then joins
   // Staging files go with the store; published segments stay.
   store_.reset();

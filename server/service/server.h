@@ -1,6 +1,7 @@
 // MatcacheServer: a running matcached: the store, the worker pool, the gRPC
-// server with the v1 service, health checking and reflection, and the
-// sweeper that aborts expired leases.
+// server with the v1 service, health checking and reflection, the fd
+// sockets that hand staging files to their writers, and the sweeper that
+// aborts expired leases.
 #ifndef MATCACHE_SERVER_SERVICE_SERVER_H_
 #define MATCACHE_SERVER_SERVICE_SERVER_H_
 
@@ -21,6 +22,7 @@
 #include "absl/time/time.h"
 #include "server/core/store.h"
 #include "server/service/call_counter.h"
+#include "server/service/fd_handoff_server.h"
 #include "server/service/listen_address.h"
 #include "server/service/matrix_cache_service.h"
 #include "server/service/stream_watchdog.h"
@@ -63,10 +65,15 @@ struct ServerOptions {
   absl::Duration keepalive_time = absl::Seconds(60);
   absl::Duration keepalive_timeout = absl::Seconds(20);
   absl::Duration min_client_ping_interval = absl::Seconds(10);
-  // Group whose members may use the unix sockets and read the segments
-  // (staging 0660, published 0440, socket 0660 in a 0750 directory);
-  // nullopt: the server's user only (0600, 0400, 0600 in 0700).
+  // Group whose members may use the unix sockets (gRPC and fd sockets
+  // 0660 in a 0750 directory) and read the published segments (0440);
+  // nullopt: the server's user only (0600 in 0700, 0400). Staging segments
+  // are 0600 either way: their writers get a descriptor from the fd socket.
   std::optional<gid_t> group;
+  // The fd sockets (see FdHandoffServer): connections served at once, and
+  // how long one may take to send its lease.
+  int fd_handoff_max_connections = 64;
+  absl::Duration fd_handoff_timeout = absl::Seconds(2);
   // TLS for TCP listeners; nullopt: plaintext.
   std::optional<TlsOptions> tls;
   // Without token files (service.access) nor client certificates, kToken
@@ -99,8 +106,8 @@ class MatcacheServer {
 
   // Stops accepting calls, lets in-flight calls finish for up to
   // shutdown_grace, cancels the rest, closes every connection (an idle one
-  // does not delay it), and removes every staging file. Published matrices
-  // stay. Idempotent.
+  // does not delay it), closes and removes the fd sockets, and removes
+  // every staging file. Published matrices stay. Idempotent.
   void Shutdown();
 
  private:
@@ -124,6 +131,7 @@ class MatcacheServer {
   StreamWatchdog watchdog_;
   CallCounter calls_;
   std::unique_ptr<MatrixCacheService> service_;
+  std::unique_ptr<FdHandoffServer> fd_server_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> addresses_;
   std::string access_token_file_;

@@ -1,10 +1,12 @@
 #include "server/core/segment.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
@@ -51,6 +54,35 @@ int Wait(pid_t pid) {
   int status = 0;
   EXPECT_EQ(waitpid(pid, &status, 0), pid);
   return status;
+}
+
+// Removes CAP_LEASE from this process's effective capabilities; false if
+// the kernel refused.
+bool DropLeaseCapability() {
+  __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  data[CAP_LEASE / 32].effective &= ~(1u << (CAP_LEASE % 32));
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
+// In a child process that may not take file leases on `segment`'s file
+// (it belongs to another user, and CAP_LEASE is dropped): 0 if Freeze
+// succeeds, 10 if it refuses because it cannot check for writers, 20 for
+// any other outcome.
+int FreezeWithoutLeases(Segment& segment) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (!DropLeaseCapability()) _exit(30);
+    const absl::Status frozen = segment.Freeze();
+    if (frozen.ok()) _exit(0);
+    _exit(absl::IsFailedPrecondition(frozen) &&
+                  absl::StrContains(frozen.message(), "cannot check")
+              ? 10
+              : 20);
+  }
+  const int status = Wait(pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 class SegmentTest : public ::testing::Test {
@@ -277,6 +309,74 @@ TEST_F(SegmentTest, FreezeTakesWritePermissionFromEveryoneButTheOwner) {
   ASSERT_EQ(stat(segment->path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
   EXPECT_EQ(segment->mutable_data(), nullptr);
+}
+
+TEST_F(SegmentTest, OpenForWritingHandsOutADescriptionOfItsOwn) {
+  absl::StatusOr<Segment> segment =
+      Segment::Create(PathOf("m.1.staging.shm"), Header({kCount}, DType::kInt64),
+                      0600, Segment::Prefault::kNo);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  absl::StatusOr<int> writer = segment->OpenForWriting();
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  EXPECT_EQ(fcntl(*writer, F_GETFL) & O_ACCMODE, O_RDWR);
+  EXPECT_EQ(fcntl(*writer, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  const std::vector<int64_t> values = Iota();
+  ASSERT_EQ(pwrite(*writer, values.data(), kCount * 8, kHeaderSize), kCount * 8);
+  // Open, it keeps the segment from being frozen; closed, it is gone.
+  absl::Status frozen = segment->Freeze();
+  EXPECT_EQ(frozen.code(), absl::StatusCode::kFailedPrecondition) << frozen;
+  EXPECT_THAT(frozen.message(), HasSubstr("still open for writing"));
+  close(*writer);
+  ASSERT_TRUE(segment->Freeze().ok());
+  EXPECT_EQ(std::memcmp(segment->data(), values.data(), kCount * 8), 0);
+  absl::StatusOr<int> again = segment->OpenForWriting();
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SegmentTest, FreezeRefusesAHandedOutFileWhenLeasesCannotBeTaken) {
+  if (geteuid() != 0) GTEST_SKIP() << "not root: cannot give the file away";
+  absl::StatusOr<Segment> segment =
+      Segment::Create(PathOf("m.1.staging.shm"), Header({8}, DType::kInt8),
+                      0600, Segment::Prefault::kNo);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  absl::StatusOr<int> writer = segment->OpenForWriting();
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  close(*writer);
+  // Leases need the file's owner or CAP_LEASE, which the child drops.
+  ASSERT_EQ(chown(segment->path().c_str(), 65534, static_cast<gid_t>(-1)), 0);
+  EXPECT_EQ(FreezeWithoutLeases(*segment), 10);
+  // Here, with leases, the check runs and finds no writer.
+  EXPECT_TRUE(segment->Freeze().ok());
+}
+
+TEST_F(SegmentTest, FreezeOfAFileNeverHandedOutNeedsNoLease) {
+  if (geteuid() != 0) GTEST_SKIP() << "not root: cannot give the file away";
+  absl::StatusOr<Segment> segment =
+      Segment::Create(PathOf("m.1.staging.shm"), Header({8}, DType::kInt8),
+                      0600, Segment::Prefault::kNo);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  ASSERT_EQ(chown(segment->path().c_str(), 65534, static_cast<gid_t>(-1)), 0);
+  EXPECT_EQ(FreezeWithoutLeases(*segment), 0);
+}
+
+TEST_F(SegmentTest, CheckFileSizeRefusesWhatItCannotCheck) {
+  absl::StatusOr<Segment> segment =
+      Segment::Create(PathOf("m.3.staging.shm"), Header({kCount}, DType::kInt64),
+                      0600, Segment::Prefault::kNo);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  EXPECT_TRUE(segment->CheckFileSize().ok());
+  absl::StatusOr<int> writer = segment->OpenForWriting();
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_EQ(ftruncate(*writer, kHeaderSize), 0);
+  close(*writer);
+  ASSERT_TRUE(segment->Freeze().ok());
+  EXPECT_EQ(segment->CheckFileSize().code(), absl::StatusCode::kDataLoss);
+
+  absl::StatusOr<Segment> sealed =
+      Segment::OpenReadOnly(Publish(), Segment::Verify::kHeaderOnly);
+  ASSERT_TRUE(sealed.ok()) << sealed.status();
+  const absl::Status checked = sealed->CheckFileSize();
+  EXPECT_EQ(checked.code(), absl::StatusCode::kFailedPrecondition) << checked;
 }
 
 TEST_F(SegmentTest, UnlinkKeepsTheMappingValid) {

@@ -125,6 +125,44 @@ TEST_F(StoreTest, CommitRefusesAStagingFileStillOpenForWriting) {
   EXPECT_EQ(store->Stats().used_bytes, 0);
 }
 
+TEST_F(StoreTest, AStagingFileIsHandedOutOnceAndCommitWaitsForItsClose) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<StagingWrite> write = store->BeginWrite("m", {8}, DType::kUInt8);
+  ASSERT_TRUE(write.ok()) << write.status();
+  absl::StatusOr<int> fd = store->OpenStagingForClient(write->write_id, 4242);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  absl::StatusOr<int> again = store->OpenStagingForClient(write->write_id, 7);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("handed out already (to uid 4242)"));
+  EXPECT_EQ(store->OpenStagingForClient(std::string(32, 'a'), 7).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->OpenStagingForClient("guess", 7).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  ASSERT_EQ(pwrite(*fd, "abcdefgh", 8, kHeaderSize), 8);
+  close(*fd);
+  absl::StatusOr<MatrixInfo> info = store->Commit(write->write_id);
+  ASSERT_TRUE(info.ok()) << info.status();
+  absl::StatusOr<std::shared_ptr<const Segment>> published = store->Acquire("m");
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(std::string((*published)->data(), 8), "abcdefgh");
+  EXPECT_EQ(store->OpenStagingForClient(write->write_id, 7).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, CommitRefusesWhileAHandedOutStagingFileIsOpen) {
+  std::unique_ptr<Store> store = OpenStore();
+  absl::StatusOr<StagingWrite> write = store->BeginWrite("m", {8}, DType::kUInt8);
+  ASSERT_TRUE(write.ok()) << write.status();
+  absl::StatusOr<int> fd = store->OpenStagingForClient(write->write_id, 0);
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  absl::Status committed = store->Commit(write->write_id).status();
+  close(*fd);
+  EXPECT_EQ(committed.code(), absl::StatusCode::kFailedPrecondition) << committed;
+  EXPECT_THAT(SegmentFiles(), IsEmpty());
+  EXPECT_EQ(store->Stats().used_bytes, 0);
+}
+
 TEST_F(StoreTest, CommitRefusesAStagingFileWithAHole) {
   std::unique_ptr<Store> store = OpenStore();
   absl::StatusOr<StagingWrite> write =

@@ -22,6 +22,7 @@ EXPIRY_LIMIT = 10
 
 _CREATE = """
     import grpc, os, sys, time
+    import stagingfd
     from matcache.v1 import matcache_pb2 as pb, matcache_pb2_grpc as pb_grpc
     channel = grpc.insecure_channel(os.environ["MATCACHE_ADDRESS"])
     created = pb_grpc.MatrixCacheStub(channel).Create(pb.CreateRequest(
@@ -29,11 +30,12 @@ _CREATE = """
     print("created", created.path, flush=True)
 """
 
-# After Create, writes the staging file in 64 pieces, slowly, and stops
+# After Create, gets the staging file from the fd socket, writes it in 64
+# pieces, slowly (with pwrite, or through a mapping of its own), and stops
 # half-way (until a line arrives on stdin) so that the kill lands there.
 _SLOW_WRITERS = {
     "pwrite": """
-        fd = os.open(created.path, os.O_RDWR)
+        fd = stagingfd.open_staging(created)
         piece = created.nbytes // 64
         for i in range(64):
             os.pwrite(fd, bytes([7]) * piece, created.data_offset + i * piece)
@@ -45,7 +47,7 @@ _SLOW_WRITERS = {
     """,
     "mmap": """
         import mmap
-        fd = os.open(created.path, os.O_RDWR)
+        fd = stagingfd.open_staging(created)
         m = mmap.mmap(fd, created.data_offset + created.nbytes)
         piece = created.nbytes // 64
         for i in range(64):

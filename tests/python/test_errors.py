@@ -1,11 +1,14 @@
 """Every error class comes from a real failing call."""
 
+import errno
+import os
 import time
 
 import numpy as np
 import pytest
 
 import matcache
+from matcache import handoff
 
 
 @pytest.mark.parametrize("call", ["get", "info", "delete"])
@@ -81,3 +84,40 @@ def test_unreachable_server_is_unavailable_quickly():
             c.info("x")
     assert time.monotonic() - start < 5
     assert address in str(raised.value)
+
+
+def test_a_failed_write_of_the_staging_file_is_a_matcache_error(
+        server, client, name, monkeypatch):
+    real_pwrite = os.pwrite
+
+    def failing(fd, data, offset):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".staging.shm"):
+            raise OSError(errno.EFAULT, os.strerror(errno.EFAULT))
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", failing)
+    with pytest.raises(matcache.LocalIOError) as raised:
+        client.put(name, np.arange(10.0))
+    assert isinstance(raised.value, matcache.MatcacheError)
+    assert raised.value.errno == errno.EFAULT
+    assert "write staging segment" in str(raised.value)
+    with pytest.raises(matcache.NotFoundError):
+        client.info(name)
+    # The lease was given back at once, not left to expire.
+    assert client.stats().staging_count == 0
+    assert server.staging_files() == []
+
+
+def test_a_refused_descriptor_is_a_matcache_error(server, client, name,
+                                                  monkeypatch):
+    # The server is asked for another lease than the Create's: NOT_FOUND,
+    # and the put's own lease is given back.
+    real = handoff.request_staging_fd
+    monkeypatch.setattr(handoff, "request_staging_fd",
+                        lambda path, lease, timeout: real(path, "0" * 32,
+                                                          timeout))
+    with pytest.raises(matcache.NotFoundError) as raised:
+        client.put(name, np.arange(10.0))
+    assert "no staging write" in str(raised.value)
+    assert client.stats().staging_count == 0
+    assert server.staging_files() == []

@@ -119,3 +119,46 @@ def test_get_maps_the_whole_matrix_without_a_copy(client, name):
     assert mapping_of(got) == ("r--s", inode, path)
     assert mapping_of(got[-1:]) == ("r--s", inode, path)
     assert np.array_equal(got, data)
+
+
+def _staging_mappings():
+    """Lines of /proc/self/maps mapping a staging segment, or any file
+    shared and writable."""
+    with open("/proc/self/maps") as maps:
+        return [line for line in maps
+                if ".staging.shm" in line or line.split()[1][1::2] == "ws"]
+
+
+@pytest.mark.parametrize("kind", ["contiguous", "cast", "strided",
+                                  "big-endian"])
+def test_a_local_put_writes_without_mapping_the_staging_file(
+        client, name, monkeypatch, kind):
+    base = np.arange(6 * 700, dtype=np.float64).reshape(6, 700)
+    array, store_dtype = {
+        "contiguous": (base, None), "cast": (base, "float32"),
+        "strided": (base[::-2, 3:], None),
+        "big-endian": (base.astype(">f8").T, None)}[kind]
+    seen = {"staging": set(), "mapped": []}
+    real_pwrite = os.pwrite
+
+    def pwrite(fd, data, offset):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if target.endswith(".staging.shm"):
+            seen["staging"].add(target)
+        seen["mapped"] += _staging_mappings()
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    with matcache.Client(client.address, local=True) as local:
+        info = local.put(name, array, store_dtype=store_dtype)
+    monkeypatch.undo()
+
+    assert len(seen["staging"]) == 1, "not written through a staging file"
+    assert seen["mapped"] == [] and _staging_mappings() == []
+    assert not any(os.readlink(f"/proc/self/fd/{fd}").endswith(".staging.shm")
+                   for fd in os.listdir("/proc/self/fd")
+                   if os.path.exists(f"/proc/self/fd/{fd}"))
+    want = array.astype(store_dtype or "<f8")
+    got = client.get(name)
+    assert info.dtype == want.dtype and got.dtype == want.dtype
+    assert np.array_equal(got, want)

@@ -76,9 +76,9 @@ def servers():
 
 @pytest.fixture(scope="session")
 def os_users():
-    """{"member": OsUser, "outsider": OsUser}, created if missing (and left
-    for later runs); skips the test (with the reason) unless run as root,
-    fails it where a tool to create them is missing."""
+    """{"member": OsUser, "writer": OsUser, "outsider": OsUser}, created if
+    missing (and left for later runs); skips the test (with the reason)
+    unless run as root, fails it where a tool to create them is missing."""
     if os.geteuid() != 0:
         pytest.skip(osusers.NEEDS_ROOT)
     missing = osusers.missing_tool()
@@ -89,6 +89,7 @@ def os_users():
     client_dir = osusers.new_client_dir()
     try:
         yield {"member": osusers.OsUser(osusers.MEMBER, client_dir),
+               "writer": osusers.OsUser(osusers.WRITER, client_dir),
                "outsider": osusers.OsUser(osusers.OUTSIDER, client_dir)}
     finally:
         shutil.rmtree(client_dir, ignore_errors=True)
@@ -97,6 +98,12 @@ def os_users():
 @pytest.fixture
 def member(os_users):
     return os_users["member"]
+
+
+@pytest.fixture
+def writer(os_users):
+    """A second member of the group, whose puts `member` attacks."""
+    return os_users["writer"]
 
 
 @pytest.fixture

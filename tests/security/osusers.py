@@ -1,6 +1,7 @@
 """Real OS users for the security tests, and running probe.py as one.
 
-The group GROUP and the users MEMBER (in GROUP) and OUTSIDER (not) are
+The group GROUP and the users MEMBER and WRITER (in GROUP) and OUTSIDER
+(not) are
 system users without a home or a login shell, each with a primary group of
 its own name. ensure() creates whatever is missing and leaves them for later
 runs: removing them at the end would pull them from under a run going on at
@@ -19,10 +20,13 @@ from publiccopy import public_copy
 
 GROUP = "mctest"
 MEMBER = "mctest-member"
+# A second member, to play the writer whose put MEMBER must not touch.
+WRITER = "mctest-writer"
 OUTSIDER = "mctest-outsider"
 _TESTS = pathlib.Path(__file__).resolve().parents[1]
 # What probe.py needs besides matcache.
-_HELPERS = [_TESTS / "security" / "probe.py", _TESTS / "python" / "procmaps.py"]
+_HELPERS = [_TESTS / "security" / "probe.py", _TESTS / "python" / "procmaps.py",
+            _TESTS / "python" / "stagingfd.py"]
 
 
 NEEDS_ROOT = ("creating OS users (groupadd, useradd) needs root; run the "
@@ -70,9 +74,10 @@ def _ensure_user(name, extra_groups):
 
 
 def ensure():
-    """Creates GROUP, MEMBER and OUTSIDER where missing."""
+    """Creates GROUP, MEMBER, WRITER and OUTSIDER where missing."""
     _ensure_group(GROUP)
     _ensure_user(MEMBER, [GROUP])
+    _ensure_user(WRITER, [GROUP])
     _ensure_user(OUTSIDER, [])
 
 

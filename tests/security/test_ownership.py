@@ -26,9 +26,9 @@ def _mode_and_group(path):
 
 
 def _layout(server, name):
-    """{what: (mode, gid)} of the socket, its directory, a staging segment
-    (Created, then Aborted) and a published segment; also asserts the
-    server's user owns the segments."""
+    """{what: (mode, gid)} of the socket, its directory, the fd socket
+    beside it, a staging segment (Created, then Aborted) and a published
+    segment; also asserts the server's user owns the segments."""
     with grpc.insecure_channel(server.address) as channel:
         stub = pb_grpc.MatrixCacheStub(channel)
         created = stub.Create(pb.CreateRequest(
@@ -40,8 +40,12 @@ def _layout(server, name):
         path = client.put(name, np.arange(10.0)).path
     assert staging_owner == os.stat(path).st_uid == os.geteuid()
     assert stat.S_ISSOCK(os.lstat(server.socket).st_mode)
+    fd_socket = f"{server.socket}.fds"
+    assert created.fd_socket == fd_socket
+    assert stat.S_ISSOCK(os.lstat(fd_socket).st_mode)
     return {"socket": _mode_and_group(server.socket),
             "socket dir": _mode_and_group(server.socket.parent),
+            "fd socket": _mode_and_group(fd_socket),
             "staging": staging, "published": _mode_and_group(path)}
 
 
@@ -51,18 +55,22 @@ def test_without_group_everything_is_private(servers, name, umask):
     server.start(umask=umask)
     modes = {what: mode for what, (mode, _) in _layout(server, name).items()}
     assert modes == {"socket": 0o600, "socket dir": 0o700,
-                     "staging": 0o600, "published": 0o400}
+                     "fd socket": 0o600, "staging": 0o600,
+                     "published": 0o400}
 
 
 @pytest.mark.parametrize("umask", _UMASKS)
-def test_group_gets_read_access_and_writes_staging_only(servers, os_users,
-                                                        name, umask):
+def test_group_gets_the_sockets_and_read_access_but_no_staging_file(
+        servers, os_users, name, umask):
     server = servers.new("--group", GROUP)
     server.start(umask=umask)
     gid = grp.getgrnam(GROUP).gr_gid
+    # A staging file is the server's alone: its writer gets a descriptor
+    # from the fd socket, nobody else any access.
     assert _layout(server, name) == {
         "socket": (0o660, gid), "socket dir": (0o750, gid),
-        "staging": (0o660, gid), "published": (0o440, gid)}
+        "fd socket": (0o660, gid), "staging": (0o600, gid),
+        "published": (0o440, gid)}
 
 
 def test_member_maps_and_reads_but_cannot_change_a_segment(servers, member,

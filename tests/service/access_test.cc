@@ -13,6 +13,7 @@
 #include "clients/cpp/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/fd_handoff.h"
 #include "tests/support/server_test_base.h"
 
 namespace matcache {
@@ -111,6 +112,7 @@ TEST_F(AccessTest, WithoutGroupEverythingIsPrivate) {
   StartServer(Options());
   EXPECT_EQ(ModeOf(socket_dir_.path()), 0700);
   EXPECT_EQ(ModeOf(socket_path()), 0600);
+  EXPECT_EQ(ModeOf(FdSocketPath(socket_path())), 0600);
   auto client = Connect("");
   absl::StatusOr<MatrixInfo> put = client->Put("m", xt::xarray<double>{1.5});
   ASSERT_TRUE(put.ok()) << put.status();
@@ -138,6 +140,9 @@ TEST_F(AccessTest, GroupGetsTheSocketAndReadOnlySegments) {
   EXPECT_EQ(GroupOf(socket_dir_.path()), group);
   EXPECT_EQ(ModeOf(socket_path()), 0660);
   EXPECT_EQ(GroupOf(socket_path()), group);
+  // The fd socket beside it is the group's as much.
+  EXPECT_EQ(ModeOf(FdSocketPath(socket_path())), 0660);
+  EXPECT_EQ(GroupOf(FdSocketPath(socket_path())), group);
 
   auto stub = NewStub();
   grpc::ClientContext context;
@@ -147,8 +152,11 @@ TEST_F(AccessTest, GroupGetsTheSocketAndReadOnlySegments) {
   create.set_dtype(v1::DTYPE_INT8);
   v1::CreateResponse created;
   ASSERT_TRUE(stub->Create(&context, create, &created).ok());
-  EXPECT_EQ(ModeOf(created.path()), 0660);
+  // The staging file is the server's alone even so: its writer gets a
+  // descriptor from the fd socket.
+  EXPECT_EQ(ModeOf(created.path()), 0600);
   EXPECT_EQ(GroupOf(created.path()), group);
+  EXPECT_EQ(created.fd_socket(), FdSocketPath(socket_path()));
   grpc::ClientContext commit_context;
   v1::CommitRequest commit;
   commit.set_lease(created.lease());
@@ -190,6 +198,7 @@ TEST_F(AccessTest, MissingParentsOfTheSocketDirectoryCanBePassed) {
   EXPECT_EQ(ModeOf(parent), 0755);
   EXPECT_EQ(ModeOf(parent + "/matcache"), 0700);
   EXPECT_EQ(ModeOf(socket), 0600);
+  EXPECT_EQ(ModeOf(FdSocketPath(socket)), 0600);
 }
 
 TEST_F(AccessTest, RefusesASocketDirectoryOpenToEveryone) {

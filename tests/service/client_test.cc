@@ -26,11 +26,12 @@ using ::testing::HasSubstr;
 
 class ClientTest : public matcache::testing::ServerTestBase {
  protected:
-  // Over TCP on the port the kernel chose (localhost:0): local mapping works
-  // all the same, since the segments are on this host.
-  std::unique_ptr<Client> Connect(LocalMode local = LocalMode::kAuto) {
+  // A client over TCP, or over the unix socket: the zero-copy put needs
+  // the fd socket, which only calls through the unix socket are told of.
+  std::unique_ptr<Client> Connect(LocalMode local = LocalMode::kAuto,
+                                  bool unix_socket = false) {
     ClientOptions options;
-    options.address = tcp_address();
+    options.address = unix_socket ? unix_address() : tcp_address();
     options.token_file = access_token_file();
     options.local = local;
     return Client::Connect(options);
@@ -75,7 +76,7 @@ TEST_F(ClientTest, MappingOutlivesReplaceAndDelete) {
 }
 
 TEST_F(ClientTest, StreamedPutEqualsLocalPut) {
-  auto local = Connect(LocalMode::kAlways);
+  auto local = Connect(LocalMode::kAlways, /*unix_socket=*/true);
   auto streamed = Connect(LocalMode::kNever);
   // 3 MiB: more than one 2 MiB chunk.
   xt::xarray<int64_t> matrix = xt::arange<int64_t>(3 << 17);
@@ -86,6 +87,9 @@ TEST_F(ClientTest, StreamedPutEqualsLocalPut) {
   EXPECT_EQ(a->checksum, b->checksum);
   EXPECT_EQ(a->shape, b->shape);
   EXPECT_EQ(*local->Get("streamed")->View<int64_t>(), matrix);
+  // Over TCP the server names no fd socket: a local put is impossible.
+  EXPECT_EQ(Connect(LocalMode::kAlways)->Put("tcp", matrix).status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 TEST_F(ClientTest, EveryDTypeRoundTrips) {

@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/fd_handoff.h"
 #include "tests/support/server_test_base.h"
 
 namespace matcache {
@@ -113,14 +114,14 @@ TEST_F(ServerTest, CreateWriteCommitPublishesWhatTheClientWrote) {
   EXPECT_THAT(created.path(), HasSubstr(".staging.shm"));
   EXPECT_GT(created.lease_expires().seconds(), absl::ToUnixSeconds(absl::Now()) - 1);
 
-  const int fd = open(created.path().c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  void* map = mmap(nullptr, 4096 + 48, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ASSERT_NE(map, MAP_FAILED);
+  EXPECT_EQ(created.fd_socket(), socket_dir_.path() + "/m.sock.fds");
+
+  absl::StatusOr<int> fd =
+      RequestStagingFd(created.fd_socket(), created.lease(), absl::Seconds(5));
+  ASSERT_TRUE(fd.ok()) << fd.status();
   const std::vector<int64_t> values = Iota(6, 10);
-  std::memcpy(static_cast<char*>(map) + 4096, values.data(), 48);
-  munmap(map, 4096 + 48);
-  close(fd);
+  ASSERT_EQ(pwrite(*fd, values.data(), 48, 4096), 48);
+  close(*fd);
 
   grpc::ClientContext commit_context;
   v1::CommitRequest commit;

@@ -16,6 +16,7 @@ from matcache.client import Client
 from matcache.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
+    LocalIOError,
     MatcacheError,
     NotFoundError,
     NotLocalError,
@@ -31,6 +32,7 @@ __all__ = [
     "Client",
     "FailedPreconditionError",
     "InvalidArgumentError",
+    "LocalIOError",
     "MatcacheError",
     "MatrixInfo",
     "NotFoundError",

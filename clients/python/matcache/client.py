@@ -10,7 +10,7 @@ import os
 import grpc
 import numpy as np
 
-from matcache import channel, dtypes, errors, index, segment, wire
+from matcache import channel, dtypes, errors, handoff, index, segment, wire
 from matcache.info import MatrixInfo, Stats
 from matcache.v1 import matcache_pb2 as pb
 from matcache.v1 import matcache_pb2_grpc as pb_grpc
@@ -40,7 +40,8 @@ _MAP_ATTEMPTS = 8
 
 
 def _translating_errors(method):
-    """Turns every grpc.RpcError escaping `method` into a MatcacheError."""
+    """Turns every grpc.RpcError and OSError escaping `method` into a
+    MatcacheError."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -48,6 +49,10 @@ def _translating_errors(method):
             return method(self, *args, **kwargs)
         except grpc.RpcError as e:
             raise errors.from_rpc_error(e, self.address) from None
+        except errors.MatcacheError:
+            raise
+        except OSError as e:
+            raise errors.from_os_error(e, method.__name__) from e
 
     return wrapper
 
@@ -91,7 +96,8 @@ class Client:
     UnauthenticatedError (a PermissionDeniedError: the server wants a token
     and got none), FailedPreconditionError, UnavailableError (server
     unreachable, or a TLS handshake that failed), StatusError (any other
-    status).
+    status), LocalIOError (an OSError too: a system call of the client's
+    own failed, writing a staging file say).
     """
 
     def __init__(self, address=None, local=None, timeout=DEFAULT_TIMEOUT,
@@ -150,10 +156,15 @@ class Client:
         MatrixInfo.original_dtype then tells the dtype that was put.
 
         Locally the data is written straight into the staging file the
-        server creates. When this process cannot open that file for writing
-        (not in the server's group, another host or container, a read-only
-        mount), the client gives the staging file back (Abort) and streams
-        the data instead, unless local=True (then NotLocalError).
+        server creates, with pwrite through a descriptor the server hands
+        over on its fd socket (the file is never mapped here: nothing another
+        process does to it can fault in this one). A C-contiguous array of
+        the stored dtype is written straight from its buffer; any other is
+        converted block by block. When this process cannot reach the fd
+        socket (not in the server's group, another host or container, a TCP
+        address of a server without unix socket) or the server is busy, the
+        client gives the staging file back (Abort) and streams the data
+        instead, unless local=True (then NotLocalError).
         """
         array = np.asarray(array)
         original = dtypes.to_proto(array.dtype)
@@ -176,8 +187,15 @@ class Client:
                              **retention),
             timeout=self.timeout)
         try:
-            segment.fill_staging(created.path, created.id, created.data_offset,
-                                 created.nbytes, array, dtype)
+            fd = handoff.request_staging_fd(created.fd_socket, created.lease,
+                                            self.timeout)
+            try:
+                segment.fill_staging(fd, created.path, created.id,
+                                     created.data_offset, created.nbytes,
+                                     array, dtype)
+            finally:
+                # Before Commit, which refuses while it is open for writing.
+                os.close(fd)
             return MatrixInfo.from_proto(self._stub.Commit(
                 pb.CommitRequest(lease=created.lease), timeout=self.timeout))
         except BaseException:

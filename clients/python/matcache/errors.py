@@ -6,6 +6,8 @@ PermissionError) let callers catch them the way they would catch the
 equivalent failure of a dict or a file.
 """
 
+import errno as errno_module
+
 import grpc
 
 
@@ -66,9 +68,21 @@ class StatusError(MatcacheError):
 
 
 class NotLocalError(MatcacheError):
-    """A segment cannot be mapped from this process (another host or
-    container, no access, or the file is not the version the server named).
+    """A segment cannot be mapped, or a staging file written, from this
+    process (another host or container, no access, the server's fd socket
+    out of reach or busy, or the file is not the version the server named).
     Raised only when local access was demanded with local=True."""
+
+
+class LocalIOError(MatcacheError, OSError):
+    """A system call of the client itself failed (writing a staging file,
+    talking to the server's fd socket, opening or mapping a segment). Also
+    an OSError: `errno` and `strerror` tell which failure, `code` is None."""
+
+    def __init__(self, message, errno=None, strerror=None):
+        super().__init__(message)
+        self.errno = errno
+        self.strerror = strerror
 
 
 _BY_CODE = {
@@ -80,6 +94,23 @@ _BY_CODE = {
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
 }
+
+
+# Which MatcacheError each status code raises (StatusError for the others).
+BY_CODE = _BY_CODE
+
+# Failures of the client's own system calls that mean "does not fit".
+_NO_SPACE = (errno_module.ENOSPC, errno_module.EDQUOT)
+
+
+def from_os_error(error, what):
+    """Returns the MatcacheError for the OSError `error` of the client's own
+    work on `what` (a phrase naming it): ResourceExhaustedError when the
+    filesystem is full, else LocalIOError with the same errno."""
+    message = f"{what}: {error.strerror or error}"
+    if error.errno in _NO_SPACE:
+        return ResourceExhaustedError(message)
+    return LocalIOError(message, error.errno, error.strerror)
 
 
 def from_rpc_error(error, address):

@@ -2,9 +2,11 @@
 
 A segment file starts with a 4 KiB header (layout in server/core/header.h)
 followed by C-ordered little-endian data at a page-aligned offset. A client
-uses a file only if it can open it and the header's id is the one the server
-named; otherwise the segment is not local (NotLocalError) and the caller
-streams instead.
+maps a published file only if it can open it and the header's id is the one
+the server named; otherwise the segment is not local (NotLocalError) and the
+caller streams instead. Staging files are never opened by path nor mapped:
+the client writes them with pwrite through the descriptor the server hands
+over (matcache.handoff).
 """
 
 import errno
@@ -14,7 +16,7 @@ import os
 
 import numpy as np
 
-from matcache.errors import MatcacheError, NotLocalError
+from matcache.errors import MatcacheError, NotLocalError, from_os_error
 
 HEADER_SIZE = 4096
 MAGIC = b"MATCACHE"
@@ -23,8 +25,6 @@ _STATE = slice(12, 16)
 _ID = slice(16, 32)
 _NOT_LOCAL_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM,
                      errno.EROFS)
-# Linux 5.14+; older kernels answer EINVAL and the copy faults pages in.
-_MADV_POPULATE_WRITE = 23
 
 
 def _open(path, flags):
@@ -86,23 +86,9 @@ def map_published(info):
     return array.reshape(info.shape)
 
 
-def _populate(mapping, offset, length):
-    try:
-        mapping.madvise(_MADV_POPULATE_WRITE, offset, length)
-    except OSError as e:
-        if e.errno != errno.EINVAL:
-            raise
-
-
-def _copy_into(mapping, offset, array, dtype):
-    target = np.frombuffer(mapping, dtype=dtype, count=array.size,
-                           offset=offset).reshape(array.shape)
-    try:
-        # "unsafe" as astype: the put may store another dtype on purpose.
-        np.copyto(target, array, casting="unsafe")
-    finally:
-        # The mapping can only be closed once no array exports it.
-        del target
+# Bytes converted per pwrite when the array is not already the stored
+# bytes: a bounded buffer, whatever the matrix's size.
+BLOCK_BYTES = 4 << 20
 
 
 def _write_all(fd, data, offset):
@@ -112,24 +98,58 @@ def _write_all(fd, data, offset):
         written += os.pwrite(fd, data[written:], offset + written)
 
 
-def fill_staging(path, segment_id, data_offset, nbytes, array, dtype):
-    """Writes `array` into a staging segment file, in one copy: with write()
-    when it is C-contiguous and already of `dtype`, else through a mapping
-    that converts layout and byte order on the way.
+def _blocks(array, max_elements):
+    """Yields sub-arrays of `array` that cover it in C order, each of at
+    most `max_elements` elements."""
+    if array.size <= max_elements:
+        yield array
+        return
+    row = array.size // array.shape[0]
+    if row <= max_elements:
+        step = max_elements // row
+        for start in range(0, array.shape[0], step):
+            yield array[start:start + step]
+    else:
+        for part in array:
+            yield from _blocks(part, max_elements)
+
+
+def _write_converted(fd, array, dtype, offset):
+    """Writes `array` as C-ordered `dtype` at `offset` of `fd`, converting
+    one block at a time into a buffer of BLOCK_BYTES."""
+    buffer = np.empty(max(1, BLOCK_BYTES // dtype.itemsize), dtype=dtype)
+    for block in _blocks(array, buffer.size):
+        converted = buffer[:block.size]
+        # "unsafe" as astype: the put may store another dtype on purpose.
+        np.copyto(converted.reshape(block.shape), block, casting="unsafe")
+        data = memoryview(converted.view(np.uint8))
+        _write_all(fd, data, offset)
+        offset += len(data)
+
+
+def fill_staging(fd, path, segment_id, data_offset, nbytes, array, dtype):
+    """Writes `array` into the staging segment open as `fd`, with pwrite
+    only: the file is never mapped here, so nothing another process does to
+    it (truncating it, say) can fault in this one. A C-contiguous array of
+    `dtype` goes in one pwrite loop straight from its buffer; any other
+    layout, byte order or dtype is converted block by block into a bounded
+    buffer, each block then written.
 
     Args:
-        path, segment_id, data_offset, nbytes: from the CreateResponse.
+        fd: the staging file's descriptor (from matcache.handoff); the
+            caller closes it.
+        path, segment_id, data_offset, nbytes: from the CreateResponse
+            (`path` only names the file in messages).
         array: the data; any layout and byte order of `dtype`'s kind.
         dtype: the little-endian dtype stored (the copy converts to it and
             to C order).
 
-    Raises NotLocalError if the file cannot be opened here or is not the
-    segment the server created; MatcacheError if it is too short to hold the
-    data.
+    Raises NotLocalError if `fd` is not the segment the server created;
+    MatcacheError if the file is too short to hold the data; LocalIOError
+    (or ResourceExhaustedError) if a system call fails.
     """
     _element_count(array.shape, dtype, nbytes)
     length = max(data_offset + nbytes, HEADER_SIZE)
-    fd = _open(path, os.O_RDWR)
     try:
         _check_header(fd, path, segment_id, want_sealed=False)
         size = os.fstat(fd).st_size
@@ -143,12 +163,9 @@ def fill_staging(path, segment_id, data_offset, nbytes, array, dtype):
             # no page faults, no page-table set-up, no zeroing.
             _write_all(fd, memoryview(array.reshape(-1).view(np.uint8)),
                        data_offset)
-            return
-        mapping = mmap.mmap(fd, length)
-    finally:
-        os.close(fd)
-    try:
-        _populate(mapping, data_offset, nbytes)
-        _copy_into(mapping, data_offset, array, dtype)
-    finally:
-        mapping.close()
+        else:
+            _write_converted(fd, array, dtype, data_offset)
+    except OSError as e:
+        if isinstance(e, MatcacheError):
+            raise
+        raise from_os_error(e, f"write staging segment {path}") from e
