@@ -9,7 +9,7 @@ Modules, one concern each:
     samples      Measurement: repeated values of one quantity, and timing
     servers      matcached, redis-server and a huge-page tmpfs, each
                  started for the run and always cleaned up
-    shm_hack     the multiprocessing.shared_memory hack of DESIGN.md §1
+    shm_hack     the multiprocessing.shared_memory hack of docs/architecture.md §1
     resp         a minimal Redis client that reads into numpy buffers
     environment  all of those for one run, torn down together
     memory       a process's resident memory, sampled over time

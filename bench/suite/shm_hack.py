@@ -1,5 +1,5 @@
-"""The multiprocessing.shared_memory hack that matcache replaces (DESIGN.md
-§1): the creator copies a matrix into a /dev/shm segment and patches the
+"""The multiprocessing.shared_memory hack that matcache replaces
+(docs/architecture.md §1): the creator copies a matrix into a /dev/shm segment and patches the
 resource tracker so the segment outlives it; readers attach by name, with
 shape and dtype known out of band, and get a writable view."""
 
@@ -33,7 +33,7 @@ def attached(name, shape, dtype):
     and `dtype`, valid until the context exits."""
     segment = shared_memory.SharedMemory(name=name)
     # Python registers attaching processes too; without this, the reader's
-    # exit would unlink the segment (the bug of DESIGN.md §1).
+    # exit would unlink the segment (the bug of docs/architecture.md §1).
     resource_tracker.unregister(segment._name, "shared_memory")
     array = np.ndarray(shape, dtype, buffer=segment.buf)
     try:

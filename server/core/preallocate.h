@@ -1,5 +1,5 @@
 // Preallocation of file space, so that nobody touching a mapped page of the
-// file can die of SIGBUS for lack of space (DESIGN §5 rule 1).
+// file can die of SIGBUS for lack of space (docs/architecture.md §5 rule 1).
 #ifndef MATCACHE_SERVER_CORE_PREALLOCATE_H_
 #define MATCACHE_SERVER_CORE_PREALLOCATE_H_
 

@@ -1,4 +1,5 @@
-// Recovery of a store's segments from the files alone (DESIGN §5 rule 4).
+// Recovery of a store's segments from the files alone
+// (docs/architecture.md §5 rule 4).
 #ifndef MATCACHE_SERVER_CORE_RECOVERY_H_
 #define MATCACHE_SERVER_CORE_RECOVERY_H_
 

@@ -1,5 +1,5 @@
 // Recovery after a simulated crash: the files a killed server could leave
-// behind, repaired by the next Store::Open exactly as DESIGN §5 rule 4 says.
+// behind, repaired by the next Store::Open exactly as docs/architecture.md §5 rule 4 says.
 #include "server/core/recovery.h"
 
 #include <fcntl.h>

@@ -69,7 +69,7 @@ class Server(ServerProcess):
         return DirState(self.segment_dir, self.namespace)
 
 
-# <name>.<generation>.shm, with a valid matrix name (DESIGN §3).
+# <name>.<generation>.shm, with a valid matrix name (docs/architecture.md §3).
 _PUBLISHED = r"(?!\.)[A-Za-z0-9_.-]{1,200}\.[1-9][0-9]*\.shm"
 
 

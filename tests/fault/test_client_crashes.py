@@ -1,6 +1,6 @@
 """kill -9 of a client at the moments that matter: a writer's lease expires
 and its staging file goes, a reader's death changes nothing for anybody, a
-cut Put stream publishes nothing (DESIGN §4 and §5 rule 5)."""
+cut Put stream publishes nothing (docs/architecture.md §4 and §5 rule 5)."""
 
 import os
 import signal

@@ -1,7 +1,7 @@
 """Segments corrupted while the server is down: recovery quarantines what
 does not validate (renamed to <file>.quarantined, logged, counted in Stats)
 and never serves it; data that no longer matches its checksum is caught
-only with --verify_on_recover, which is off by default (DESIGN §5 rule 4)."""
+only with --verify_on_recover, which is off by default (docs/architecture.md §5 rule 4)."""
 
 import os
 

@@ -1,7 +1,7 @@
 """kill -9 of the server at every crash point (MATCACHE_CRASH_POINT) loses no
 published matrix, leaves the interrupted operation done or not done as the
 README's list of crash points says for that point (one outcome each), and
-leaks no file after the next start (DESIGN §5 rules 3-5).
+leaks no file after the next start (docs/architecture.md §5 rules 3-5).
 
 Each case: publish a baseline (several names, one replaced twice), stop
 cleanly, restart with the crash point set, run the operation that reaches

@@ -1,5 +1,5 @@
 """A full tmpfs is an error at creation (RESOURCE_EXHAUSTED), never a SIGBUS
-later, never a leftover file or lost space (DESIGN §5 rule 1). Needs root
+later, never a leftover file or lost space (docs/architecture.md §5 rule 1). Needs root
 to mount a 64 MiB tmpfs; skipped (with the reason) otherwise."""
 
 import os

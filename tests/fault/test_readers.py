@@ -1,6 +1,6 @@
 """Readers never fault and never see half a matrix, whatever happens to the
 name they read; a server restart or crash leaves their arrays valid and
-keeps serving the same files, zero-copy (DESIGN §3, §5 rules 1-3)."""
+keeps serving the same files, zero-copy (docs/architecture.md §3, §5 rules 1-3)."""
 
 import os
 import signal
