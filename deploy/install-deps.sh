@@ -11,6 +11,8 @@ readonly PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev xtensor-dev libxsimd-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # HTTP gateway: the server library, metrics, JSON
+  libmicrohttpd-dev prometheus-cpp-dev nlohmann-json3-dev
   # Python client, stubs and tests
   python3 python3-grpcio python3-numpy python3-protobuf python3-pytest
   python3-hypothesis
@@ -18,6 +20,8 @@ readonly PACKAGES=(
   redis-server python3-matplotlib
   # Security tests: certificates for TLS
   openssl
+  # HTTP tests: promtool and a real Prometheus to scrape the gateway
+  prometheus
   # Sanitizer and fuzz build (build-asan): clang, its sanitizer and libFuzzer
   # runtimes, and llvm-symbolizer for readable reports
   clang-14 libclang-rt-14-dev llvm-14

@@ -93,7 +93,7 @@ def matcached(binary, shm_parent, data_dir=None, cpus=None, extra_args=()):
     # so that every peer measures the same plain calls.
     command = [binary, "--listen", f"{unix},{tcp}", "--shm_dir", str(shm_dir),
                "--namespace", namespace, "--max_bytes", "0",
-               "--tcp_auth", "none"]
+               "--tcp_auth", "none", "--http_listen", "127.0.0.1:0"]
     if data_dir is not None:
         command += ["--data_dir", str(data_dir)]
     command += extra_args

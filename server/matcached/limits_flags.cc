@@ -1,6 +1,7 @@
 // matcached's limit flags (see flags.h).
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,16 @@ ABSL_FLAG(int32_t, stream_idle_seconds, 120,
 ABSL_FLAG(int32_t, fd_request_seconds, 2,
           "A connection to an fd socket that has not sent its lease within "
           "this long is closed.");
+ABSL_FLAG(int32_t, http_connections, 256,
+          "HTTP connections each gateway address serves at once; more are "
+          "refused.");
+ABSL_FLAG(int32_t, http_connections_per_ip, 64,
+          "HTTP connections one client address may have open at once.");
+ABSL_FLAG(int32_t, http_timeout_seconds, 30,
+          "An HTTP connection that moves no byte for this long is closed.");
+ABSL_FLAG(std::string, http_connection_memory, "64K",
+          "Memory of one HTTP connection, with an optional K or M suffix: its "
+          "request line and headers must fit (431 or 414 beyond).");
 ABSL_FLAG(int32_t, worker_threads, 4,
           "Threads for blocking work: creating, hashing and removing "
           "segments, loading sources, and computing previews.");
@@ -58,6 +69,29 @@ absl::Status ApplyLimitFlags(ServerOptions* options) {
   }
   options->fd_handoff_timeout =
       absl::Seconds(absl::GetFlag(FLAGS_fd_request_seconds));
+  for (const auto& [flag, value] :
+       {std::pair<const char*, int32_t>{"http_connections",
+                                        absl::GetFlag(FLAGS_http_connections)},
+        {"http_connections_per_ip", absl::GetFlag(FLAGS_http_connections_per_ip)},
+        {"http_timeout_seconds", absl::GetFlag(FLAGS_http_timeout_seconds)}}) {
+    if (value <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, " must be positive"));
+    }
+  }
+  options->http.connections = static_cast<unsigned>(absl::GetFlag(FLAGS_http_connections));
+  options->http.connections_per_ip =
+      static_cast<unsigned>(absl::GetFlag(FLAGS_http_connections_per_ip));
+  options->http.timeout_seconds =
+      static_cast<unsigned>(absl::GetFlag(FLAGS_http_timeout_seconds));
+  absl::StatusOr<int64_t> connection_memory =
+      ParseByteSize(absl::GetFlag(FLAGS_http_connection_memory));
+  if (!connection_memory.ok() || *connection_memory < (int64_t{8} << 10) ||
+      *connection_memory > (int64_t{16} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http_connection_memory=", absl::GetFlag(FLAGS_http_connection_memory),
+        " is not a size between 8K and 16M"));
+  }
+  options->http.connection_memory_bytes = static_cast<size_t>(*connection_memory);
   if (absl::GetFlag(FLAGS_worker_threads) <= 0) {
     return absl::InvalidArgumentError("--worker_threads must be positive");
   }

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
 #include "server/matcached/flags.h"
 #include "server/service/listen_address.h"
 
@@ -12,6 +13,10 @@ ABSL_FLAG(std::string, listen, "unix:/tmp/matcache/matcached.sock,127.0.0.1:7470
           "for TCP (port 0 picks a free port). The default listens on "
           "loopback only.");
 
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:7471",
+          "Comma-separated HOST:PORT addresses of the HTTP gateway (/healthz, "
+          "/readyz, /metrics); port 0 picks a free port. Empty: no HTTP.");
+
 namespace matcache {
 
 absl::Status ApplyListeningFlags(ServerOptions* options) {
@@ -19,6 +24,8 @@ absl::Status ApplyListeningFlags(ServerOptions* options) {
       ParseListenAddresses(absl::GetFlag(FLAGS_listen));
   if (!listen.ok()) return listen.status();
   options->listen = *std::move(listen);
+  options->http.listen =
+      absl::StrSplit(absl::GetFlag(FLAGS_http_listen), ',', absl::SkipEmpty());
   return absl::OkStatus();
 }
 

@@ -88,6 +88,9 @@ int Run() {
   const Store& store = (*server)->store();
   const MountInfo mount = MountInfoOf(store.options().shm_dir);
   LogInfo("matcached serving on %s", absl::StrJoin((*server)->addresses(), ", "));
+  if (!(*server)->http_addresses().empty()) {
+    LogInfo("HTTP gateway on %s", absl::StrJoin((*server)->http_addresses(), ", "));
+  }
   if (!(*server)->access_token_file().empty()) {
     LogInfo("TCP calls need the access token in %s",
             (*server)->access_token_file());

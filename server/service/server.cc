@@ -113,6 +113,8 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
   RETURN_IF_ERROR(server->Preload());
   server->StartPersisting();
   RETURN_IF_ERROR(server->StartGrpc());
+  RETURN_IF_ERROR(server->StartHttp());
+  if (server->gateway_ != nullptr) server->gateway_->SetReady(true);
   return server;
 }
 
@@ -122,6 +124,8 @@ MatcacheServer::MatcacheServer(ServerOptions options, std::unique_ptr<Store> sto
       pool_(std::make_unique<WorkerPool>(options_.worker_threads,
                                          options_.max_queued_work)),
       watchdog_(options_.stream_idle_timeout),
+      metrics_(store_.get()),
+      calls_(&metrics_),
       service_(std::make_unique<MatrixCacheService>(
           store_.get(), pool_.get(), &watchdog_, options_.service)) {}
 
@@ -282,12 +286,23 @@ void MatcacheServer::Sweep() {
   }
 }
 
+absl::Status MatcacheServer::StartHttp() {
+  if (options_.http.listen.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(gateway_, Gateway::Start(options_.http, &metrics_));
+  return absl::OkStatus();
+}
+
+std::vector<std::string> MatcacheServer::http_addresses() const {
+  return gateway_ != nullptr ? gateway_->addresses() : std::vector<std::string>();
+}
+
 void MatcacheServer::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
   }
+  if (gateway_ != nullptr) gateway_->SetReady(false);
   if (sweeper_.joinable()) sweeper_.join();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
@@ -303,6 +318,7 @@ void MatcacheServer::Shutdown() {
     shutting_down.join();
     server_->Wait();
   }
+  gateway_.reset();
   // After the calls: a put still running may fetch its staging file.
   fd_server_.reset();
   pool_.reset();  // runs whatever is still queued, then joins

@@ -21,6 +21,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/core/store.h"
+#include "server/http/gateway.h"
+#include "server/http/http_server.h"
+#include "server/metrics/metrics.h"
 #include "server/service/call_counter.h"
 #include "server/service/fd_handoff_server.h"
 #include "server/service/listen_address.h"
@@ -83,6 +86,8 @@ struct ServerOptions {
   TcpAuth tcp_auth = TcpAuth::kToken;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // The HTTP gateway; no listen address: none.
+  HttpServerOptions http;
   // Every *.npy file here becomes the source of a matrix named after its
   // stem, at start (read on first access). Empty: none.
   std::string preload_dir;
@@ -100,6 +105,9 @@ class MatcacheServer {
 
   // The addresses being served, with the chosen port for "HOST:0".
   const std::vector<std::string>& addresses() const { return addresses_; }
+  // The HTTP gateway's addresses, with the chosen port for "HOST:0"; empty
+  // without one.
+  std::vector<std::string> http_addresses() const;
   // The file holding the access token TCP calls need; empty if none.
   const std::string& access_token_file() const { return access_token_file_; }
   Store& store() { return *store_; }
@@ -113,6 +121,8 @@ class MatcacheServer {
  private:
   MatcacheServer(ServerOptions options, std::unique_ptr<Store> store);
   absl::Status StartGrpc();
+  // Starts the HTTP gateway on options_.http.listen, if any.
+  absl::Status StartHttp();
   // Registers the *.npy files of options_.preload_dir as sources.
   absl::Status Preload();
   // With a persist_dir: persists every publication in the background and
@@ -129,10 +139,12 @@ class MatcacheServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<WorkerPool> pool_;
   StreamWatchdog watchdog_;
+  Metrics metrics_;
   CallCounter calls_;
   std::unique_ptr<MatrixCacheService> service_;
   std::unique_ptr<FdHandoffServer> fd_server_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Gateway> gateway_;
   std::vector<std::string> addresses_;
   std::string access_token_file_;
 

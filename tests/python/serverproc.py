@@ -28,6 +28,7 @@ PROMISED_STOP_SECONDS = 5 + 2
 STOP_SECONDS = 20
 _SETPRIV = shutil.which("setpriv")
 _SERVING = re.compile(r"matcached serving on (.*)")
+_HTTP = re.compile(r"HTTP gateway on (.*)")
 
 
 def die_with_us(command):
@@ -62,9 +63,9 @@ class ServerProcess:
 
     def command(self, extra=()):
         """The server's command line, with `extra` flags for one run."""
-        return [MATCACHED, "--listen", ",".join(self.listen), "--shm_dir",
-                str(self.shm_dir), "--namespace", self.namespace, *self.args,
-                *extra]
+        return [MATCACHED, "--listen", ",".join(self.listen), "--http_listen",
+                "127.0.0.1:0", "--shm_dir", str(self.shm_dir), "--namespace",
+                self.namespace, *self.args, *extra]
 
     def log(self):
         """What every run of the server wrote to stderr."""
@@ -186,6 +187,17 @@ class ServerProcess:
         if st.st_uid == os.geteuid() and not st.st_mode & 0o022:
             return self.shm_dir
         return self.shm_dir / self.namespace
+
+    def http_address(self):
+        """The HOST:PORT of the HTTP gateway the latest run logged (waits
+        up to STARTUP_SECONDS for the line, AssertionError)."""
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while (match := _HTTP.search(self.run_log())) is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"matcached logged no HTTP address:\n{self.run_log()}")
+            time.sleep(0.02)
+        return match[1].split(",")[0].strip()
 
     def staging_files(self):
         """Names of the staging segment files in segment_dir."""

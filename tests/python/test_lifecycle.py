@@ -11,6 +11,7 @@ import pytest
 
 import matcache
 from serverproc import ServerProcess
+from stalled import stalled_put
 from matcache.v1 import matcache_pb2 as pb
 from matcache.v1 import matcache_pb2_grpc as pb_grpc
 
@@ -136,27 +137,6 @@ def test_sigterm_lets_a_running_put_finish(start_server):
         assert np.array_equal(c.get("late"), data)
 
 
-def _stalled_put(address, started):
-    """A Put stream that sends its header and one chunk, then nothing: the
-    server's shutdown gives it the whole grace period."""
-    def requests():
-        yield pb.PutRequest(header=pb.PutHeader(
-            name="stalled", shape=[1 << 20], dtype=pb.DTYPE_UINT8))
-        yield pb.PutRequest(data=bytes(1000))
-        started.set()
-        threading.Event().wait(60)
-
-    def put():
-        with grpc.insecure_channel(address) as channel:
-            try:
-                pb_grpc.MatrixCacheStub(channel).Put(requests(), timeout=60)
-            except grpc.RpcError:
-                pass  # cancelled by the shutdown, as it should be
-    thread = threading.Thread(target=put, daemon=True)
-    thread.start()
-    return thread
-
-
 def _second_server(srv, workdir, *args):
     """Another server on the same directory and namespace as `srv`, with a
     socket of its own in `workdir`."""
@@ -169,7 +149,7 @@ def test_a_restart_waits_for_the_server_still_exiting(start_server, tmp_path):
     with matcache.Client(srv.address) as c:
         c.put("kept", np.arange(5.0))
     started = threading.Event()
-    _stalled_put(srv.address, started)
+    stalled_put(srv.address, started)
     assert started.wait(10)
     srv.process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 10

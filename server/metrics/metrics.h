@@ -1,0 +1,53 @@
+// Metrics: what matcached exposes to Prometheus. Store-wide figures are read
+// from Store::Stats at each scrape, so they are never stale; requests are
+// counted, timed and their response bytes summed by the transports as they
+// finish. No label ever holds a matrix name (their number is unbounded).
+//
+// Thread-safe. `store` must outlive the Metrics.
+#ifndef MATCACHE_SERVER_METRICS_METRICS_H_
+#define MATCACHE_SERVER_METRICS_METRICS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "prometheus/collectable.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "server/core/store.h"
+
+namespace matcache {
+
+class Metrics {
+ public:
+  explicit Metrics(const Store* store);
+
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Counts a finished request: `transport` "grpc" or "http", `method` the
+  // RPC or route name (a fixed set, never a matrix name), `code` its status
+  // (a gRPC code name or an HTTP status), `seconds` from start to finish.
+  void CountRequest(absl::string_view transport, absl::string_view method,
+                    absl::string_view code, double seconds);
+
+  // Counts `bytes` of response bodies sent over `transport`.
+  void CountSentBytes(absl::string_view transport, int64_t bytes);
+
+  // Every metric in Prometheus's text exposition format.
+  std::string Scrape() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<const prometheus::Collectable> collector_;  // the store's
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Family<prometheus::Counter>& sent_bytes_;
+};
+
+}  // namespace matcache
+
+#endif  // MATCACHE_SERVER_METRICS_METRICS_H_
