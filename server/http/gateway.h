@@ -2,11 +2,14 @@
 // (--http_listen): GET /healthz (200 "ok" while the process serves),
 // GET /readyz (200 once the store is open and every listener is up, else
 // 503) and GET /metrics (Prometheus text format), all open without a
-// token. Errors are application/problem+json (RFC 9457): an unknown route
+// token; GET /v1/matrices[?prefix=P&start_after=S&limit=N] and
+// GET /v1/matrices/{name}: MatrixInfo as JSON, with an ETag, behind the
+// same access policy as TCP gRPC calls. Errors are application/problem+json
+// (RFC 9457) with the gRPC code beside the HTTP status: an unknown route
 // 404, a wrong method 405 with Allow. Every request is counted in the
 // Metrics.
 //
-// Thread-safe. `metrics` must outlive the gateway.
+// Thread-safe. `store`, `access` and `metrics` must outlive the gateway.
 #ifndef MATCACHE_SERVER_HTTP_GATEWAY_H_
 #define MATCACHE_SERVER_HTTP_GATEWAY_H_
 
@@ -16,6 +19,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/access/access_policy.h"
+#include "server/core/store.h"
 #include "server/http/http_server.h"
 #include "server/metrics/metrics.h"
 
@@ -26,7 +32,8 @@ class Gateway {
   // Starts serving on options.listen; HttpServer::Start's errors. Not ready
   // until SetReady(true).
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
-      HttpServerOptions options, Metrics* metrics);
+      HttpServerOptions options, const Store* store, const AccessPolicy* access,
+      Metrics* metrics);
 
   // What /readyz answers from now on.
   void SetReady(bool ready) { ready_.store(ready); }
@@ -37,10 +44,16 @@ class Gateway {
   }
 
  private:
-  explicit Gateway(Metrics* metrics) : metrics_(metrics) {}
+  Gateway(const Store* store, const AccessPolicy* access, Metrics* metrics)
+      : store_(store), access_(access), metrics_(metrics) {}
   HttpResponse Handle(const HttpRequest& request) const;
   HttpResponse Route(const HttpRequest& request, std::string* method) const;
+  HttpResponse ListMatrices(const HttpRequest& request) const;
+  HttpResponse DescribeMatrix(const HttpRequest& request,
+                              absl::string_view name) const;
 
+  const Store* const store_;
+  const AccessPolicy* const access_;
   Metrics* const metrics_;
   std::atomic<bool> ready_{false};
   std::unique_ptr<HttpServer> server_;
@@ -50,6 +63,12 @@ class Gateway {
 // `detail`, and the gRPC code name (e.g. "NOT_FOUND") that says the same.
 HttpResponse Problem(int status, const std::string& detail,
                      const std::string& grpc_code);
+
+// The problem response for a non-OK `status`: NOT_FOUND 404,
+// INVALID_ARGUMENT 400, RESOURCE_EXHAUSTED 507, PERMISSION_DENIED 403,
+// UNAUTHENTICATED 401 (with WWW-Authenticate: Bearer), FAILED_PRECONDITION
+// 409, UNAVAILABLE 503, anything else 500.
+HttpResponse ProblemFor(const absl::Status& status);
 
 }  // namespace matcache
 

@@ -92,6 +92,10 @@ MHD_Result Dispatch(void* cls, MHD_Connection* connection, const char* url,
           connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
     request.authorization = authorization;
   }
+  if (const char* etags = MHD_lookup_connection_value(
+          connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH)) {
+    request.if_none_match = etags;
+  }
   const HttpResponse answer = handler(request);
   MHD_Response* response = MHD_create_response_from_buffer(
       answer.body.size(), const_cast<char*>(answer.body.data()),

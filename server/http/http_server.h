@@ -27,8 +27,9 @@ struct HttpRequest {
   std::string method;  // "GET", "PUT", ...
   std::string path;    // without the query
   std::map<std::string, std::string> query;
-  // The Authorization header, if sent.
+  // The Authorization and If-None-Match headers, if sent.
   std::optional<std::string> authorization;
+  std::optional<std::string> if_none_match;
 };
 
 struct HttpResponse {

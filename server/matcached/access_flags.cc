@@ -11,7 +11,7 @@
 #include "server/core/logging.h"
 #include "server/core/status_macros.h"
 #include "server/core/unix_group.h"
-#include "server/service/access_policy.h"
+#include "server/access/access_policy.h"
 
 ABSL_FLAG(std::string, group, "",
           "Group whose members may use the unix sockets and map the matrices: "

@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "matcache/v1/matcache.grpc.pb.h"
 #include "server/core/store.h"
-#include "server/service/access_policy.h"
+#include "server/access/access_policy.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 

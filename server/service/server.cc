@@ -19,7 +19,7 @@
 #include "server/core/source_file.h"
 #include "server/core/posix_error.h"
 #include "server/core/status_macros.h"
-#include "server/service/access_token.h"
+#include "server/access/access_token.h"
 
 namespace matcache {
 namespace {
@@ -40,7 +40,9 @@ absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir,
 // the access token beside the first unix socket; returns its file, or ""
 // if TCP needs no such token.
 absl::StatusOr<std::string> RequireAccessToken(ServerOptions* options) {
+  // The HTTP gateway's listeners are TCP too.
   const bool any_tcp =
+      !options->http.listen.empty() ||
       std::any_of(options->listen.begin(), options->listen.end(),
                   [](const ListenAddress& address) { return !address.is_unix; });
   const bool mutual_tls = options->tls.has_value() && !options->tls->client_ca.empty();
@@ -288,7 +290,8 @@ void MatcacheServer::Sweep() {
 
 absl::Status MatcacheServer::StartHttp() {
   if (options_.http.listen.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(gateway_, Gateway::Start(options_.http, &metrics_));
+  ASSIGN_OR_RETURN(gateway_, Gateway::Start(options_.http, store_.get(),
+                                             &options_.service.access, &metrics_));
   return absl::OkStatus();
 }
 

@@ -80,9 +80,9 @@ struct ServerOptions {
   // TLS for TCP listeners; nullopt: plaintext.
   std::optional<TlsOptions> tls;
   // Without token files (service.access) nor client certificates, kToken
-  // makes TCP calls need the token kept in access.token beside the first
-  // unix socket, made at the first start (a TCP listener without a unix
-  // socket is then refused).
+  // makes TCP calls, gRPC and the HTTP gateway's data requests alike, need
+  // the token kept in access.token beside the first unix socket, made at
+  // the first start (a TCP listener without a unix socket is then refused).
   TcpAuth tcp_auth = TcpAuth::kToken;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);

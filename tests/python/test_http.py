@@ -181,3 +181,80 @@ def test_a_real_prometheus_scrapes_the_gateway(gateway):
         prometheus.terminate()
         prometheus.wait(30)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _json(address, path, token=None, etag=None):
+    """(status, headers, parsed body or None) of a GET with `token`."""
+    request = urllib.request.Request(f"http://{address}{path}")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    if etag is not None:
+        request.add_header("If-None-Match", etag)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+            return response.status, response.headers, json.loads(body)
+    except urllib.error.HTTPError as error:
+        body = error.read()
+        return error.code, error.headers, json.loads(body) if body else None
+
+
+def test_matrix_metadata_as_json_behind_the_access_token(gateway):
+    srv, address = gateway
+    token = srv.token_file.read_text().strip()
+    with matcache.Client(srv.address) as c:
+        put = c.put("prices", np.arange(12, dtype=np.float32).reshape(3, 4),
+                    pin=True)
+    status, headers, problem = _json(address, "/v1/matrices/prices")
+    assert status == 401 and headers["WWW-Authenticate"] == "Bearer"
+    assert problem["grpc_code"] == "UNAUTHENTICATED"
+    assert str(srv.token_file) in problem["detail"]
+    assert _json(address, "/v1/matrices/prices", token="x" * 64)[0] == 403
+
+    status, headers, info = _json(address, "/v1/matrices/prices", token)
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert info == {
+        "name": "prices", "shape": [3, 4], "dtype": "float32",
+        "original_dtype": "float32", "nbytes": 48,
+        "generation": put.generation, "id": put.id.hex(),
+        "created": info["created"], "pinned": True, "expires": None,
+        "source": ""}
+    assert info["created"].endswith("Z")
+    assert abs(np.datetime64(info["created"][:-1]) -
+               np.datetime64(put.created.replace(tzinfo=None))) < \
+        np.timedelta64(1, "ms")
+
+    etag = headers["ETag"]
+    status, again, body = _json(address, "/v1/matrices/prices", token, etag)
+    assert status == 304 and body is None and again["ETag"] == etag
+    with matcache.Client(srv.address) as c:
+        c.put("prices", np.zeros(2))
+    status, replaced, _ = _json(address, "/v1/matrices/prices", token, etag)
+    assert status == 200 and replaced["ETag"] != etag
+
+    status, _, problem = _json(address, "/v1/matrices/absent", token)
+    assert status == 404 and problem["grpc_code"] == "NOT_FOUND"
+    assert "absent" in problem["detail"]
+
+
+def test_listing_pages_through_every_matrix(gateway):
+    srv, address = gateway
+    token = srv.token_file.read_text().strip()
+    names = [f"m{i}" for i in range(5)]
+    with matcache.Client(srv.address) as c:
+        for name in names:
+            c.put(name, np.zeros(1))
+        c.put("other", np.zeros(1))
+    assert _json(address, "/v1/matrices")[0] == 401
+    seen, start = [], ""
+    while True:
+        status, _, page = _json(
+            address, f"/v1/matrices?prefix=m&limit=2&start_after={start}", token)
+        assert status == 200
+        seen += [m["name"] for m in page["matrices"]]
+        if page["next"] is None:
+            break
+        start = page["next"]
+    assert seen == names
+    status, _, problem = _json(address, "/v1/matrices?limit=zero", token)
+    assert status == 400 and "limit=zero" in problem["detail"]

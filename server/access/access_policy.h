@@ -7,8 +7,8 @@
 // who connects. Without tokens every call is allowed.
 //
 // Immutable after construction, so thread-safe.
-#ifndef MATCACHE_SERVER_SERVICE_ACCESS_POLICY_H_
-#define MATCACHE_SERVER_SERVICE_ACCESS_POLICY_H_
+#ifndef MATCACHE_SERVER_ACCESS_ACCESS_POLICY_H_
+#define MATCACHE_SERVER_ACCESS_ACCESS_POLICY_H_
 
 #include <optional>
 #include <string>
@@ -59,4 +59,4 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
 }  // namespace matcache
 
-#endif  // MATCACHE_SERVER_SERVICE_ACCESS_POLICY_H_
+#endif  // MATCACHE_SERVER_ACCESS_ACCESS_POLICY_H_

@@ -1,4 +1,4 @@
-#include "server/service/access_policy.h"
+#include "server/access/access_policy.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

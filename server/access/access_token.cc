@@ -1,4 +1,4 @@
-#include "server/service/access_token.h"
+#include "server/access/access_token.h"
 
 #include <fcntl.h>
 #include <sys/random.h>

@@ -2,8 +2,8 @@
 // (see AccessPolicy::TcpOnly): generated once, kept in a file beside its
 // unix socket so that clients that may read the file use it, and kept
 // across restarts.
-#ifndef MATCACHE_SERVER_SERVICE_ACCESS_TOKEN_H_
-#define MATCACHE_SERVER_SERVICE_ACCESS_TOKEN_H_
+#ifndef MATCACHE_SERVER_ACCESS_ACCESS_TOKEN_H_
+#define MATCACHE_SERVER_ACCESS_ACCESS_TOKEN_H_
 
 #include <sys/types.h>
 
@@ -25,4 +25,4 @@ absl::StatusOr<std::string> LoadOrCreateAccessToken(const std::string& path,
 
 }  // namespace matcache
 
-#endif  // MATCACHE_SERVER_SERVICE_ACCESS_TOKEN_H_
+#endif  // MATCACHE_SERVER_ACCESS_ACCESS_TOKEN_H_
