@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/core/atomic_file.h"
 #include "server/core/posix_error.h"
 #include "server/core/status_macros.h"
 
@@ -72,29 +73,8 @@ absl::StatusOr<std::string> NewToken() {
 absl::StatusOr<std::string> CreateNew(const std::string& path,
                                       std::optional<gid_t> group) {
   ASSIGN_OR_RETURN(const std::string token, NewToken());
-  const std::string aside = path + ".tmp";
-  // Left by a run that died while writing it; the directory is ours.
-  if (unlink(aside.c_str()) != 0 && errno != ENOENT) {
-    return PosixError(errno, "unlink", aside);
-  }
-  const int fd = open(aside.c_str(),
-                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return PosixError(errno, "create", aside);
-  const std::string line = token + "\n";
-  absl::Status written = absl::OkStatus();
-  if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-    written = PosixError(errno, "write", aside);
-  }
-  if (written.ok()) written = GiveAccess(fd, aside, group);
-  if (written.ok() && fsync(fd) != 0) written = PosixError(errno, "fsync", aside);
-  close(fd);
-  if (written.ok() && rename(aside.c_str(), path.c_str()) != 0) {
-    written = PosixError(errno, "rename", aside);
-  }
-  if (!written.ok()) {
-    unlink(aside.c_str());
-    return written;
-  }
+  RETURN_IF_ERROR(ReplaceFile(path, token + "\n", group.has_value() ? 0640 : 0600,
+                              group.value_or(getegid())));
   return token;
 }
 

@@ -43,7 +43,8 @@ absl::Status SyncDirectoryOf(const std::string& path) {
 
 }  // namespace
 
-absl::Status ReplaceFile(const std::string& path, absl::string_view contents) {
+absl::Status ReplaceFile(const std::string& path, absl::string_view contents,
+                         mode_t mode, std::optional<gid_t> group) {
   const std::string aside = path + ".tmp";
   if (unlink(aside.c_str()) != 0 && errno != ENOENT) {
     return PosixError(errno, "unlink", aside);
@@ -52,6 +53,12 @@ absl::Status ReplaceFile(const std::string& path, absl::string_view contents) {
                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return PosixError(errno, "create", aside);
   absl::Status written = WriteAll(fd, contents, aside);
+  if (written.ok() && group.has_value() &&
+      fchown(fd, static_cast<uid_t>(-1), *group) != 0) {
+    written = PosixError(errno, "chown", aside);
+  }
+  // Exactly `mode`, whatever the umask.
+  if (written.ok() && fchmod(fd, mode) != 0) written = PosixError(errno, "chmod", aside);
   if (written.ok() && fsync(fd) != 0) written = PosixError(errno, "fsync", aside);
   close(fd);
   if (written.ok() && rename(aside.c_str(), path.c_str()) != 0) {

@@ -4,6 +4,8 @@
 #ifndef MATCACHE_SERVER_CORE_ATOMIC_FILE_H_
 #define MATCACHE_SERVER_CORE_ATOMIC_FILE_H_
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 
@@ -13,10 +15,13 @@
 
 namespace matcache {
 
-// Writes `contents` to a new "<path>.tmp" (mode 0600, created with O_EXCL
-// after removing one a crash left), fsyncs it, renames it to `path` and
-// fsyncs the directory. On error no temporary file is left behind.
-absl::Status ReplaceFile(const std::string& path, absl::string_view contents);
+// Writes `contents` to a new "<path>.tmp" (created with O_EXCL after
+// removing one a crash left) with `mode` and, if given, `group`, fsyncs it,
+// renames it to `path` and fsyncs the directory. On error no temporary file
+// is left behind.
+absl::Status ReplaceFile(const std::string& path, absl::string_view contents,
+                         mode_t mode = 0600,
+                         std::optional<gid_t> group = std::nullopt);
 
 // The contents of `path`, or nullopt if it does not exist. Opened without
 // following a symlink or blocking on a FIFO; FAILED_PRECONDITION naming the
