@@ -2,6 +2,7 @@
 what happens meanwhile (a shutdown's grace period, readiness)."""
 
 import threading
+import time
 
 import grpc
 
@@ -9,22 +10,25 @@ from matcache.v1 import matcache_pb2 as pb
 from matcache.v1 import matcache_pb2_grpc as pb_grpc
 
 
-def stalled_put(address, started):
-    """A Put stream that sends its header and one chunk, then nothing: the
-    server's shutdown gives it the whole grace period."""
+def stalled_put(server):
+    """Starts a Put stream to `server` (a ServerProcess) that sends its
+    header and one chunk, then nothing, and returns once the server has
+    begun it (its staging file exists): from then on the server's shutdown
+    gives it the whole grace period."""
     def requests():
         yield pb.PutRequest(header=pb.PutHeader(
             name="stalled", shape=[1 << 20], dtype=pb.DTYPE_UINT8))
         yield pb.PutRequest(data=bytes(1000))
-        started.set()
         threading.Event().wait(60)
 
     def put():
-        with grpc.insecure_channel(address) as channel:
+        with grpc.insecure_channel(server.address) as channel:
             try:
                 pb_grpc.MatrixCacheStub(channel).Put(requests(), timeout=60)
             except grpc.RpcError:
                 pass  # cancelled by the shutdown, as it should be
-    thread = threading.Thread(target=put, daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=put, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.staging_files():
+        assert time.monotonic() < deadline, "the server never began the put"
+        time.sleep(0.01)

@@ -148,9 +148,7 @@ def test_a_restart_waits_for_the_server_still_exiting(start_server, tmp_path):
     srv = start_server()
     with matcache.Client(srv.address) as c:
         c.put("kept", np.arange(5.0))
-    started = threading.Event()
-    stalled_put(srv.address, started)
-    assert started.wait(10)
+    stalled_put(srv)
     srv.process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 10
     while "shutting down" not in srv.run_log():
