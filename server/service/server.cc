@@ -14,11 +14,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/core/fd_handoff.h"
-#include "server/core/logging.h"
-#include "server/core/source_file.h"
-#include "server/core/posix_error.h"
-#include "server/core/status_macros.h"
+#include "server/core/base/logging.h"
+#include "server/core/base/posix_error.h"
+#include "server/core/base/status_macros.h"
+#include "server/core/storage/fd_handoff.h"
+#include "server/core/storage/source_file.h"
 #include "server/service/access_token.h"
 
 namespace matcache {

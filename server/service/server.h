@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
 #include "server/service/call_counter.h"
 #include "server/service/fd_handoff_server.h"
 #include "server/service/listen_address.h"
