@@ -72,6 +72,32 @@ int ToMilliseconds(absl::Duration duration) {
                                             std::numeric_limits<int>::max()));
 }
 
+// Persists, on the worker pool, every matrix put without a source.
+class PersistPuts : public CatalogueListener {
+ public:
+  PersistPuts(Store* store, WorkerPool* pool) : store_(store), pool_(pool) {}
+
+  void OnChange(const CatalogueChange& change) override {
+    if (change.reason == ChangeReason::kPut) Schedule(store_, pool_, change.segment);
+  }
+
+  static void Schedule(Store* store, WorkerPool* pool,
+                       std::shared_ptr<const Segment> segment) {
+    const bool scheduled = pool->TrySchedule([store, segment]() {
+      absl::Status persisted = store->Persist(segment);
+      if (!persisted.ok()) LogWarning("persist: %s", persisted.message());
+    });
+    if (!scheduled) {
+      LogWarning("persist: server busy; %s is not persisted until its next put",
+                 segment->header().name);
+    }
+  }
+
+ private:
+  Store* const store_;
+  WorkerPool* const pool_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
@@ -246,23 +272,12 @@ absl::Status MatcacheServer::Preload() {
 
 void MatcacheServer::StartPersisting() {
   if (options_.store.persist_dir.empty()) return;
-  Store* store = store_.get();
-  WorkerPool* pool = pool_.get();
-  auto persist = [store, pool](std::shared_ptr<const Segment> segment) {
-    const bool scheduled = pool->TrySchedule([store, segment]() {
-      absl::Status persisted = store->Persist(segment);
-      if (!persisted.ok()) LogWarning("persist: %s", persisted.message());
-    });
-    if (!scheduled) {
-      LogWarning("persist: server busy; %s is not persisted until its next put",
-                 segment->header().name);
-    }
-  };
-  store_->SetPublishListener(persist);
+  persister_ = std::make_unique<PersistPuts>(store_.get(), pool_.get());
+  store_->AddListener(persister_.get());
   // After a reboot the persisted files come back as sources; matrices that
   // survived in the tmpfs but were never persisted are written now.
   for (std::shared_ptr<const Segment>& segment : store_->AdoptPersisted()) {
-    persist(std::move(segment));
+    PersistPuts::Schedule(store_.get(), pool_.get(), std::move(segment));
   }
 }
 

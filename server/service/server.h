@@ -126,6 +126,8 @@ class MatcacheServer {
       const ListenAddress& address) const;
 
   const ServerOptions options_;
+  // Told of the store's changes (it outlives the store): persists puts.
+  std::unique_ptr<CatalogueListener> persister_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<WorkerPool> pool_;
   StreamWatchdog watchdog_;

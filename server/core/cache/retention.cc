@@ -53,4 +53,45 @@ absl::Status WriteRetentionTable(const std::string& path,
   return ReplaceFile(path, text);
 }
 
+Retention RetentionBook::Get(const std::string& name) const {
+  auto it = table_.find(name);
+  return it == table_.end() ? Retention() : it->second;
+}
+
+void RetentionBook::Set(const std::string& name, const Retention& retention) {
+  auto it = table_.find(name);
+  const Retention old = it == table_.end() ? Retention() : it->second;
+  if (old.pinned == retention.pinned && old.expires == retention.expires &&
+      old.generation == retention.generation) {
+    return;
+  }
+  if (retention.is_default()) {
+    if (it == table_.end()) return;
+    table_.erase(it);
+  } else {
+    table_[name] = retention;
+  }
+  dirty_ = true;
+}
+
+void RetentionBook::Undo(const std::string& name, const Retention& before) {
+  Set(name, before);
+  dirty_ = false;
+}
+
+absl::Status RetentionBook::Write() {
+  if (!dirty_) return absl::OkStatus();
+  absl::Status written = WriteRetentionTable(path_, table_);
+  if (written.ok()) dirty_ = false;
+  return written;
+}
+
+std::vector<std::string> RetentionBook::ExpiredBefore(absl::Time now) const {
+  std::vector<std::string> expired;
+  for (const auto& [name, retention] : table_) {
+    if (retention.expires < now) expired.push_back(name);
+  }
+  return expired;
+}
+
 }  // namespace matcache

@@ -8,39 +8,52 @@
 // then unlink the previous generation's name). Readers that hold a segment
 // keep valid pages after a replace or delete.
 //
-// Thread-safe. Only one Store may own a namespace of a directory at a time:
-// Open takes an exclusive lock file and fails if another process holds it.
+// The store is the one facade over its parts, each a class of its own:
+// Catalogue (published versions, lookups, the changes listeners follow),
+// Budget (bytes and the choice of eviction victims), StagingTable (writes
+// and their leases), RetentionBook (pins and expiry), Sources (.npy
+// sources and single-flight loading), Persister (the persist directory)
+// and SparePool (the spare file and its thread).
+//
+// Thread-safe. One mutex, mu_, guards every part; SparePool and Sources
+// wait on it (the spare thread releases it while it touches a file). No
+// part takes a lock of its own, so there is no lock order to keep; the
+// catalogue's listeners are called with mu_ released. Segment files are
+// created, hashed and written outside mu_.
+//
+// Only one Store may own a namespace of a directory at a time: Open takes
+// an exclusive lock file and fails if another process holds it.
 #ifndef MATCACHE_SERVER_CORE_CACHE_STORE_H_
 #define MATCACHE_SERVER_CORE_CACHE_STORE_H_
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <cstdint>
-#include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "server/core/cache/budget.h"
+#include "server/core/cache/catalogue.h"
 #include "server/core/cache/matrix_info.h"
+#include "server/core/cache/persister.h"
 #include "server/core/cache/retention.h"
+#include "server/core/cache/sources.h"
+#include "server/core/cache/spare_pool.h"
+#include "server/core/cache/staging_table.h"
 #include "server/core/format/dtype.h"
 #include "server/core/storage/recovery.h"
 #include "server/core/storage/segment.h"
-#include "server/core/storage/source_file.h"
 #include "server/core/storage/spare_file.h"
+#include "server/core/storage/store_dir.h"
 
 namespace matcache {
 
@@ -197,10 +210,11 @@ class Store {
   // True if a version of `name` is published.
   bool Contains(absl::string_view name) const;
 
-  // Called (outside the store's lock) with every segment Commit publishes
-  // that has no source: the server persists them in the background.
-  void SetPublishListener(
-      std::function<void(std::shared_ptr<const Segment>)> listener);
+  // `listener` (not owned; it must outlive the store) is told, with the
+  // store's lock released, of every version published or removed from now
+  // on, with the reason: in the order of the changes, each after it is
+  // visible to Info. The server persists what is put (kPut) from there.
+  void AddListener(CatalogueListener* listener);
 
   // Writes `segment` to <persist_dir>/<name>.npy (aside, fsync, rename) if
   // it is still the current version of its name, with <name>.meta beside it
@@ -274,70 +288,37 @@ class Store {
   const StoreOptions& options() const { return options_; }
 
  private:
-  // What a persisted matrix had besides its data, restored when it loads.
-  struct PersistedMeta {
-    Retention retention;
-    DType original_dtype = DType::kFloat64;
-  };
-
-  struct StagingEntry {
-    std::shared_ptr<Segment> segment;
-    absl::Time lease_deadline;
-    Retention retention;
-    bool committing = false;
-    // The user OpenStagingForClient handed the file to, if it did.
-    std::optional<uid_t> handed_to;
-  };
-
-  // `retention` and `sources` are the contents of the namespace's files.
-  Store(StoreOptions options, int lock_fd, RecoveredSegments recovered,
+  Store(StoreOptions options, NamespaceLock lock, RecoveredSegments recovered,
         const RetentionTable& retention, absl::string_view sources);
-  // Sets (or, if default, forgets) the retention of `name`; the file is
-  // rewritten by the next PersistRetentionLocked.
-  void SetRetentionLocked(const std::string& name, Retention retention)
+  // The bytes a segment's file occupies: header and data.
+  static int64_t FileBytes(const Segment& segment);
+  std::string PathOf(const std::string& file_name) const;
+  // The directories sources are opened beneath.
+  std::vector<std::string> SourceRoots() const;
+  // Gives a recovered segment the current group and published mode (they
+  // may differ from the run that made it).
+  void GiveAccess(const std::string& path) const;
+  // Reads the source `path` into a new generation of `name`.
+  absl::Status LoadFromSource(absl::string_view name, const std::string& path);
+  // Counts `bytes` more against the budget, first dropping the spare and
+  // evicting least recently used matrices (into `evicted`, to be released
+  // unlocked) if that is allowed and needed.
+  absl::Status ReserveLocked(absl::string_view name, int64_t bytes,
+                             std::vector<std::shared_ptr<const Segment>>* evicted)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Rewrites the retention file if the table changed since the last write.
-  absl::Status PersistRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Sets or (with an empty path) forgets the source of `name`, rewriting the
-  // sources file (<namespace>.sources: "name<TAB>path" lines) on change.
-  void SetSourceLocked(const std::string& name, const std::string& path)
+  // Removes the published `name` (whose file the caller unlinked) from the
+  // catalogue, the budget and the retention book, handing its segment to
+  // `removed`, to be released unlocked.
+  void RemoveLocked(const std::string& name, ChangeReason reason,
+                    std::vector<std::shared_ptr<const Segment>>* removed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  MatrixInfo DescribeLocked(const std::string& name, const Segment& segment) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes <persist_dir>/<name>.meta for the current version of `name`.
   absl::Status WriteMetaLocked(const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Removes the persisted copy of `name`, if any.
-  void RemovePersistedLocked(const std::string& name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Opens the source `path` beneath source_dirs or persist_dir.
-  absl::StatusOr<SourceFile> OpenSource(const std::string& path) const;
-  // Reads `path` into a new generation of `name`.
-  absl::Status LoadFromSource(absl::string_view name, const std::string& path);
-  // Removes a published matrix (whose file the caller unlinked) from the
-  // catalogue and hands its segment to `removed`, to be released unlocked.
-  void RemoveLocked(std::map<std::string, std::shared_ptr<const Segment>,
-                             std::less<>>::iterator it,
-                    std::vector<std::shared_ptr<const Segment>>* removed)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Acquire, counting the lookup, with mu_ held.
-  absl::StatusOr<std::shared_ptr<const Segment>> AcquireLocked(
-      absl::string_view name, uint64_t generation) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  MatrixInfo DescribeLocked(const std::string& name, const Segment& segment) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Counts `bytes` more against the budget, first evicting least recently
-  // used matrices (into `evicted`, to be released unlocked) if allowed.
-  absl::Status ReserveLocked(absl::string_view name, int64_t bytes,
-                             std::vector<std::shared_ptr<const Segment>>* evicted)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Counts `bytes` more in used_bytes_ (and its peak); every increase goes
-  // through here.
-  void ChargeLocked(int64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string PathOf(const std::string& file_name) const;
-  // Gives a recovered segment the current group and published mode (they
-  // may differ from the run that made it).
-  void GiveAccess(const std::string& path) const;
-  absl::StatusOr<std::shared_ptr<Segment>> TakeForCommit(
-      absl::string_view write_id);
+  // Rewrites the retention file if it changed, logging a failure.
+  void WriteRetentionLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // BeginWrite's file: a staging segment for `header` named after
   // `sequence`, made from `spare` if given and it can be moved there (see
   // Segment::CreateFromSpare); a spare left over is removed.
@@ -346,80 +327,30 @@ class Store {
                                             Segment::Prefault prefault,
                                             uint64_t sequence,
                                             std::unique_ptr<SpareFile> spare);
-  // The spare (store_spare.cc). Takes the spare, uncounting its bytes, if
-  // it suits a write of `bytes` (waiting for it if it is being made); then
-  // asks for one that suits the next write like this one.
-  std::unique_ptr<SpareFile> TakeSpareLocked(int64_t bytes)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // True if no spare is ready, being made or being removed.
-  bool NoSpareLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Removes the spare, ready or being made, and waits until its file is gone
-  // and its bytes are uncounted.
-  void DropSpareLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a spare of `bytes` leaves room for a write of that size.
-  bool RoomForSpareLocked(int64_t bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The spare thread: makes, replaces and drops the spare as asked.
-  void MaintainSpare();
-  bool SpareWorkPending() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The spare thread's steps; both unlock mu_ while they touch the file.
-  void RemoveSpareLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FillSpareLocked(int64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Commit's work: hands the published segment to `published` and the
   // replaced generation (if any) to `previous`.
   absl::StatusOr<MatrixInfo> Publish(absl::string_view write_id,
                                      std::shared_ptr<Segment>* published,
                                      std::shared_ptr<const Segment>* previous);
+  // Delivers the catalogue's changes to its listeners; takes mu_, and
+  // releases it while they run.
+  void NotifyListeners() ABSL_LOCKS_EXCLUDED(mu_);
 
   const StoreOptions options_;
-  const std::string retention_path_;
-  const std::string sources_path_;
-  const int lock_fd_;
+  const NamespaceLock lock_;
   const RecoveryReport recovery_report_;
 
   mutable absl::Mutex mu_;
+  // Generations and file sequences: one counter that only grows.
   uint64_t next_number_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<const Segment>, std::less<>> published_
-      ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, StagingEntry> staging_ ABSL_GUARDED_BY(mu_);
-  // Last publication or lookup of each published name.
-  mutable absl::flat_hash_map<std::string, absl::Time> last_access_
-      ABSL_GUARDED_BY(mu_);
-  int64_t used_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t peak_used_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t evictions_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t expirations_ ABSL_GUARDED_BY(mu_) = 0;
-  RetentionTable retention_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> sources_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, PersistedMeta> persisted_meta_ ABSL_GUARDED_BY(mu_);
-  // What each source holds, for listing matrices not read yet.
-  std::map<std::string, MatrixInfo> source_info_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> loading_ ABSL_GUARDED_BY(mu_);
-  absl::CondVar load_done_;
-  std::function<void(std::shared_ptr<const Segment>)> publish_listener_
-      ABSL_GUARDED_BY(mu_);
-  int64_t loads_ ABSL_GUARDED_BY(mu_) = 0;
-  // The spare file, ready for the next write, and its maintenance.
-  std::unique_ptr<SpareFile> spare_ ABSL_GUARDED_BY(mu_);
-  int64_t spare_wanted_ ABSL_GUARDED_BY(mu_) = 0;   // size to make; 0: none
-  int64_t spare_filling_ ABSL_GUARDED_BY(mu_) = 0;   // size being made
-  int64_t spare_removing_ ABSL_GUARDED_BY(mu_) = 0;  // size being removed
-  int spare_drops_waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  int spare_takers_waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time last_write_ ABSL_GUARDED_BY(mu_);  // the last BeginWrite
-  // Writes whose files are being created: counted as staging, and no spare
-  // is made meanwhile.
-  struct Creating {
-    int64_t count = 0;
-    int64_t file_bytes = 0;
-    int64_t data_bytes = 0;
-  };
-  Creating creating_ ABSL_GUARDED_BY(mu_);
-  std::atomic<bool> spare_cancelled_{false};  // stops the spare being made
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread spare_thread_;
-  bool retention_dirty_ ABSL_GUARDED_BY(mu_) = false;
-  mutable int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
-  mutable int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
+  Catalogue catalogue_ ABSL_GUARDED_BY(mu_);
+  Budget budget_ ABSL_GUARDED_BY(mu_);
+  StagingTable staging_ ABSL_GUARDED_BY(mu_);
+  RetentionBook retention_ ABSL_GUARDED_BY(mu_);
+  Sources sources_ ABSL_GUARDED_BY(mu_);
+  Persister persister_ ABSL_GUARDED_BY(mu_);
+  // Guarded by mu_ within (see SparePool). Last: it stops first.
+  std::unique_ptr<SparePool> spare_;
 };
 
 }  // namespace matcache
