@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "server/core/checksum.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
+#include "server/core/format/checksum.h"
 
 namespace matcache {
 namespace {

@@ -12,8 +12,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "server/core/checksum.h"
-#include "server/core/header.h"
+#include "server/core/format/checksum.h"
+#include "server/core/format/header.h"
 
 namespace {
 

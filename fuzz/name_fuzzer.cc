@@ -10,8 +10,8 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "server/core/name.h"
-#include "server/core/segment_file_name.h"
+#include "server/core/format/name.h"
+#include "server/core/storage/segment_file_name.h"
 
 namespace {
 

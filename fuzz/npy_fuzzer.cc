@@ -13,8 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/core/npy.h"
-#include "server/core/npy_file.h"
+#include "server/core/format/npy.h"
+#include "server/core/storage/npy_file.h"
 
 namespace {
 

@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "server/core/selection_reader.h"
-#include "server/core/shape.h"
-#include "server/core/slice.h"
+#include "server/core/array/selection_reader.h"
+#include "server/core/array/slice.h"
+#include "server/core/format/shape.h"
 
 namespace {
 

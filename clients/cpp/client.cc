@@ -15,11 +15,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "protos/convert/proto_convert.h"
-#include "server/core/fd_handoff.h"
-#include "server/core/header.h"
-#include "server/core/posix_error.h"
-#include "server/core/shape.h"
-#include "server/core/status_macros.h"
+#include "server/core/base/posix_error.h"
+#include "server/core/base/status_macros.h"
+#include "server/core/format/header.h"
+#include "server/core/format/shape.h"
+#include "server/core/storage/fd_handoff.h"
 
 namespace matcache {
 namespace {

@@ -31,11 +31,11 @@
 #include "clients/cpp/mapped_matrix.h"
 #include "clients/cpp/raw_stream.h"
 #include "matcache/v1/matcache.grpc.pb.h"
-#include "server/core/matrix_info.h"
-#include "server/core/preview.h"
-#include "server/core/slice.h"
-#include "server/core/status_macros.h"
 #include "protos/convert/proto_convert.h"
+#include "server/core/array/preview.h"
+#include "server/core/array/slice.h"
+#include "server/core/base/status_macros.h"
+#include "server/core/cache/matrix_info.h"
 
 namespace matcache {
 
@@ -92,7 +92,7 @@ class Client {
   // Publishes product(shape) elements of `dtype` at `data` (C order,
   // little-endian) as the new version of `name`. Locally (kAuto, kAlways)
   // the data goes with pwrite into the staging file, whose descriptor the
-  // server hands over on its fd socket (see server/core/fd_handoff.h); the
+  // server hands over on its fd socket (see server/core/storage/fd_handoff.h); the
   // file is never mapped here. Where that socket cannot be reached, kAuto
   // streams the data instead and kAlways fails with UNAVAILABLE.
   absl::StatusOr<MatrixInfo> Put(absl::string_view name, const void* data,
@@ -110,7 +110,7 @@ class Client {
     return Put(name, array.data(), shape, DTypeOf<T>());
   }
 
-  // numpy basic indexing `indices` (see server/core/slice.h) of the current
+  // numpy basic indexing `indices` (see server/core/array/slice.h) of the current
   // version, cast to T on the server, streamed into a new array.
   template <typename T>
   absl::StatusOr<xt::xarray<T>> Read(absl::string_view name,
@@ -126,7 +126,7 @@ class Client {
     return result;
   }
 
-  // The current version downsampled to `shape` (see server/core/preview.h).
+  // The current version downsampled to `shape` (see server/core/array/preview.h).
   // T must be the preview's dtype: double for kMean on real matrices,
   // std::complex<double> on complex ones, the stored type otherwise.
   template <typename T>

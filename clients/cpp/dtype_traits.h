@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "server/core/dtype.h"
+#include "server/core/format/dtype.h"
 
 namespace matcache {
 

@@ -15,8 +15,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "clients/cpp/dtype_traits.h"
-#include "server/core/matrix_info.h"
-#include "server/core/segment.h"
+#include "server/core/cache/matrix_info.h"
+#include "server/core/storage/segment.h"
 
 namespace matcache {
 

@@ -8,16 +8,16 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/repeated_field.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "matcache/v1/matcache.pb.h"
-#include "server/core/dtype.h"
-#include "server/core/matrix_info.h"
-#include "server/core/preview.h"
-#include "server/core/retention.h"
-#include "server/core/slice.h"
-#include "server/core/status_macros.h"
-#include "server/core/store.h"
+#include "server/core/array/preview.h"
+#include "server/core/array/slice.h"
+#include "server/core/base/status_macros.h"
+#include "server/core/cache/matrix_info.h"
+#include "server/core/cache/retention.h"
+#include "server/core/cache/store.h"
+#include "server/core/format/dtype.h"
 
 namespace matcache {
 

@@ -9,7 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/core/posix_error.h"
+#include "server/core/base/posix_error.h"
 
 namespace matcache {
 namespace {

@@ -11,9 +11,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "server/core/atomic_file.h"
-#include "server/core/posix_error.h"
-#include "server/core/status_macros.h"
+#include "server/core/storage/atomic_file.h"
+#include "server/core/base/posix_error.h"
+#include "server/core/base/status_macros.h"
 
 namespace matcache {
 namespace {

@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/access/access_policy.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
 #include "server/http/http_server.h"
 #include "server/metrics/metrics.h"
 

@@ -8,9 +8,9 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "server/core/logging.h"
-#include "server/core/status_macros.h"
-#include "server/core/unix_group.h"
+#include "server/core/base/logging.h"
+#include "server/core/base/status_macros.h"
+#include "server/core/storage/unix_group.h"
 #include "server/access/access_policy.h"
 
 ABSL_FLAG(std::string, group, "",

@@ -6,7 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "server/core/byte_size.h"
+#include "server/core/format/byte_size.h"
 #include "server/matcached/flags.h"
 
 ABSL_FLAG(int32_t, max_receive_message_bytes, 8 << 20,

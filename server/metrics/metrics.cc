@@ -7,7 +7,7 @@
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/text_serializer.h"
-#include "server/core/version.h"
+#include "server/core/base/version.h"
 
 namespace matcache {
 namespace {

@@ -17,7 +17,7 @@
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
 
 namespace matcache {
 

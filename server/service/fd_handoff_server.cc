@@ -13,9 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/core/fd_handoff.h"
-#include "server/core/logging.h"
-#include "server/core/posix_error.h"
+#include "server/core/base/logging.h"
+#include "server/core/base/posix_error.h"
+#include "server/core/storage/fd_handoff.h"
 #include "server/service/listen_address.h"
 
 namespace matcache {

@@ -1,5 +1,5 @@
 // FdHandoffServer: the server side of the fd handoff protocol (see
-// server/core/fd_handoff.h). Listens on one unix socket per unix gRPC
+// server/core/storage/fd_handoff.h). Listens on one unix socket per unix gRPC
 // listener and gives the caller of each Create an open descriptor of its
 // staging file (Store::OpenStagingForClient), once per lease, recording the
 // peer's uid (SO_PEERCRED) and logging refusals with the peer's uid and pid.
@@ -26,7 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
 
 namespace matcache {
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "server/core/logging.h"
+#include "server/core/base/logging.h"
 
 namespace matcache {
 

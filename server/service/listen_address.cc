@@ -15,9 +15,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "server/core/fd_handoff.h"
-#include "server/core/posix_error.h"
-#include "server/core/status_macros.h"
+#include "server/core/base/posix_error.h"
+#include "server/core/base/status_macros.h"
+#include "server/core/storage/fd_handoff.h"
 
 namespace matcache {
 namespace {

@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "matcache/v1/matcache.grpc.pb.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
 #include "server/access/access_policy.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
@@ -32,7 +32,7 @@ struct ServiceOptions {
   int preview_threads = 2;
   // Canonical directory Load sources must be in; empty disables Load.
   std::string data_dir;
-  // The fd socket (see server/core/fd_handoff.h) a Create's caller gets its
+  // The fd socket (see server/core/storage/fd_handoff.h) a Create's caller gets its
   // staging file from, named in CreateResponse.fd_socket to callers that
   // came through a unix socket; empty if none.
   std::string fd_socket;

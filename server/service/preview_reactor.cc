@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "protos/convert/proto_convert.h"
-#include "server/core/status_macros.h"
+#include "server/core/base/status_macros.h"
 #include "server/service/grpc_status.h"
 #include "server/service/read_frames.h"
 #include "server/service/when_loaded.h"

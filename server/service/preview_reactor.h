@@ -17,9 +17,9 @@
 
 #include "absl/status/status.h"
 #include "matcache/v1/matcache.pb.h"
-#include "server/core/preview.h"
-#include "server/core/segment.h"
-#include "server/core/store.h"
+#include "server/core/array/preview.h"
+#include "server/core/cache/store.h"
+#include "server/core/storage/segment.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 

@@ -4,10 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/core/crash_point.h"
-#include "server/core/logging.h"
-#include "server/service/grpc_status.h"
 #include "protos/convert/proto_convert.h"
+#include "server/core/base/crash_point.h"
+#include "server/core/base/logging.h"
+#include "server/service/grpc_status.h"
 
 namespace matcache {
 

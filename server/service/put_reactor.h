@@ -14,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "matcache/v1/matcache.pb.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 

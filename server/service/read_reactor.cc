@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "protos/convert/proto_convert.h"
-#include "server/core/cast.h"
-#include "server/core/slice.h"
-#include "server/core/status_macros.h"
+#include "server/core/array/cast.h"
+#include "server/core/array/slice.h"
+#include "server/core/base/status_macros.h"
 #include "server/service/grpc_status.h"
 #include "server/service/read_frames.h"
 #include "server/service/when_loaded.h"

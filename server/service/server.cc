@@ -14,11 +14,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/core/fd_handoff.h"
-#include "server/core/logging.h"
-#include "server/core/source_file.h"
-#include "server/core/posix_error.h"
-#include "server/core/status_macros.h"
+#include "server/core/storage/fd_handoff.h"
+#include "server/core/base/logging.h"
+#include "server/core/storage/source_file.h"
+#include "server/core/base/posix_error.h"
+#include "server/core/base/status_macros.h"
 #include "server/access/access_token.h"
 
 namespace matcache {
@@ -73,6 +73,32 @@ int ToMilliseconds(absl::Duration duration) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(duration),
                                             std::numeric_limits<int>::max()));
 }
+
+// Persists, on the worker pool, every matrix put without a source.
+class PersistPuts : public CatalogueListener {
+ public:
+  PersistPuts(Store* store, WorkerPool* pool) : store_(store), pool_(pool) {}
+
+  void OnChange(const CatalogueChange& change) override {
+    if (change.reason == ChangeReason::kPut) Schedule(store_, pool_, change.segment);
+  }
+
+  static void Schedule(Store* store, WorkerPool* pool,
+                       std::shared_ptr<const Segment> segment) {
+    const bool scheduled = pool->TrySchedule([store, segment]() {
+      absl::Status persisted = store->Persist(segment);
+      if (!persisted.ok()) LogWarning("persist: %s", persisted.message());
+    });
+    if (!scheduled) {
+      LogWarning("persist: server busy; %s is not persisted until its next put",
+                 segment->header().name);
+    }
+  }
+
+ private:
+  Store* const store_;
+  WorkerPool* const pool_;
+};
 
 }  // namespace
 
@@ -252,23 +278,12 @@ absl::Status MatcacheServer::Preload() {
 
 void MatcacheServer::StartPersisting() {
   if (options_.store.persist_dir.empty()) return;
-  Store* store = store_.get();
-  WorkerPool* pool = pool_.get();
-  auto persist = [store, pool](std::shared_ptr<const Segment> segment) {
-    const bool scheduled = pool->TrySchedule([store, segment]() {
-      absl::Status persisted = store->Persist(segment);
-      if (!persisted.ok()) LogWarning("persist: %s", persisted.message());
-    });
-    if (!scheduled) {
-      LogWarning("persist: server busy; %s is not persisted until its next put",
-                 segment->header().name);
-    }
-  };
-  store_->SetPublishListener(persist);
+  persister_ = std::make_unique<PersistPuts>(store_.get(), pool_.get());
+  store_->AddListener(persister_.get());
   // After a reboot the persisted files come back as sources; matrices that
   // survived in the tmpfs but were never persisted are written now.
   for (std::shared_ptr<const Segment>& segment : store_->AdoptPersisted()) {
-    persist(std::move(segment));
+    PersistPuts::Schedule(store_.get(), pool_.get(), std::move(segment));
   }
 }
 

@@ -20,7 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
 #include "server/http/gateway.h"
 #include "server/http/http_server.h"
 #include "server/metrics/metrics.h"
@@ -136,6 +136,8 @@ class MatcacheServer {
       const ListenAddress& address) const;
 
   const ServerOptions options_;
+  // Told of the store's changes (it outlives the store): persists puts.
+  std::unique_ptr<CatalogueListener> persister_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<WorkerPool> pool_;
   StreamWatchdog watchdog_;

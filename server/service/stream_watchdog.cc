@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "server/core/logging.h"
+#include "server/core/base/logging.h"
 
 namespace matcache {
 

@@ -40,9 +40,13 @@ class StreamWatchdog {
   void Unwatch(grpc::CallbackServerContext* context);
   // Locks mu_ unless this thread holds it already, inside CancelIdle: gRPC
   // may run a cancelled call's reactions (which watch, report progress or
-  // unwatch) inline, on the cancelling thread.
-  void LockUnlessCancelling() ABSL_EXCLUSIVE_LOCK_FUNCTION(mu_);
-  void UnlockUnlessCancelling() ABSL_UNLOCK_FUNCTION(mu_);
+  // unwatch) inline, on the cancelling thread. To their callers they take
+  // and release mu_; their own bodies, which do so only conditionally, are
+  // not analysed.
+  void LockUnlessCancelling() ABSL_EXCLUSIVE_LOCK_FUNCTION(mu_)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  void UnlockUnlessCancelling() ABSL_UNLOCK_FUNCTION(mu_)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   const absl::Duration idle_timeout_;
   std::atomic<std::thread::id> cancelling_thread_{};

@@ -10,7 +10,7 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include "absl/status/status.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
 #include "server/service/read_frames.h"
 #include "server/service/worker_pool.h"
 

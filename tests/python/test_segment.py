@@ -1,6 +1,6 @@
 """Local segment access checks the file before trusting it (no server
 needed: the files are written here in the header layout of
-server/core/header.h)."""
+server/core/format/header.h)."""
 
 import errno
 import os

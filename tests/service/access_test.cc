@@ -13,7 +13,7 @@
 #include "clients/cpp/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/core/fd_handoff.h"
+#include "server/core/storage/fd_handoff.h"
 #include "tests/support/server_test_base.h"
 
 namespace matcache {

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
-#include "server/core/store.h"
+#include "server/core/cache/store.h"
 #include "tests/support/temp_dir.h"
 
 namespace matcache::testing {

@@ -5,7 +5,7 @@ connects to the unix socket named in CreateResponse.fd_socket, sends the
 lease and a newline, and reads the reply to its end: "OK\\n" with an open
 read-write descriptor attached (SCM_RIGHTS), or "<CODE> <message>\\n". The
 protocol is described in protos/matcache/v1/matcache.proto and
-server/core/fd_handoff.h.
+server/core/storage/fd_handoff.h.
 """
 
 import os

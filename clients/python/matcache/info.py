@@ -28,7 +28,7 @@ class MatrixInfo:
         strides: byte strides of each dimension (C order).
         source: where the data came from; empty for puts.
         checksum: the data's checksum (XXH3-64 over the XXH3-64 of each
-            16 MiB block; see server/core/checksum.h).
+            16 MiB block; see server/core/format/checksum.h).
         last_access: when the server last published or looked up this
             matrix, a UTC-aware datetime; None if not told.
         original_dtype: the dtype the matrix was put with; differs from

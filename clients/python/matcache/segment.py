@@ -1,6 +1,6 @@
 """Direct access to segment files on this host.
 
-A segment file starts with a 4 KiB header (layout in server/core/header.h)
+A segment file starts with a 4 KiB header (layout in server/core/format/header.h)
 followed by C-ordered little-endian data at a page-aligned offset. A client
 maps a published file only if it can open it and the header's id is the one
 the server named; otherwise the segment is not local (NotLocalError) and the

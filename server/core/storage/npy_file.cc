@@ -1,0 +1,87 @@
+#include "server/core/storage/npy_file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "server/core/base/posix_error.h"
+
+namespace matcache {
+namespace {
+
+// Reads exactly `size` bytes at `offset`; INVALID_ARGUMENT if the file ends.
+absl::Status ReadFully(int fd, char* out, size_t size, off_t offset,
+                       const std::string& path) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = pread(fd, out + done, size - done, offset + done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError(errno, "read", path);
+    if (n == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": the .npy file is shorter than its header says"));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<NpyHeader> ReadNpyFileHeader(int fd, const std::string& path) {
+  std::string preamble(kNpyPreambleBytes, '\0');
+  const ssize_t got = pread(fd, preamble.data(), preamble.size(), 0);
+  if (got < 0) return PosixError(errno, "read", path);
+  preamble.resize(static_cast<size_t>(got));
+  absl::StatusOr<int64_t> size = NpyHeaderSize(preamble);
+  if (!size.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", size.status().message()));
+  }
+  // numpy itself refuses headers over 10000 bytes by default.
+  constexpr int64_t kMaxHeaderBytes = int64_t{1} << 20;
+  if (*size > kMaxHeaderBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": .npy header of ", *size, " bytes is too large"));
+  }
+  std::string text(static_cast<size_t>(*size), '\0');
+  absl::Status read = ReadFully(fd, text.data(), text.size(), 0, path);
+  if (!read.ok()) return read;
+  absl::StatusOr<NpyHeader> header = ParseNpyHeader(text);
+  if (!header.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", header.status().message()));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) return PosixError(errno, "stat", path);
+  // Compared without adding: the shape may announce up to INT64_MAX bytes.
+  if (header->data_bytes > st.st_size - header->data_offset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the .npy file has ", st.st_size, " bytes; its header needs ",
+        header->data_offset, " + ", header->data_bytes));
+  }
+  return header;
+}
+
+absl::Status ReadNpyFileData(int fd, const std::string& path,
+                             const NpyHeader& header, Segment& staging) {
+  char* target = staging.mutable_data();
+  const size_t size = static_cast<size_t>(header.data_bytes);
+  const bool as_is = !header.big_endian &&
+                     (!header.fortran_order || header.shape.size() <= 1);
+  if (as_is) {
+    return staging.CopyDataFrom(fd, header.data_offset,
+                                header.data_bytes, path);
+  }
+  std::unique_ptr<char[]> buffer(new char[size > 0 ? size : 1]);
+  absl::Status read =
+      ReadFully(fd, buffer.get(), size, header.data_offset, path);
+  if (!read.ok()) return read;
+  NpyDataToMatcache(header, buffer.get(), target);
+  return absl::OkStatus();
+}
+
+}  // namespace matcache

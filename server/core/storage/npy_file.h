@@ -1,0 +1,29 @@
+// Reading .npy files from disk into staging segments.
+#ifndef MATCACHE_SERVER_CORE_STORAGE_NPY_FILE_H_
+#define MATCACHE_SERVER_CORE_STORAGE_NPY_FILE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/core/format/npy.h"
+#include "server/core/storage/segment.h"
+
+namespace matcache {
+
+// Reads and parses the header of the .npy file open as `fd` (named `path`
+// in messages; see SourceFile), and checks that the file holds all the data
+// it announces. INVALID_ARGUMENT naming the file for anything malformed.
+absl::StatusOr<NpyHeader> ReadNpyFileHeader(int fd, const std::string& path);
+
+// Fills the data of `staging` (created for header.shape and header.dtype)
+// from the .npy file open as `fd`: read straight into the mapping when the
+// file is C-ordered and little-endian, else through a buffer that is
+// converted.
+absl::Status ReadNpyFileData(int fd, const std::string& path,
+                             const NpyHeader& header, Segment& staging);
+
+}  // namespace matcache
+
+#endif  // MATCACHE_SERVER_CORE_STORAGE_NPY_FILE_H_

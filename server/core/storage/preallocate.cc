@@ -1,0 +1,30 @@
+#include "server/core/storage/preallocate.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "server/core/base/posix_error.h"
+
+namespace matcache {
+
+absl::Status Preallocate(int fd, off_t offset, off_t length,
+                         const std::string& path) {
+  int error;
+  do {
+    error = posix_fallocate(fd, offset, length);
+  } while (error == EINTR);
+  if (error == 0) return absl::OkStatus();
+  if (error == ENOSPC || error == EFBIG || error == EDQUOT) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "not enough space to preallocate bytes %d to %d of %s: %s",
+        static_cast<int64_t>(offset), static_cast<int64_t>(offset + length),
+        path, std::strerror(error)));
+  }
+  return PosixError(error, "posix_fallocate", path);
+}
+
+}  // namespace matcache

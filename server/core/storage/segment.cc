@@ -1,0 +1,432 @@
+#include "server/core/storage/segment.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/core/base/crash_point.h"
+#include "server/core/base/logging.h"
+#include "server/core/base/posix_error.h"
+#include "server/core/base/status_macros.h"
+#include "server/core/format/checksum.h"
+#include "server/core/storage/preallocate.h"
+
+namespace matcache {
+namespace {
+
+// Closes `fd` on scope exit unless released.
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() {
+    if (fd_ >= 0) close(fd_);
+  }
+  int Release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+// Prefaults every page of a shared writable mapping so that later writes take
+// no page faults. Kernels before 5.14 lack MADV_POPULATE_WRITE: then the
+// pages fault in on first write instead, which is only slower.
+absl::Status PopulateWrite(char* map, size_t size, const std::string& path) {
+  if (madvise(map, size, MADV_POPULATE_WRITE) == 0 || errno == EINVAL) {
+    return absl::OkStatus();
+  }
+  return PosixError(errno, "madvise(MADV_POPULATE_WRITE)", path);
+}
+
+// Writes the encoded `header` at the start of the file `fd`.
+absl::Status WriteHeader(int fd, const SegmentHeader& header,
+                         const std::string& path) {
+  char page[kHeaderSize];
+  EncodeHeader(header, absl::Span<char>(page, kHeaderSize));
+  size_t written = 0;
+  while (written < kHeaderSize) {
+    const ssize_t n = pwrite(fd, page + written, kHeaderSize - written,
+                             static_cast<off_t>(written));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError(errno, "write header of", path);
+    written += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<char*> Map(int fd, size_t size, int protection,
+                          const std::string& path) {
+  void* map = mmap(nullptr, size, protection, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return PosixError(errno, "mmap", path);
+  return static_cast<char*>(map);
+}
+
+}  // namespace
+
+Segment::Segment(std::string path, SegmentHeader header, int fd, char* map,
+                 size_t map_size)
+    : path_(std::move(path)),
+      header_(std::move(header)),
+      fd_(fd),
+      map_(map),
+      map_size_(map_size) {}
+
+Segment::Segment(Segment&& other) noexcept
+    : path_(std::move(other.path_)),
+      header_(std::move(other.header_)),
+      fd_(std::exchange(other.fd_, -1)),
+      map_(std::exchange(other.map_, nullptr)),
+      map_size_(std::exchange(other.map_size_, 0)),
+      writable_(std::exchange(other.writable_, false)),
+      writers_gone_(std::exchange(other.writers_gone_, false)),
+      handed_out_(std::exchange(other.handed_out_, false)) {}
+
+Segment& Segment::operator=(Segment&& other) noexcept {
+  if (this != &other) {
+    Release();
+    path_ = std::move(other.path_);
+    header_ = std::move(other.header_);
+    fd_ = std::exchange(other.fd_, -1);
+    map_ = std::exchange(other.map_, nullptr);
+    map_size_ = std::exchange(other.map_size_, 0);
+    writable_ = std::exchange(other.writable_, false);
+    writers_gone_ = std::exchange(other.writers_gone_, false);
+    handed_out_ = std::exchange(other.handed_out_, false);
+  }
+  return *this;
+}
+
+Segment::~Segment() { Release(); }
+
+void Segment::Release() {
+  if (map_ != nullptr) munmap(map_, map_size_);
+  if (fd_ >= 0) close(fd_);
+  map_ = nullptr;
+  fd_ = -1;
+}
+
+absl::StatusOr<Segment> Segment::Create(std::string path, SegmentHeader header,
+                                        mode_t mode, Prefault prefault,
+                                        std::optional<gid_t> group) {
+  const int fd =
+      open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) return PosixError(errno, "create", path);
+  return Prepare(fd, /*allocated=*/0, std::move(path), std::move(header), mode,
+                 prefault, group);
+}
+
+absl::StatusOr<Segment> Segment::CreateFromSpare(
+    SpareFile& spare, std::string path, SegmentHeader header, mode_t mode,
+    Prefault prefault, std::optional<gid_t> group) {
+  const int64_t allocated = spare.size();
+  ASSIGN_OR_RETURN(const int fd, spare.MoveTo(path));
+  return Prepare(fd, allocated, std::move(path), std::move(header), mode,
+                 prefault, group);
+}
+
+absl::StatusOr<Segment> Segment::Prepare(int fd, int64_t allocated,
+                                         std::string path, SegmentHeader header,
+                                         mode_t mode, Prefault prefault,
+                                         std::optional<gid_t> group) {
+  const size_t size = header.data_offset + header.data_length;
+  FdCloser closer(fd);
+  // From here on, any failure must remove the file.
+  absl::Status status = [&]() -> absl::Status {
+    if (group.has_value() && fchown(fd, static_cast<uid_t>(-1), *group) != 0) {
+      return PosixError(errno, "fchown", path);
+    }
+    if (fchmod(fd, mode) != 0) return PosixError(errno, "fchmod", path);
+    const off_t wanted = static_cast<off_t>(size);
+    if (allocated > wanted && ftruncate(fd, wanted) != 0) {
+      return PosixError(errno, "ftruncate", path);
+    }
+    if (allocated >= wanted) return absl::OkStatus();
+    return Preallocate(fd, allocated, wanted - allocated, path);
+  }();
+  char* map = nullptr;
+  if (status.ok()) {
+    absl::StatusOr<char*> mapped = Map(fd, size, PROT_READ | PROT_WRITE, path);
+    if (mapped.ok()) {
+      map = *mapped;
+    } else {
+      status = mapped.status();
+    }
+  }
+  if (status.ok() && prefault == Prefault::kYes) {
+    status = PopulateWrite(map, size, path);
+  }
+  if (!status.ok()) {
+    if (map != nullptr) munmap(map, size);
+    unlink(path.c_str());
+    return status;
+  }
+  EncodeHeader(header, absl::Span<char>(map, kHeaderSize));
+  Segment segment(std::move(path), std::move(header), closer.Release(), map,
+                  size);
+  segment.writable_ = true;
+  return segment;
+}
+
+absl::StatusOr<Segment> Segment::OpenReadOnly(std::string path, Verify verify) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return PosixError(errno, "open", path);
+  FdCloser closer(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return PosixError(errno, "fstat", path);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::DataLossError(absl::StrCat(path, " is not a regular file"));
+  }
+  char page[kHeaderSize];
+  ssize_t got;
+  do {
+    got = pread(fd, page, sizeof(page), 0);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) return PosixError(errno, "read", path);
+  absl::StatusOr<SegmentHeader> header =
+      DecodeHeader(absl::Span<const char>(page, static_cast<size_t>(got)));
+  if (!header.ok()) {
+    return absl::DataLossError(absl::StrCat(path, ": ", header.status().message()));
+  }
+  if (header->state != SegmentState::kSealed) {
+    return absl::DataLossError(absl::StrCat(path, ": segment is not sealed"));
+  }
+  const uint64_t expected_size = header->data_offset + header->data_length;
+  if (static_cast<uint64_t>(st.st_size) != expected_size) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s: file has %d bytes but its header describes %d", path,
+        static_cast<int64_t>(st.st_size), expected_size));
+  }
+  ASSIGN_OR_RETURN(char* map, Map(fd, expected_size, PROT_READ, path));
+  Segment segment(std::move(path), *std::move(header), /*fd=*/-1, map,
+                  expected_size);
+  if (verify == Verify::kChecksum &&
+      segment.ComputeChecksum() != segment.header().data_checksum) {
+    return absl::DataLossError(
+        absl::StrCat(segment.path(), ": data does not match its checksum"));
+  }
+  return segment;
+}
+
+uint64_t Segment::ComputeChecksum(int threads) const {
+  return DataChecksum(data(), header_.data_length, threads);
+}
+
+absl::StatusOr<int> Segment::Reopen(int flags) const {
+  const int fd = open(path_.c_str(), flags | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return PosixError(errno, "open", path_);
+  struct stat mine, opened;
+  if (fstat(fd_, &mine) != 0 || fstat(fd, &opened) != 0 ||
+      mine.st_dev != opened.st_dev || mine.st_ino != opened.st_ino) {
+    close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, " was replaced by another file"));
+  }
+  return fd;
+}
+
+absl::StatusOr<int> Segment::OpenForWriting() {
+  if (!writable_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, " is frozen or sealed"));
+  }
+  ASSIGN_OR_RETURN(const int fd, Reopen(O_RDWR));
+  handed_out_ = true;
+  return fd;
+}
+
+absl::Status Segment::Freeze() {
+  if (writable_) RETURN_IF_ERROR(DropWriteAccess());
+  if (writers_gone_) return absl::OkStatus();
+  // A read lease is refused while anyone has the file open for writing
+  // (a writable mapping included).
+  if (fcntl(fd_, F_SETLEASE, F_RDLCK) != 0) {
+    const int error = errno;
+    if (error == EAGAIN) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          path_, " is still open for writing in another process (a writer "
+                 "must close its staging file before Commit); nothing "
+                 "published"));
+    }
+    if (handed_out_) {
+      // A descriptor went to another process and nothing can tell whether
+      // it is closed: publishing could leave it a way to change the data.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot check that no other process still writes ", path_,
+          " (file lease: ", std::strerror(error),
+          "); nothing published. Puts that write the staging file need file "
+          "leases on the shm directory (Linux: /proc/sys/fs/leases-enable "
+          "and a filesystem that has them, such as tmpfs); streamed puts do "
+          "not"));
+    }
+  } else {
+    fcntl(fd_, F_SETLEASE, F_UNLCK);
+  }
+  writers_gone_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::DropWriteAccess() {
+  struct stat st;
+  if (fstat(fd_, &st) != 0) return PosixError(errno, "fstat", path_);
+  // No new writers: only the owner (this process) may still open it so.
+  if (fchmod(fd_, st.st_mode & 0755) != 0) return PosixError(errno, "fchmod", path_);
+  ASSIGN_OR_RETURN(const int read_only, Reopen(O_RDONLY));
+  void* map = mmap(nullptr, map_size_, PROT_READ, MAP_SHARED, read_only, 0);
+  if (map == MAP_FAILED) {
+    const int error = errno;
+    close(read_only);
+    return PosixError(error, "mmap read-only", path_);
+  }
+  munmap(map_, map_size_);
+  map_ = static_cast<char*>(map);
+  close(std::exchange(fd_, read_only));
+  writable_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::Seal(const std::string& published_path,
+                           uint64_t generation, uint64_t data_checksum,
+                           mode_t mode) {
+  if (sealed() || fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, ": segment is already sealed"));
+  }
+  RETURN_IF_ERROR(Freeze());
+  struct stat frozen;
+  if (fstat(fd_, &frozen) != 0) return PosixError(errno, "fstat", path_);
+  // The header goes through a file of our own; the mapping stays read-only.
+  ASSIGN_OR_RETURN(const int writer, Reopen(O_WRONLY));
+  FdCloser closer(writer);
+  SegmentHeader sealed_header = header_;
+  sealed_header.state = SegmentState::kSealed;
+  sealed_header.generation = generation;
+  sealed_header.data_checksum = data_checksum;
+  absl::Status status = WriteHeader(writer, sealed_header, path_);
+  if (status.ok() && fchmod(fd_, mode) != 0) {
+    status = PosixError(errno, "fchmod", path_);
+  } else if (status.ok()) {
+    CrashPoint("after_seal_before_rename");
+    if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, published_path.c_str(),
+                  RENAME_NOREPLACE) != 0) {
+      status = PosixError(errno, absl::StrCat("rename ", path_, " to"),
+                          published_path);
+    }
+  }
+  if (!status.ok()) {
+    fchmod(fd_, frozen.st_mode & 07777);
+    absl::Status restored = WriteHeader(writer, header_, path_);
+    if (!restored.ok()) LogWarning("%s", restored.message());
+    return status;
+  }
+  // The file is now published: from here on nothing may fail or write it.
+  close(std::exchange(fd_, -1));
+  path_ = published_path;
+  header_ = std::move(sealed_header);
+  return absl::OkStatus();
+}
+
+absl::Status Segment::CopyDataFrom(int fd, int64_t offset, int64_t size,
+                                   const std::string& what) {
+  if (!writable_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, " is frozen or sealed"));
+  }
+  // copy_file_range works within one filesystem only; from another, sendfile
+  // still copies once, inside the kernel; failing both, a small buffer.
+  enum class Method { kCopyFileRange, kSendfile, kBuffer };
+  Method method = Method::kCopyFileRange;
+  loff_t in = offset;
+  loff_t out = static_cast<loff_t>(header_.data_offset);
+  int64_t left = size;
+  std::unique_ptr<char[]> buffer;
+  constexpr size_t kBufferBytes = size_t{4} << 20;
+  auto unsupported = [](int error) {
+    return error == EXDEV || error == EINVAL || error == ENOSYS ||
+           error == EOPNOTSUPP;
+  };
+  while (left > 0) {
+    const size_t want = static_cast<size_t>(left);
+    ssize_t n;
+    if (method == Method::kCopyFileRange) {
+      n = copy_file_range(fd, &in, fd_, &out, want, 0);
+      if (n < 0 && unsupported(errno)) {
+        // sendfile writes at the file position, which only this call moves.
+        if (lseek(fd_, out, SEEK_SET) < 0) return PosixError(errno, "seek", path_);
+        method = Method::kSendfile;
+        continue;
+      }
+    } else if (method == Method::kSendfile) {
+      off_t from = static_cast<off_t>(in);
+      n = sendfile(fd_, fd, &from, want);
+      if (n < 0 && unsupported(errno)) {
+        buffer.reset(new char[kBufferBytes]);
+        method = Method::kBuffer;
+        continue;
+      }
+      if (n > 0) {
+        in += n;
+        out += n;
+      }
+    } else {
+      n = pread(fd, buffer.get(), std::min(want, kBufferBytes), in);
+      if (n > 0) {
+        ssize_t written = 0;
+        while (written < n) {
+          const ssize_t w = pwrite(fd_, buffer.get() + written,
+                                   static_cast<size_t>(n - written), out + written);
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) return PosixError(errno, "write", path_);
+          written += w;
+        }
+        in += n;
+        out += n;
+      }
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PosixError(errno, "copy from", what);
+    if (n == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " ends before the data it announces"));
+    }
+    left -= n;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Segment::CheckFileSize() const {
+  if (fd_ < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path_, " has no staging file open whose size could be checked"));
+  }
+  struct stat st;
+  if (fstat(fd_, &st) != 0) return PosixError(errno, "fstat", path_);
+  if (static_cast<size_t>(st.st_size) != map_size_) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s was resized to %d bytes while staging (expected %d); nothing "
+        "published", path_, static_cast<int64_t>(st.st_size), map_size_));
+  }
+  // Pages removed from the middle (a punched hole) would be allocated again
+  // on the next read, which faults when the filesystem is full.
+  if (static_cast<size_t>(st.st_blocks) * 512 < map_size_) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s had pages removed while staging; nothing published", path_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Segment::Unlink() const {
+  if (unlink(path_.c_str()) != 0) return PosixError(errno, "unlink", path_);
+  return absl::OkStatus();
+}
+
+}  // namespace matcache

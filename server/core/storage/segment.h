@@ -1,0 +1,149 @@
+// Segment: RAII owner of one segment file in the shm directory and of its
+// memory mapping. The mapping is released in the destructor; unlinking the
+// file leaves the mapping valid (tmpfs frees the pages at the last unmap).
+//
+// A segment is either staging (created here, mapped read-write, not yet
+// visible under a published name) or sealed (read-only from then on). A
+// sealed segment is never written, truncated or shrunk again.
+//
+// Not thread-safe for mutation (Seal, Unlink); concurrent reads of data() and
+// header() are safe once no thread mutates.
+#ifndef MATCACHE_SERVER_CORE_STORAGE_SEGMENT_H_
+#define MATCACHE_SERVER_CORE_STORAGE_SEGMENT_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "server/core/format/header.h"
+#include "server/core/storage/spare_file.h"
+
+namespace matcache {
+
+class Segment {
+ public:
+  enum class Prefault { kNo, kYes };
+  enum class Verify { kHeaderOnly, kChecksum };
+
+  // Creates the staging file `path` with O_EXCL, group `group` (if given)
+  // and exactly `mode` (the umask does not apply), preallocates header plus
+  // data with posix_fallocate, maps it read-write (prefaulting every page if
+  // `prefault` is kYes) and writes `header`, which must be a staging header.
+  // Errors: ALREADY_EXISTS if `path` exists; RESOURCE_EXHAUSTED if the
+  // filesystem lacks the space. On error no file is left behind.
+  static absl::StatusOr<Segment> Create(
+      std::string path, SegmentHeader header, mode_t mode, Prefault prefault,
+      std::optional<gid_t> group = std::nullopt);
+
+  // Create, on the pages of `spare` instead of a new file: renames it to
+  // `path`, then shrinks it or preallocates the rest to header plus data.
+  // If the rename fails (ALREADY_EXISTS if `path` exists) `spare` stays as
+  // it was; once renamed it is used up, and on a later error its file is
+  // removed.
+  static absl::StatusOr<Segment> CreateFromSpare(
+      SpareFile& spare, std::string path, SegmentHeader header, mode_t mode,
+      Prefault prefault, std::optional<gid_t> group = std::nullopt);
+
+  // Opens the sealed segment `path` read-only (never following a symlink)
+  // and maps it PROT_READ. The mapping is made only after the file size is
+  // checked against the header, so reading it can never fault.
+  // Errors: NOT_FOUND; DATA_LOSS if the header is corrupt, the segment is not
+  // sealed, the file size differs from what the header says, or (with
+  // Verify::kChecksum) the data does not match its checksum.
+  static absl::StatusOr<Segment> OpenReadOnly(std::string path, Verify verify);
+
+  Segment(Segment&& other) noexcept;
+  Segment& operator=(Segment&& other) noexcept;
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();
+
+  const std::string& path() const { return path_; }
+  const SegmentHeader& header() const { return header_; }
+  bool sealed() const { return header_.state == SegmentState::kSealed; }
+
+  // header().data_length bytes of data.
+  const char* data() const { return map_ + header_.data_offset; }
+  // Writable data of a staging segment; nullptr once frozen or sealed.
+  char* mutable_data() { return writable_ ? map_ + header_.data_offset : nullptr; }
+
+  // Fills the data of a staging segment with `size` bytes of the file `fd`
+  // from `offset`, copied inside the kernel (no page faults in this
+  // process). INVALID_ARGUMENT if the file ends early.
+  absl::Status CopyDataFrom(int fd, int64_t offset, int64_t size,
+                            const std::string& what);
+
+  // DataChecksum of the data as it is now, on up to `threads` threads.
+  uint64_t ComputeChecksum(int threads = 1) const;
+
+  // A new file description of a staging segment's file, open for reading
+  // and writing (close-on-exec), for a writer in another process; the
+  // caller owns it. Not a dup of this segment's own descriptor, so that
+  // Freeze sees it as another writer for as long as any copy of it is open.
+  // FAILED_PRECONDITION once frozen or sealed, or if the path now names
+  // another file.
+  absl::StatusOr<int> OpenForWriting();
+
+  // Ends the writing of a staging segment, so that its data can no longer
+  // change: takes write permission from everyone but the owner, swaps this
+  // process's writable mapping for a read-only one (data() moves), and
+  // checks with a file lease that no other process still has the file open
+  // or mapped for writing (FAILED_PRECONDITION if one does; the check runs
+  // again on the next call). Once OpenForWriting has handed out a
+  // descriptor, a check that cannot run (no file leases on this filesystem,
+  // or not allowed) refuses too, with FAILED_PRECONDITION saying why; until
+  // then no other process can have a descriptor of the file (mode 0600) and
+  // the lease only confirms it.
+  absl::Status Freeze();
+
+  // Publishes a staging segment: freezes it (if not yet), writes the sealed
+  // header with `generation` and `data_checksum`, sets the file mode to
+  // `mode` and renames the file to `published_path` (failing with
+  // ALREADY_EXISTS rather than replacing a file). On error the segment stays
+  // staging (frozen) under its old path.
+  absl::Status Seal(const std::string& published_path, uint64_t generation,
+                    uint64_t data_checksum, mode_t mode);
+
+  // DATA_LOSS if the staging file no longer has the size of header plus
+  // data, or lacks pages (a writer truncated it or punched a hole): reading
+  // the missing part would fault. A check that cannot run refuses too:
+  // FAILED_PRECONDITION for a segment with no file open (sealed, or opened
+  // read-only), or fstat's error.
+  absl::Status CheckFileSize() const;
+
+  // Removes the file's name from the directory. The mapping stays valid.
+  absl::Status Unlink() const;
+
+ private:
+  Segment(std::string path, SegmentHeader header, int fd, char* map,
+          size_t map_size);
+  // Create's work on the new file `fd` (taken over), of which `allocated`
+  // bytes are preallocated already.
+  static absl::StatusOr<Segment> Prepare(int fd, int64_t allocated,
+                                         std::string path, SegmentHeader header,
+                                         mode_t mode, Prefault prefault,
+                                         std::optional<gid_t> group);
+  void Release();
+  // Opens the segment's file again, by path, with `flags`; FAILED_PRECONDITION
+  // if the path now names another file.
+  absl::StatusOr<int> Reopen(int flags) const;
+  // Freeze's first part: no new writers, no writable mapping or file here.
+  absl::Status DropWriteAccess();
+
+  std::string path_;
+  SegmentHeader header_;
+  int fd_ = -1;  // open only while staging
+  char* map_ = nullptr;
+  size_t map_size_ = 0;
+  bool writable_ = false;  // fd_ and map_ may write: staging, not frozen
+  bool writers_gone_ = false;  // Freeze found no other writer
+  bool handed_out_ = false;    // OpenForWriting gave a descriptor away
+};
+
+}  // namespace matcache
+
+#endif  // MATCACHE_SERVER_CORE_STORAGE_SEGMENT_H_

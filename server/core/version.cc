@@ -1,7 +1,0 @@
-#include "server/core/version.h"
-
-namespace matcache {
-
-absl::string_view Version() { return MATCACHE_VERSION; }
-
-}  // namespace matcache
