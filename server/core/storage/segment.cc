@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/core/base/crash_point.h"
+#include "server/core/base/fd_closer.h"
 #include "server/core/base/logging.h"
 #include "server/core/base/posix_error.h"
 #include "server/core/base/status_macros.h"
@@ -24,19 +25,6 @@
 
 namespace matcache {
 namespace {
-
-// Closes `fd` on scope exit unless released.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int Release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // Prefaults every page of a shared writable mapping so that later writes take
 // no page faults. Kernels before 5.14 lack MADV_POPULATE_WRITE: then the
