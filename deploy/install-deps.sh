@@ -11,8 +11,8 @@ readonly PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev xtensor-dev libxsimd-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # HTTP gateway: the server library, metrics, JSON
-  libmicrohttpd-dev prometheus-cpp-dev nlohmann-json3-dev
+  # HTTP gateway: the server library, metrics, JSON, PNG heatmaps
+  libmicrohttpd-dev prometheus-cpp-dev nlohmann-json3-dev libpng-dev
   # Python client, stubs and tests
   python3 python3-grpcio python3-numpy python3-protobuf python3-pytest
   python3-hypothesis
