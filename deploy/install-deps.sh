@@ -20,8 +20,10 @@ readonly PACKAGES=(
   redis-server python3-matplotlib
   # Security tests: certificates for TLS
   openssl
-  # HTTP tests: promtool and a real Prometheus to scrape the gateway
-  prometheus
+  # HTTP tests: promtool and a real Prometheus to scrape the gateway; zarr
+  # and dask reading the Zarr view over fsspec's HTTP; PIL decoding PNGs
+  prometheus python3-zarr python3-fsspec python3-aiohttp python3-dask
+  python3-pil
   # Sanitizer and fuzz build (build-asan): clang, its sanitizer and libFuzzer
   # runtimes, and llvm-symbolizer for readable reports
   clang-14 libclang-rt-14-dev llvm-14

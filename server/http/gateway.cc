@@ -1,12 +1,9 @@
 #include "server/http/gateway.h"
 
-#include <microhttpd.h>
-
-#include <chrono>
-#include <utility>
-
 #include <algorithm>
+#include <chrono>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -14,8 +11,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/time.h"
-#include "nlohmann/json.hpp"
+#include "server/core/base/status_macros.h"
+#include "server/core/format/checksum.h"
+#include "server/http/data_response.h"
+#include "server/http/matrix_json.h"
+#include "server/http/npy_upload.h"
+#include "server/http/preview_response.h"
+#include "server/http/problem.h"
 
 namespace matcache {
 namespace {
@@ -23,51 +25,21 @@ namespace {
 constexpr char kTransport[] = "http";
 // Largest page of GET /v1/matrices, also its default.
 constexpr size_t kMaxListPage = 1000;
-
-// The routes and the one method each takes.
-struct Route {
-  const char* path;
-  const char* method;
-  const char* name;  // the metrics label
-};
-constexpr Route kRoutes[] = {
-    {"/healthz", "GET", "healthz"},
-    {"/readyz", "GET", "readyz"},
-    {"/metrics", "GET", "metrics"},
-    {"/v1/matrices", "GET", "list"},
-};
 constexpr absl::string_view kMatrixPrefix = "/v1/matrices/";
 
-std::string Rfc3339(absl::Time time) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", time, absl::UTCTimeZone());
-}
+// The routes of fixed paths and the one method each takes.
+struct FixedRoute {
+  const char* path;
+  const char* name;  // the metrics label
+};
+constexpr FixedRoute kFixedRoutes[] = {
+    {"/healthz", "healthz"},
+    {"/readyz", "readyz"},
+    {"/metrics", "metrics"},
+    {"/v1/matrices", "list"},
+};
 
-nlohmann::json ToJson(const MatrixInfo& info) {
-  nlohmann::json json = {
-      {"name", info.name},
-      {"shape", info.shape},
-      {"dtype", std::string(GetDTypeInfo(info.dtype).name)},
-      {"original_dtype", std::string(GetDTypeInfo(info.original_dtype).name)},
-      {"nbytes", info.nbytes},
-      {"generation", info.generation},
-      {"id", info.generation != 0 ? info.id.ToHex() : ""},
-      {"created", info.generation != 0 ? nlohmann::json(Rfc3339(info.created))
-                                       : nlohmann::json(nullptr)},
-      {"pinned", info.pinned},
-      {"expires", info.expires != absl::InfiniteFuture()
-                      ? nlohmann::json(Rfc3339(info.expires))
-                      : nlohmann::json(nullptr)},
-      {"source", info.source},
-  };
-  return json;
-}
-
-HttpResponse Json(const nlohmann::json& json) {
-  HttpResponse response;
-  response.content_type = "application/json";
-  response.body = json.dump();
-  return response;
-}
+bool IsRead(const std::string& method) { return method == "GET" || method == "HEAD"; }
 
 // Whether the If-None-Match header `sent` names `etag` (or is "*").
 bool Matches(const std::optional<std::string>& sent, const std::string& etag) {
@@ -80,6 +52,33 @@ bool Matches(const std::optional<std::string>& sent, const std::string& etag) {
   return false;
 }
 
+// 304 with `etag` if the request names it, else `make()` with the ETag.
+template <typename Make>
+HttpResponse WithEtag(const HttpRequest& request, const std::string& etag,
+                      Make make) {
+  HttpResponse response;
+  if (Matches(request.if_none_match, etag)) {
+    response.status = 304;
+    response.content_type.clear();
+  } else {
+    response = make();
+  }
+  if (response.status < 300 || response.status == 304) {
+    response.headers.emplace_back("ETag", etag);
+  }
+  return response;
+}
+
+// The ETag of a view of one version: its id and a digest of the query.
+std::string ViewEtag(const Segment& segment, absl::string_view view,
+                     const std::map<std::string, std::string>& query) {
+  std::string key(view);
+  for (const auto& [name, value] : query) absl::StrAppend(&key, "&", name, "=", value);
+  return absl::StrCat("\"", segment.header().id.ToHex(), "-",
+                      absl::Hex(Checksum(key.data(), key.size()), absl::kZeroPad16),
+                      "\"");
+}
+
 HttpResponse Text(int status, std::string body) {
   HttpResponse response;
   response.status = status;
@@ -87,91 +86,117 @@ HttpResponse Text(int status, std::string body) {
   return response;
 }
 
+// A streamed body whose bytes are counted as sent.
+class CountedBody : public HttpBody {
+ public:
+  CountedBody(std::unique_ptr<HttpBody> body, Metrics* metrics)
+      : body_(std::move(body)), metrics_(metrics) {}
+  size_t Read(char* out, size_t capacity) override {
+    const size_t read = body_->Read(out, capacity);
+    metrics_->CountSentBytes(kTransport, static_cast<int64_t>(read));
+    return read;
+  }
+
+ private:
+  const std::unique_ptr<HttpBody> body_;
+  Metrics* const metrics_;
+};
+
+// Counts a response: its request, and its body if not streamed.
+void Count(Metrics* metrics, const std::string& method,
+           std::chrono::steady_clock::time_point start, HttpResponse* response) {
+  const std::chrono::duration<double> elapsed =
+      std::chrono::steady_clock::now() - start;
+  metrics->CountRequest(kTransport, method, absl::StrCat(response->status),
+                        elapsed.count());
+  if (response->stream != nullptr) {
+    response->stream =
+        std::make_unique<CountedBody>(std::move(response->stream), metrics);
+  } else {
+    metrics->CountSentBytes(kTransport, static_cast<int64_t>(response->body.size()));
+  }
+}
+
+// An upload whose request is counted when it is answered (or cut off).
+class CountedUpload : public HttpUpload {
+ public:
+  CountedUpload(std::unique_ptr<HttpUpload> upload, Metrics* metrics,
+                std::string method, std::chrono::steady_clock::time_point start)
+      : upload_(std::move(upload)),
+        metrics_(metrics),
+        method_(std::move(method)),
+        start_(start) {}
+  ~CountedUpload() override {
+    if (!counted_) {
+      const std::chrono::duration<double> elapsed =
+          std::chrono::steady_clock::now() - start_;
+      metrics_->CountRequest(kTransport, method_, "aborted", elapsed.count());
+    }
+  }
+  std::optional<HttpResponse> Receive(absl::string_view data) override {
+    std::optional<HttpResponse> refused = upload_->Receive(data);
+    if (refused.has_value()) Answered(&*refused);
+    return refused;
+  }
+  HttpResponse Finish() override {
+    HttpResponse response = upload_->Finish();
+    Answered(&response);
+    return response;
+  }
+
+ private:
+  void Answered(HttpResponse* response) {
+    counted_ = true;
+    Count(metrics_, method_, start_, response);
+  }
+
+  const std::unique_ptr<HttpUpload> upload_;
+  Metrics* const metrics_;
+  const std::string method_;
+  const std::chrono::steady_clock::time_point start_;
+  bool counted_ = false;
+};
+
 }  // namespace
 
-HttpResponse ProblemFor(const absl::Status& status) {
-  int http = 500;
-  switch (status.code()) {
-    case absl::StatusCode::kNotFound: http = 404; break;
-    case absl::StatusCode::kInvalidArgument: http = 400; break;
-    case absl::StatusCode::kResourceExhausted: http = 507; break;
-    case absl::StatusCode::kPermissionDenied: http = 403; break;
-    case absl::StatusCode::kUnauthenticated: http = 401; break;
-    case absl::StatusCode::kFailedPrecondition: http = 409; break;
-    case absl::StatusCode::kUnavailable: http = 503; break;
-    default: break;
-  }
-  HttpResponse response = Problem(http, std::string(status.message()),
-                                  absl::StatusCodeToString(status.code()));
-  if (http == 401) response.headers.emplace_back("WWW-Authenticate", "Bearer");
-  return response;
-}
-
-HttpResponse Problem(int status, const std::string& detail,
-                     const std::string& grpc_code) {
-  const char* title = MHD_get_reason_phrase_for(static_cast<unsigned>(status));
-  nlohmann::json problem = {
-      {"type", "about:blank"},
-      {"title", title != nullptr ? title : ""},
-      {"status", status},
-      {"detail", detail},
-      {"grpc_code", grpc_code},
-  };
-  HttpResponse response;
-  response.status = status;
-  response.content_type = "application/problem+json";
-  response.body = problem.dump();
-  return response;
-}
-
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
-    HttpServerOptions options, const Store* store, const AccessPolicy* access,
+    GatewayOptions options, Store* store, const AccessPolicy* access,
     Metrics* metrics) {
-  std::unique_ptr<Gateway> gateway(new Gateway(store, access, metrics));
+  HttpServerOptions server_options = options.server;
+  std::unique_ptr<Gateway> gateway(
+      new Gateway(std::move(options), store, access, metrics));
   Gateway* self = gateway.get();
-  absl::StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(
-      std::move(options),
-      [self](const HttpRequest& request) { return self->Handle(request); });
-  if (!server.ok()) return server.status();
-  gateway->server_ = *std::move(server);
+  ASSIGN_OR_RETURN(gateway->server_,
+                   HttpServer::Start(std::move(server_options),
+                                     [self](const HttpRequest& request) {
+                                       return self->Handle(request);
+                                     }));
   return gateway;
 }
 
-HttpResponse Gateway::Handle(const HttpRequest& request) const {
+HttpAnswer Gateway::Handle(const HttpRequest& request) const {
   const auto start = std::chrono::steady_clock::now();
   std::string method = "unknown";
-  HttpResponse response = Route(request, &method);
-  const std::chrono::duration<double> elapsed =
-      std::chrono::steady_clock::now() - start;
-  metrics_->CountRequest(kTransport, method, absl::StrCat(response.status),
-                         elapsed.count());
-  metrics_->CountSentBytes(kTransport, static_cast<int64_t>(response.body.size()));
-  return response;
+  HttpAnswer answer = Route(request, &method);
+  if (auto* upload = std::get_if<std::unique_ptr<HttpUpload>>(&answer)) {
+    return std::make_unique<CountedUpload>(std::move(*upload), metrics_,
+                                           std::move(method), start);
+  }
+  Count(metrics_, method, start, &std::get<HttpResponse>(answer));
+  return answer;
 }
 
-HttpResponse Gateway::Route(const HttpRequest& request, std::string* method) const {
+HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const {
   if (absl::StartsWith(request.path, kMatrixPrefix)) {
-    *method = "info";
-    const absl::string_view name =
-        absl::string_view(request.path).substr(kMatrixPrefix.size());
-    if (request.method != "GET" && request.method != "HEAD") {
-      HttpResponse refused = Problem(
-          405, absl::StrCat(request.method, " is not allowed on ", request.path),
-          "UNIMPLEMENTED");
-      refused.headers.emplace_back("Allow", "GET");
-      return refused;
-    }
-    return DescribeMatrix(request, name);
+    return RouteMatrix(request,
+                       absl::string_view(request.path).substr(kMatrixPrefix.size()),
+                       method);
   }
-  for (const auto& route : kRoutes) {
+  for (const FixedRoute& route : kFixedRoutes) {
     if (request.path != route.path) continue;
     *method = route.name;
-    if (request.method != route.method && request.method != "HEAD") {
-      HttpResponse refused = Problem(
-          405, absl::StrCat(request.method, " is not allowed on ", route.path),
-          "UNIMPLEMENTED");
-      refused.headers.emplace_back("Allow", route.method);
-      return refused;
+    if (!IsRead(request.method)) {
+      return MethodNotAllowed(request.method, route.path, "GET, HEAD");
     }
     if (*method == "healthz") return Text(200, "ok\n");
     if (*method == "list") return ListMatrices(request);
@@ -186,10 +211,63 @@ HttpResponse Gateway::Route(const HttpRequest& request, std::string* method) con
                  "NOT_FOUND");
 }
 
+HttpAnswer Gateway::RouteMatrix(const HttpRequest& request,
+                                absl::string_view rest,
+                                std::string* method) const {
+  const size_t slash = rest.find('/');
+  const absl::string_view name = rest.substr(0, slash);
+  if (slash != absl::string_view::npos) {
+    const absl::string_view view = rest.substr(slash + 1);
+    if (view != "data" && view != "preview") {
+      return Problem(404, absl::StrCat("no such resource: ", request.path,
+                                       " (a matrix has /data and /preview)"),
+                     "NOT_FOUND");
+    }
+    *method = std::string(view);
+    if (!IsRead(request.method)) {
+      return MethodNotAllowed(request.method, request.path, "GET, HEAD");
+    }
+    return ReadMatrix(request, name, view);
+  }
+  if (IsRead(request.method)) {
+    *method = "info";
+    return DescribeMatrix(request, name);
+  }
+  if (request.method == "PUT") {
+    *method = "put";
+    if (absl::Status allowed = Allowed(request, Access::kWrite, "Put"); !allowed.ok()) {
+      return ProblemFor(allowed);
+    }
+    absl::StatusOr<std::unique_ptr<HttpUpload>> upload =
+        NpyUpload::Start(store_, name, request);
+    if (!upload.ok()) return ProblemFor(upload.status());
+    return *std::move(upload);
+  }
+  if (request.method == "DELETE") {
+    *method = "delete";
+    if (absl::Status allowed = Allowed(request, Access::kWrite, "Delete"); !allowed.ok()) {
+      return ProblemFor(allowed);
+    }
+    return DeleteMatrix(name);
+  }
+  *method = "info";
+  return MethodNotAllowed(request.method, request.path, "GET, HEAD, PUT, DELETE");
+}
+
+absl::Status Gateway::Allowed(const HttpRequest& request, Access access,
+                              absl::string_view rpc) const {
+  const std::optional<HttpTlsOptions>& tls = options_.server.tls;
+  if (tls.has_value() && !tls->client_ca.empty() && !request.client_verified) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        rpc, " needs a client certificate signed by the server's client CA"));
+  }
+  std::optional<absl::string_view> authorization;
+  if (request.authorization.has_value()) authorization = *request.authorization;
+  return access_->Check(authorization, access, Transport::kTcp, rpc);
+}
+
 HttpResponse Gateway::ListMatrices(const HttpRequest& request) const {
-  if (absl::Status allowed = access_->Check(request.authorization, Access::kRead,
-                                            Transport::kTcp, "List");
-      !allowed.ok()) {
+  if (absl::Status allowed = Allowed(request, Access::kRead, "List"); !allowed.ok()) {
     return ProblemFor(allowed);
   }
   auto parameter = [&](const char* key) {
@@ -213,15 +291,13 @@ HttpResponse Gateway::ListMatrices(const HttpRequest& request) const {
     next = listed.back().name;
   }
   nlohmann::json matrices = nlohmann::json::array();
-  for (const MatrixInfo& info : listed) matrices.push_back(ToJson(info));
-  return Json({{"matrices", std::move(matrices)}, {"next", std::move(next)}});
+  for (const MatrixInfo& info : listed) matrices.push_back(MatrixInfoJson(info));
+  return JsonResponse({{"matrices", std::move(matrices)}, {"next", std::move(next)}});
 }
 
 HttpResponse Gateway::DescribeMatrix(const HttpRequest& request,
                                      absl::string_view name) const {
-  if (absl::Status allowed = access_->Check(request.authorization, Access::kRead,
-                                            Transport::kTcp, "Info");
-      !allowed.ok()) {
+  if (absl::Status allowed = Allowed(request, Access::kRead, "Info"); !allowed.ok()) {
     return ProblemFor(allowed);
   }
   absl::StatusOr<MatrixInfo> info = store_->Info(name);
@@ -230,11 +306,37 @@ HttpResponse Gateway::DescribeMatrix(const HttpRequest& request,
   const std::string etag = absl::StrCat(
       "\"", info->id.ToHex(), "-", info->pinned ? "p" : "u", "-",
       absl::ToUnixSeconds(info->expires), "\"");
-  HttpResponse response = Matches(request.if_none_match, etag)
-                              ? HttpResponse{304, "application/json", {}, ""}
-                              : Json(ToJson(*info));
-  response.headers.emplace_back("ETag", etag);
+  return WithEtag(request, etag, [&] { return JsonResponse(MatrixInfoJson(*info)); });
+}
+
+HttpResponse Gateway::DeleteMatrix(absl::string_view name) const {
+  if (absl::Status deleted = store_->Delete(name); !deleted.ok()) {
+    return ProblemFor(deleted);
+  }
+  HttpResponse response;
+  response.status = 204;
+  response.content_type.clear();
   return response;
+}
+
+HttpResponse Gateway::ReadMatrix(const HttpRequest& request, absl::string_view name,
+                                 absl::string_view view) const {
+  const absl::string_view rpc = view == "data" ? "Read" : "Preview";
+  if (absl::Status allowed = Allowed(request, Access::kRead, rpc); !allowed.ok()) {
+    return ProblemFor(allowed);
+  }
+  if (absl::Status loaded = store_->EnsureLoaded(name); !loaded.ok()) {
+    return ProblemFor(loaded);
+  }
+  absl::StatusOr<std::shared_ptr<const Segment>> segment = store_->Acquire(name);
+  if (!segment.ok()) return ProblemFor(segment.status());
+  return WithEtag(request, ViewEtag(**segment, view, request.query), [&] {
+    absl::StatusOr<HttpResponse> response =
+        view == "data"
+            ? DataResponse(*segment, request.query, options_.json_max_elements)
+            : PreviewResponse(*segment, request.query, options_.preview_threads);
+    return response.ok() ? *std::move(response) : ProblemFor(response.status());
+  });
 }
 
 }  // namespace matcache

@@ -1,19 +1,27 @@
 // Gateway: the HTTP side of matcached, on its own listeners
-// (--http_listen): GET /healthz (200 "ok" while the process serves),
-// GET /readyz (200 once the store is open and every listener is up, else
-// 503) and GET /metrics (Prometheus text format), all open without a
-// token; GET /v1/matrices[?prefix=P&start_after=S&limit=N] and
-// GET /v1/matrices/{name}: MatrixInfo as JSON, with an ETag, behind the
-// same access policy as TCP gRPC calls. Errors are application/problem+json
-// (RFC 9457) with the gRPC code beside the HTTP status: an unknown route
-// 404, a wrong method 405 with Allow. Every request is counted in the
-// Metrics.
+// (--http_listen). Open without a token: GET /healthz (200 "ok" while the
+// process serves), GET /readyz (200 once the store is open and every
+// listener is up, else 503), GET /metrics (Prometheus text format). Behind
+// the same access policy as TCP gRPC calls (read or write token as
+// "Authorization: Bearer"; a client certificate first under mutual TLS):
+//   GET    /v1/matrices[?prefix=P&start_after=S&limit=N]   a page of infos
+//   GET    /v1/matrices/{name}                  MatrixInfo JSON
+//   PUT    /v1/matrices/{name}[?pin&ttl&store_dtype]  an .npy body
+//   DELETE /v1/matrices/{name}
+//   GET    /v1/matrices/{name}/data[?slice&dtype&format=npy|json]
+//   GET    /v1/matrices/{name}/preview?shape=RxC[&method&format=npy|png...]
+//   GET    /zarr/...                            a read-only Zarr v2 view
+// Info, data and preview responses carry an ETag (the segment id and the
+// query) and answer If-None-Match with 304. Errors are problem+json
+// (problem.h): an unknown route 404, a wrong method 405 with Allow. Every
+// request is counted in the Metrics, and every body byte sent.
 //
 // Thread-safe. `store`, `access` and `metrics` must outlive the gateway.
 #ifndef MATCACHE_SERVER_HTTP_GATEWAY_H_
 #define MATCACHE_SERVER_HTTP_GATEWAY_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,12 +35,20 @@
 
 namespace matcache {
 
+struct GatewayOptions {
+  HttpServerOptions server;
+  // Most elements a format=json data response may hold.
+  int64_t json_max_elements = 1'000'000;
+  // Threads one preview is computed with.
+  int preview_threads = 2;
+};
+
 class Gateway {
  public:
-  // Starts serving on options.listen; HttpServer::Start's errors. Not ready
-  // until SetReady(true).
+  // Starts serving on options.server.listen; HttpServer::Start's errors.
+  // Not ready until SetReady(true).
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
-      HttpServerOptions options, const Store* store, const AccessPolicy* access,
+      GatewayOptions options, Store* store, const AccessPolicy* access,
       Metrics* metrics);
 
   // What /readyz answers from now on.
@@ -44,31 +60,34 @@ class Gateway {
   }
 
  private:
-  Gateway(const Store* store, const AccessPolicy* access, Metrics* metrics)
-      : store_(store), access_(access), metrics_(metrics) {}
-  HttpResponse Handle(const HttpRequest& request) const;
-  HttpResponse Route(const HttpRequest& request, std::string* method) const;
+  Gateway(GatewayOptions options, Store* store, const AccessPolicy* access,
+          Metrics* metrics)
+      : options_(std::move(options)),
+        store_(store),
+        access_(access),
+        metrics_(metrics) {}
+  HttpAnswer Handle(const HttpRequest& request) const;
+  HttpAnswer Route(const HttpRequest& request, std::string* method) const;
+  HttpAnswer RouteMatrix(const HttpRequest& request, absl::string_view rest,
+                         std::string* method) const;
+  // OK if the request may do `access` (`rpc` names it in refusals).
+  absl::Status Allowed(const HttpRequest& request, Access access,
+                       absl::string_view rpc) const;
   HttpResponse ListMatrices(const HttpRequest& request) const;
   HttpResponse DescribeMatrix(const HttpRequest& request,
                               absl::string_view name) const;
+  HttpResponse DeleteMatrix(absl::string_view name) const;
+  // GET .../data and .../preview: the segment's response, or 304.
+  HttpResponse ReadMatrix(const HttpRequest& request, absl::string_view name,
+                          absl::string_view view) const;
 
-  const Store* const store_;
+  const GatewayOptions options_;
+  Store* const store_;
   const AccessPolicy* const access_;
   Metrics* const metrics_;
   std::atomic<bool> ready_{false};
   std::unique_ptr<HttpServer> server_;
 };
-
-// An application/problem+json response: `status`, its standard title,
-// `detail`, and the gRPC code name (e.g. "NOT_FOUND") that says the same.
-HttpResponse Problem(int status, const std::string& detail,
-                     const std::string& grpc_code);
-
-// The problem response for a non-OK `status`: NOT_FOUND 404,
-// INVALID_ARGUMENT 400, RESOURCE_EXHAUSTED 507, PERMISSION_DENIED 403,
-// UNAUTHENTICATED 401 (with WWW-Authenticate: Bearer), FAILED_PRECONDITION
-// 409, UNAVAILABLE 503, anything else 500.
-HttpResponse ProblemFor(const absl::Status& status);
 
 }  // namespace matcache
 

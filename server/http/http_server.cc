@@ -1,6 +1,7 @@
 #include "server/http/http_server.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -65,79 +66,183 @@ MHD_Result CollectQuery(void* cls, MHD_ValueKind, const char* key,
   return MHD_YES;
 }
 
-// libmicrohttpd's access handler: builds the HttpRequest, asks the handler
-// and queues its response. Request bodies are refused until a route takes
-// them.
-MHD_Result Dispatch(void* cls, MHD_Connection* connection, const char* url,
-                    const char* method, const char* /*version*/,
-                    const char* /*upload_data*/, size_t* upload_data_size,
-                    void** request_state) {
-  // The first call only announces the request; answer on the second, after
-  // the headers (and for now any body) have been read.
-  if (*request_state == nullptr) {
-    *request_state = connection;
-    return MHD_YES;
+std::optional<std::string> Header(MHD_Connection* connection, const char* name) {
+  const char* value =
+      MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+// Whether the TLS client of `connection` presented a certificate that
+// verifies against the daemon's trusted CAs.
+bool ClientVerified(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (info == nullptr || info->tls_session == nullptr) return false;
+  auto session = static_cast<gnutls_session_t>(info->tls_session);
+  unsigned int peers = 0;
+  if (gnutls_certificate_get_peers(session, &peers) == nullptr || peers == 0) {
+    return false;
   }
-  if (*upload_data_size != 0) {
-    *upload_data_size = 0;  // discarded: no route takes a body yet
-    return MHD_YES;
+  unsigned int verdict = 0;
+  return gnutls_certificate_verify_peers2(session, &verdict) == GNUTLS_E_SUCCESS &&
+         verdict == 0;
+}
+
+ssize_t ReadBody(void* cls, uint64_t /*position*/, char* out, size_t capacity) {
+  const size_t copied = static_cast<HttpBody*>(cls)->Read(out, capacity);
+  return copied == 0 ? MHD_CONTENT_READER_END_WITH_ERROR
+                     : static_cast<ssize_t>(copied);
+}
+
+void FreeBody(void* cls) { delete static_cast<HttpBody*>(cls); }
+
+MHD_Result Queue(MHD_Connection* connection, HttpResponse answer) {
+  MHD_Response* response = nullptr;
+  if (answer.stream != nullptr) {
+    response = MHD_create_response_from_callback(
+        static_cast<uint64_t>(answer.stream_bytes), HttpServer::kBodyBlockBytes,
+        &ReadBody, answer.stream.get(), &FreeBody);
+    if (response != nullptr) answer.stream.release();  // FreeBody's now
+  } else {
+    response = MHD_create_response_from_buffer(
+        answer.body.size(), answer.body.data(), MHD_RESPMEM_MUST_COPY);
   }
-  const auto& handler = *static_cast<const HttpServer::Handler*>(cls);
-  HttpRequest request;
-  request.method = method;
-  request.path = url;
-  MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectQuery,
-                            &request.query);
-  if (const char* authorization = MHD_lookup_connection_value(
-          connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)) {
-    request.authorization = authorization;
-  }
-  if (const char* etags = MHD_lookup_connection_value(
-          connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH)) {
-    request.if_none_match = etags;
-  }
-  const HttpResponse answer = handler(request);
-  MHD_Response* response = MHD_create_response_from_buffer(
-      answer.body.size(), const_cast<char*>(answer.body.data()),
-      MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
                           answer.content_type.c_str());
   for (const auto& [name, value] : answer.headers) {
     MHD_add_response_header(response, name.c_str(), value.c_str());
   }
-  const MHD_Result queued =
-      MHD_queue_response(connection, static_cast<unsigned>(answer.status), response);
+  const MHD_Result queued = MHD_queue_response(
+      connection, static_cast<unsigned>(answer.status), response);
   MHD_destroy_response(response);
   return queued;
 }
 
+// What libmicrohttpd keeps for one request between calls.
+struct RequestState {
+  std::unique_ptr<HttpUpload> upload;
+  // The answer to an upload refused while its body was arriving: sent once
+  // the rest is read and discarded (libmicrohttpd queues responses only
+  // before or after a body).
+  std::optional<HttpResponse> refused;
+  bool answered = false;
+};
+
+void RequestCompleted(void* /*cls*/, MHD_Connection* /*connection*/,
+                      void** request_state, MHD_RequestTerminationCode) {
+  delete static_cast<RequestState*>(*request_state);
+  *request_state = nullptr;
+}
+
 }  // namespace
+
+// libmicrohttpd's access handler. The first call, once the headers are
+// read, asks the handler; an upload then gets the body in later calls, and
+// the call after its last piece finishes it.
+struct HttpDispatch {
+  static MHD_Result Handle(void* cls, MHD_Connection* connection,
+                           const char* url, const char* method,
+                           const char* /*version*/, const char* upload_data,
+                           size_t* upload_data_size, void** request_state) {
+    auto* state = static_cast<RequestState*>(*request_state);
+    if (state == nullptr) {
+      state = new RequestState;
+      *request_state = state;
+      return Start(*static_cast<const HttpServer*>(cls), connection, url,
+                   method, state);
+    }
+    if (state->answered || state->upload == nullptr) {
+      *upload_data_size = 0;  // the body of a request answered at once
+      return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+      if (!state->refused.has_value()) {
+        state->refused = state->upload->Receive(
+            absl::string_view(upload_data, *upload_data_size));
+      }
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+    state->answered = true;
+    return Queue(connection, state->refused.has_value()
+                                 ? *std::move(state->refused)
+                                 : state->upload->Finish());
+  }
+
+  static MHD_Result Start(const HttpServer& server, MHD_Connection* connection,
+                          const char* url, const char* method,
+                          RequestState* state) {
+    HttpRequest request;
+    request.method = method;
+    request.path = url;
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectQuery,
+                              &request.query);
+    request.authorization = Header(connection, MHD_HTTP_HEADER_AUTHORIZATION);
+    request.if_none_match = Header(connection, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    request.content_length = Header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    request.client_verified = server.verify_clients_ && ClientVerified(connection);
+    HttpAnswer answer = server.handler_(request);
+    if (auto* upload = std::get_if<std::unique_ptr<HttpUpload>>(&answer)) {
+      state->upload = std::move(*upload);
+      return MHD_YES;
+    }
+    state->answered = true;
+    return Queue(connection, std::get<HttpResponse>(std::move(answer)));
+  }
+};
+
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     HttpServerOptions options, Handler handler) {
-  std::unique_ptr<HttpServer> server(new HttpServer(std::move(handler)));
+  const bool verify_clients =
+      options.tls.has_value() && !options.tls->client_ca.empty();
+  std::unique_ptr<HttpServer> server(
+      new HttpServer(std::move(handler), verify_clients));
+  server->tls_ = std::move(options.tls);
+  // MHD_OPTION_LISTENING_ADDRESS_REUSE stays unset: libmicrohttpd then sets
+  // SO_REUSEADDR (a restart binds despite connections in TIME_WAIT) and
+  // never SO_REUSEPORT (one server per port).
   for (const std::string& address : options.listen) {
     absl::StatusOr<SocketAddress> parsed = ParseAddress(address);
     if (!parsed.ok()) return parsed.status();
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (parsed->ipv6) flags |= MHD_USE_IPv6;
+    std::vector<MHD_OptionItem> settings = {
+        {MHD_OPTION_SOCK_ADDR, 0, &parsed->storage},
+        {MHD_OPTION_THREAD_POOL_SIZE, options.threads, nullptr},
+        {MHD_OPTION_CONNECTION_LIMIT, options.connections, nullptr},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, options.connections_per_ip, nullptr},
+        {MHD_OPTION_CONNECTION_TIMEOUT, options.timeout_seconds, nullptr},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+         static_cast<intptr_t>(options.connection_memory_bytes), nullptr},
+        {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&RequestCompleted),
+         nullptr},
+    };
+    if (server->tls_.has_value()) {
+      flags |= MHD_USE_TLS;
+      const HttpTlsOptions& tls = *server->tls_;
+      settings.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0,
+                          const_cast<char*>(tls.certificate_chain.c_str())});
+      settings.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0,
+                          const_cast<char*>(tls.private_key.c_str())});
+      if (!tls.client_ca.empty()) {
+        settings.push_back({MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                            const_cast<char*>(tls.client_ca.c_str())});
+      }
+    }
+    settings.push_back({MHD_OPTION_END, 0, nullptr});
     MHD_Daemon* daemon = MHD_start_daemon(
-        flags, 0, nullptr, nullptr, &Dispatch,
-        const_cast<Handler*>(&server->handler_),
-        MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&parsed->storage),
-        MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(options.threads),
-        MHD_OPTION_CONNECTION_LIMIT, options.connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, options.connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, options.timeout_seconds,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.connection_memory_bytes,
-        // SO_REUSEADDR only, never SO_REUSEPORT: one server per port.
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 0u,
-        MHD_OPTION_END);
+        flags, 0, nullptr, nullptr, &HttpDispatch::Handle, server.get(),
+        MHD_OPTION_ARRAY, settings.data(), MHD_OPTION_END);
     if (daemon == nullptr) {
       return absl::UnavailableError(absl::StrCat(
-          "cannot listen for HTTP on ", address,
-          ": another process may be using it, or it is no address of this host"));
+          "cannot listen for HTTP", server->tls_.has_value() ? "S" : "", " on ",
+          address,
+          ": another process may be using it, it is no address of this host",
+          server->tls_.has_value() ? ", or the TLS certificate or key is unusable"
+                                   : ""));
     }
     server->daemons_.push_back(daemon);
     const MHD_DaemonInfo* info =

@@ -1,23 +1,29 @@
 // HttpServer: a thin RAII owner of libmicrohttpd daemons, one per listening
-// address, each in internal polling mode with a small thread pool. Requests
-// go to a handler that returns a whole response; libmicrohttpd enforces the
-// connection limits, per-IP limits, timeouts and per-connection memory, so
-// a slow or hostile client costs one connection's buffer and never a
-// thread of its own.
+// address, each in internal polling mode with a small thread pool, plain
+// HTTP or HTTPS. A handler answers each request once its headers are read:
+// with a whole response, with a response whose body is produced as the
+// client takes it (HttpBody), or by taking the request's body first
+// (HttpUpload). libmicrohttpd enforces the connection limits, per-IP
+// limits, timeouts and per-connection memory (which bounds the request line
+// and headers), so a slow or hostile client costs one connection's buffers
+// and never a thread of its own.
 //
-// Thread-safe: the handler is called from the pool's threads, concurrently.
+// Thread-safe: the handler is called from the pools' threads, concurrently.
 #ifndef MATCACHE_SERVER_HTTP_HTTP_SERVER_H_
 #define MATCACHE_SERVER_HTTP_HTTP_SERVER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 struct MHD_Daemon;
 
@@ -27,9 +33,23 @@ struct HttpRequest {
   std::string method;  // "GET", "PUT", ...
   std::string path;    // without the query
   std::map<std::string, std::string> query;
-  // The Authorization and If-None-Match headers, if sent.
+  // The headers the gateway uses, if sent.
   std::optional<std::string> authorization;
   std::optional<std::string> if_none_match;
+  std::optional<std::string> content_length;
+  // Over HTTPS with client certificates asked for: whether the client
+  // presented one that the client CA signed. False otherwise.
+  bool client_verified = false;
+};
+
+// A response body produced piece by piece, from the connection's thread,
+// as the client takes it.
+class HttpBody {
+ public:
+  virtual ~HttpBody() = default;
+  // Copies the next min(capacity, bytes left) bytes of the body to `out`
+  // and returns how many.
+  virtual size_t Read(char* out, size_t capacity) = 0;
 };
 
 struct HttpResponse {
@@ -37,6 +57,35 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // If set, the body instead: exactly `stream_bytes` bytes read from it.
+  std::unique_ptr<HttpBody> stream;
+  int64_t stream_bytes = 0;
+};
+
+// Takes the body of a request as it arrives, in pieces of at most the
+// connection's memory. Destroyed when the request ends, however it ends: a
+// request that did not reach Finish (the client went away, timed out, or
+// Receive refused) must be undone there.
+class HttpUpload {
+ public:
+  virtual ~HttpUpload() = default;
+  // The next bytes of the body. A response refuses the request: it is sent
+  // once the rest of the body has arrived, which is read and discarded, and
+  // nothing else is called; nullopt asks for more.
+  virtual std::optional<HttpResponse> Receive(absl::string_view data) = 0;
+  // The whole body was received: the response.
+  virtual HttpResponse Finish() = 0;
+};
+
+// A handler's answer to a request's headers.
+using HttpAnswer = std::variant<HttpResponse, std::unique_ptr<HttpUpload>>;
+
+struct HttpTlsOptions {
+  std::string certificate_chain;  // PEM
+  std::string private_key;        // PEM
+  // Non-empty: clients are asked for a certificate, checked against these
+  // PEM CA certificates (see HttpRequest::client_verified).
+  std::string client_ca;
 };
 
 struct HttpServerOptions {
@@ -47,15 +96,21 @@ struct HttpServerOptions {
   unsigned connections_per_ip = 64;
   unsigned timeout_seconds = 30;             // of an idle connection
   size_t connection_memory_bytes = 64 << 10;  // request line, headers, buffers
+  // Set: the listeners speak HTTPS only.
+  std::optional<HttpTlsOptions> tls;
 };
 
 class HttpServer {
  public:
-  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+  using Handler = std::function<HttpAnswer(const HttpRequest&)>;
+
+  // Bytes of a streamed body produced per call to HttpBody::Read: what a
+  // connection whose client reads slowly holds, besides its own memory.
+  static constexpr size_t kBodyBlockBytes = 256 << 10;
 
   // Binds every address and starts serving. INVALID_ARGUMENT for a
-  // malformed address; UNAVAILABLE naming the address if it cannot be bound
-  // (in use, or not of this host).
+  // malformed address or unusable TLS certificates; UNAVAILABLE naming the
+  // address if it cannot be bound (in use, or not of this host).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       HttpServerOptions options, Handler handler);
 
@@ -69,9 +124,14 @@ class HttpServer {
   const std::vector<std::string>& addresses() const { return addresses_; }
 
  private:
-  explicit HttpServer(Handler handler) : handler_(std::move(handler)) {}
+  HttpServer(Handler handler, bool verify_clients)
+      : handler_(std::move(handler)), verify_clients_(verify_clients) {}
+  friend struct HttpDispatch;
 
   const Handler handler_;
+  const bool verify_clients_;
+  // Kept for the daemons, which point into them.
+  std::optional<HttpTlsOptions> tls_;
   std::vector<MHD_Daemon*> daemons_;
   std::vector<std::string> addresses_;
 };

@@ -33,6 +33,9 @@ ABSL_FLAG(int32_t, http_timeout_seconds, 30,
 ABSL_FLAG(std::string, http_connection_memory, "64K",
           "Memory of one HTTP connection, with an optional K or M suffix: its "
           "request line and headers must fit (431 or 414 beyond).");
+ABSL_FLAG(int64_t, http_json_max_elements, 1000000,
+          "Most elements one HTTP data response with format=json may hold; "
+          "larger slices are refused (400) and should use format=npy.");
 ABSL_FLAG(int32_t, worker_threads, 4,
           "Threads for blocking work: creating, hashing and removing "
           "segments, loading sources, and computing previews.");
@@ -92,6 +95,10 @@ absl::Status ApplyLimitFlags(ServerOptions* options) {
         " is not a size between 8K and 16M"));
   }
   options->http.connection_memory_bytes = static_cast<size_t>(*connection_memory);
+  if (absl::GetFlag(FLAGS_http_json_max_elements) <= 0) {
+    return absl::InvalidArgumentError("--http_json_max_elements must be positive");
+  }
+  options->http_json_max_elements = absl::GetFlag(FLAGS_http_json_max_elements);
   if (absl::GetFlag(FLAGS_worker_threads) <= 0) {
     return absl::InvalidArgumentError("--worker_threads must be positive");
   }

@@ -14,8 +14,9 @@ ABSL_FLAG(std::string, listen, "unix:/tmp/matcache/matcached.sock,127.0.0.1:7470
           "loopback only.");
 
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:7471",
-          "Comma-separated HOST:PORT addresses of the HTTP gateway (/healthz, "
-          "/readyz, /metrics); port 0 picks a free port. Empty: no HTTP.");
+          "Comma-separated HOST:PORT addresses of the HTTP gateway (health, "
+          "metrics, REST and Zarr; HTTPS with --tls_cert); port 0 picks a "
+          "free port. Empty: no HTTP.");
 
 namespace matcache {
 

@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "protos/convert/proto_convert.h"
-#include "server/core/array/cast.h"
 #include "server/core/array/slice.h"
 #include "server/core/base/status_macros.h"
 #include "server/service/grpc_status.h"
@@ -45,26 +44,22 @@ absl::Status ReadReactor::Start(const Store& store,
   ASSIGN_OR_RETURN(std::vector<Index> indices, IndicesFromProto(request.index()));
   ASSIGN_OR_RETURN(segment_, store.Acquire(request.name(), request.generation()));
   const SegmentHeader& header = segment_->header();
-  source_dtype_ = header.dtype;
-  output_dtype_ = header.dtype;
+  DType output_dtype = header.dtype;
   if (request.dtype() != v1::DTYPE_UNSPECIFIED) {
-    ASSIGN_OR_RETURN(output_dtype_, FromProto(request.dtype()));
+    ASSIGN_OR_RETURN(output_dtype, FromProto(request.dtype()));
   }
   ASSIGN_OR_RETURN(std::vector<DimSelection> selection,
                    ResolveIndices(header.shape, indices));
-  const int64_t source_item = GetDTypeInfo(source_dtype_).item_size;
-  const int64_t output_item = GetDTypeInfo(output_dtype_).item_size;
-  reader_.emplace(segment_->data(), header.shape, source_item, selection);
-
-  // Bounded by the larger item size: the cast's scratch holds source items.
-  chunk_elements_ =
-      std::max<int64_t>(1, chunk_bytes / std::max(source_item, output_item));
+  stream_.emplace(segment_->data(), header.shape, header.dtype, selection,
+                  output_dtype);
+  const int64_t output_item = GetDTypeInfo(output_dtype).item_size;
+  chunk_bytes_ = std::max<int64_t>(1, chunk_bytes / output_item) * output_item;
   const std::vector<int64_t> shape = SelectedShape(selection);
   v1::ReadHeader out;
   out.mutable_shape()->Assign(shape.begin(), shape.end());
-  out.set_dtype(ToProto(output_dtype_));
+  out.set_dtype(ToProto(output_dtype));
   out.set_generation(header.generation);
-  out.set_nbytes(reader_->total_bytes() / source_item * output_item);
+  out.set_nbytes(stream_->total_bytes());
   frame_ = HeaderFrame(out);
   return absl::OkStatus();
 }
@@ -80,28 +75,19 @@ void ReadReactor::OnWriteDone(bool ok) {
 }
 
 void ReadReactor::WriteNextChunk() {
-  if (reader_->remaining_bytes() == 0) {
+  if (stream_->remaining_bytes() == 0) {
     Finish(grpc::Status::OK);
     return;
   }
-  const int64_t source_item = GetDTypeInfo(source_dtype_).item_size;
-  const int64_t output_item = GetDTypeInfo(output_dtype_).item_size;
-  const int64_t elements =
-      std::min(chunk_elements_, reader_->remaining_bytes() / source_item);
-  const size_t size = static_cast<size_t>(elements * output_item);
-  if (source_dtype_ == output_dtype_ && reader_->contiguous()) {
+  const size_t size =
+      static_cast<size_t>(std::min(chunk_bytes_, stream_->remaining_bytes()));
+  if (stream_->borrowable()) {
     // Straight from the mapping: the slice keeps the segment alive.
-    frame_ = DataFrame(BorrowedSlice(reader_->Take(size), size, segment_));
+    frame_ = DataFrame(BorrowedSlice(stream_->Take(size), size, segment_));
   } else {
     grpc::Slice payload(size);
-    char* out = reinterpret_cast<char*>(const_cast<uint8_t*>(payload.begin()));
-    if (source_dtype_ == output_dtype_) {
-      reader_->Read(out, size);
-    } else {
-      scratch_.resize(static_cast<size_t>(elements * source_item));
-      reader_->Read(scratch_.data(), scratch_.size());
-      CastElements(source_dtype_, output_dtype_, scratch_.data(), out, elements);
-    }
+    stream_->Read(reinterpret_cast<char*>(const_cast<uint8_t*>(payload.begin())),
+                  size);
     frame_ = DataFrame(std::move(payload));
   }
   StartWrite(&frame_);

@@ -18,7 +18,7 @@
 
 #include "absl/status/status.h"
 #include "matcache/v1/matcache.pb.h"
-#include "server/core/array/selection_reader.h"
+#include "server/core/array/selection_stream.h"
 #include "server/core/cache/store.h"
 #include "server/core/format/dtype.h"
 #include "server/core/storage/segment.h"
@@ -50,11 +50,8 @@ class ReadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void WriteNextChunk();
 
   std::shared_ptr<const Segment> segment_;
-  std::optional<SelectionReader> reader_;
-  DType source_dtype_ = DType::kFloat64;
-  DType output_dtype_ = DType::kFloat64;
-  int64_t chunk_elements_ = 0;
-  std::string scratch_;  // source elements of one chunk, when casting
+  std::optional<SelectionStream> stream_;
+  int64_t chunk_bytes_ = 0;  // whole output elements per message
   grpc::ByteBuffer frame_;
   WatchedCall watched_;
 };

@@ -305,7 +305,16 @@ void MatcacheServer::Sweep() {
 
 absl::Status MatcacheServer::StartHttp() {
   if (options_.http.listen.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(gateway_, Gateway::Start(options_.http, store_.get(),
+  GatewayOptions gateway;
+  gateway.server = options_.http;
+  if (options_.tls.has_value()) {
+    gateway.server.tls = HttpTlsOptions{options_.tls->certificate_chain,
+                                        options_.tls->private_key,
+                                        options_.tls->client_ca};
+  }
+  gateway.json_max_elements = options_.http_json_max_elements;
+  gateway.preview_threads = options_.service.preview_threads;
+  ASSIGN_OR_RETURN(gateway_, Gateway::Start(std::move(gateway), store_.get(),
                                              &options_.service.access, &metrics_));
   return absl::OkStatus();
 }

@@ -86,8 +86,11 @@ struct ServerOptions {
   TcpAuth tcp_auth = TcpAuth::kToken;
   // How long Shutdown lets in-flight calls finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
-  // The HTTP gateway; no listen address: none.
+  // The HTTP gateway; no listen address: none. Its listeners speak HTTPS
+  // with `tls`.
   HttpServerOptions http;
+  // Most elements an HTTP format=json data response may hold.
+  int64_t http_json_max_elements = 1'000'000;
   // Every *.npy file here becomes the source of a matrix named after its
   // stem, at start (read on first access). Empty: none.
   std::string preload_dir;

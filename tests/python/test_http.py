@@ -112,7 +112,7 @@ def test_unknown_routes_and_methods_are_problems(gateway):
     assert problem["status"] == 404 and problem["grpc_code"] == "NOT_FOUND"
     assert "/no/such/thing" in problem["detail"]
     status, headers, body = _get(address, "/healthz", method="POST")
-    assert status == 405 and headers["Allow"] == "GET"
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
     assert json.loads(body)["title"] == "Method Not Allowed"
 
 

@@ -1,0 +1,30 @@
+// GET /v1/matrices/{name}/preview: the same downsampled preview as the gRPC
+// Preview stream, as an .npy file or a colour-mapped PNG heatmap.
+#ifndef MATCACHE_SERVER_HTTP_PREVIEW_RESPONSE_H_
+#define MATCACHE_SERVER_HTTP_PREVIEW_RESPONSE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/core/storage/segment.h"
+#include "server/http/http_server.h"
+
+namespace matcache {
+
+// The response for `query`: `shape` (required, "R" or "RxC[x...]", see
+// Previewer), `method` mean (default), min, max or first, `format` npy
+// (default) or png. A PNG needs a 2-D, non-complex result: C pixels wide
+// and R high, row 0 at the top, values mapped through `colormap` (viridis,
+// the default, magma or gray) between `vmin` and `vmax` (default: the
+// finite minimum and maximum of the preview), NaN transparent. Computed
+// with `threads` threads. INVALID_ARGUMENT naming the parameter for a
+// malformed, missing or unknown one, or a preview Previewer refuses.
+absl::StatusOr<HttpResponse> PreviewResponse(
+    const std::shared_ptr<const Segment>& segment,
+    const std::map<std::string, std::string>& query, int threads);
+
+}  // namespace matcache
+
+#endif  // MATCACHE_SERVER_HTTP_PREVIEW_RESPONSE_H_
