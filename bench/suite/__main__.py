@@ -13,13 +13,14 @@ import sys
 import tempfile
 import time
 
-from suite import (environment, fresh_pass, load_test, machine, plots,
-                   put_get, remote, report, round_trip, targets)
+from suite import (environment, fresh_pass, http, load_test, machine,
+                   plots, put_get, remote, report, round_trip, targets)
 from suite.scale import FULL, QUICK, SMOKE
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FAMILIES = {"put_get": put_get.run, "fresh_pass": fresh_pass.run,
-            "remote": remote.run, "round_trip": round_trip.run}
+            "remote": remote.run, "round_trip": round_trip.run,
+            "http": http.run}
 ALL = (*FAMILIES, "load")
 
 

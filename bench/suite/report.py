@@ -3,7 +3,7 @@ first and the plots embedded (PNG files beside it, from suite.plots)."""
 
 import collections
 
-from suite import fresh_pass, put_get, remote, round_trip
+from suite import fresh_pass, http, put_get, remote, round_trip
 from suite.samples import number, size_label
 
 FLAT_MIB = 32
@@ -66,6 +66,17 @@ def _full_reads(measurements):
             for m in measurements
             if m.family == remote.FAMILY and m.unit in ("GB/s", "MiB")]
     return _table(["", "size", "median (min–max)"], rows)
+
+
+def _http_section(measurements):
+    rows = []
+    for m in measurements:
+        if m.family != http.FAMILY:
+            continue
+        size = size_label(m.size) if m.size else "–"
+        p99 = number(m.percentile(99)) if m.unit == "ms" and m.values else ""
+        rows.append([m.subject, size, m.summary(), p99])
+    return _table(["", "matrix", "median (min–max)", "p99"], rows)
 
 
 def load_lines(load):
@@ -141,6 +152,10 @@ def write(path, command, machine, scale, measurements, targets, load):
            for m in measurements):
         lines += ["", "## Latencies", ""] + _latencies(measurements) + \
             ["", f"![latencies]({PLOTS['latency']})"]
+    if any(m.family == http.FAMILY for m in measurements):
+        lines += ["", "## HTTP gateway", "",
+                  "Over loopback, in the same run as the gRPC read it is "
+                  "compared with.", ""] + _http_section(measurements)
     if load is not None:
         lines += ["", "## Load test", ""] + _load_section(load)
     path.write_text("\n".join(lines) + "\n")

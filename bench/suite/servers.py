@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import signal
@@ -58,13 +59,29 @@ def _stop(process):
         process.wait()
 
 
+def _http_address(log):
+    """The HTTP gateway's HOST:PORT, from the start-up line of a server
+    that is serving (written just after it starts serving)."""
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        found = re.search(r"HTTP gateway on (\S+)", log.read_text())
+        if found:
+            return found.group(1)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"matcached logged no HTTP address:\n"
+                               f"{log.read_text()}")
+        time.sleep(0.01)
+
+
 @dataclasses.dataclass(frozen=True)
 class Matcached:
-    """A running matcached: `unix` and `tcp` addresses, its `pid`, and
-    `shm_dir`, a directory of its own (so every file in it is its)."""
+    """A running matcached: `unix` and `tcp` addresses, `http` (HOST:PORT
+    of its HTTP gateway), its `pid`, and `shm_dir`, a directory of its own
+    (so every file in it is its)."""
 
     unix: str
     tcp: str
+    http: str
     pid: int
     shm_dir: pathlib.Path
 
@@ -111,7 +128,7 @@ def matcached(binary, shm_parent, data_dir=None, cpus=None, extra_args=()):
             with matcache.Client(unix, timeout=1) as client:
                 client.stats()
         _wait_until_ready(probe, f"matcached ({binary})", process, log)
-        yield Matcached(unix, tcp, process.pid, shm_dir)
+        yield Matcached(unix, tcp, _http_address(log), process.pid, shm_dir)
     finally:
         if process is not None:
             _stop(process)

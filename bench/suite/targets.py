@@ -4,7 +4,7 @@ and its ratio to the target. Reported, never asserted: machines are noisy."""
 
 import dataclasses
 
-from suite import peers, put_get, remote
+from suite import http, peers, put_get, remote
 from suite.samples import number, size_label
 from suite.scale import GIB
 
@@ -119,6 +119,30 @@ def _slowest_preview(measurements):
     return max(previews, key=lambda m: m.median, default=None)
 
 
+def _http_over_grpc(measurements):
+    """The HTTP read into Python over the gRPC one, measured alternately."""
+    over_http = _find(measurements, http.FAMILY, http.PYTHON_HTTP)
+    over_grpc = _find(measurements, http.FAMILY, http.PYTHON_GRPC)
+    target = Target("full read into Python over HTTP ≥ 1.5× the gRPC read "
+                    "(same run)", 1.5, "×", True, GIB)
+    if over_http is None or over_http.skipped:
+        return _from(target, over_http)
+    return _from(target, over_http, over_http.median / over_grpc.median)
+
+
+def _metrics_scrape(measurements):
+    scrapes = [m for m in measurements if m.family == http.FAMILY
+               and m.subject.startswith(http.METRICS)]
+    target = Target("/metrics with 10,000 matrices p50 ≤ 20 ms", 20.0, "ms",
+                    False)
+    target = _from(target, scrapes[0] if scrapes else None)
+    if scrapes and not target.skipped and "10000 matrices" not in \
+            scrapes[0].subject:
+        target.skipped = f"skipped: measured as \"{scrapes[0].subject}\" " \
+            f"({number(target.value)} ms)"
+    return target
+
+
 def check(measurements, sizes):
     """Every target, checked against `measurements` of a run whose
     put/get sizes were `sizes`."""
@@ -151,4 +175,15 @@ def check(measurements, sizes):
         _server_load("eager Load of a 1 GiB .npy ≤ 1.5× np.load's time, "
                      "huge-page tmpfs", measurements, peers.LOAD_HUGE,
                      one_gib),
+        _from(Target("full read of 1 GiB into Python over HTTP ≥ 2.0 GB/s",
+                     2.0, "GB/s", True, GIB),
+              _find(measurements, http.FAMILY, http.PYTHON_HTTP)),
+        _http_over_grpc(measurements),
+        _from(Target("1000×1000 window over HTTP of a ≥ 4 GiB matrix p50 "
+                     "≤ 20 ms", 20.0, "ms", False, 4 * GIB),
+              _find(measurements, http.FAMILY, http.WINDOW)),
+        _from(Target("preview.png of a ≥ 4 GiB matrix to 1000×1000 ≤ 1 s",
+                     1000.0, "ms", False, 4 * GIB),
+              _find(measurements, http.FAMILY, http.PREVIEW_PNG)),
+        _metrics_scrape(measurements),
     ]
