@@ -113,7 +113,11 @@ void Count(Metrics* metrics, const std::string& method,
     response->stream =
         std::make_unique<CountedBody>(std::move(response->stream), metrics);
   } else {
-    metrics->CountSentBytes(kTransport, static_cast<int64_t>(response->body.size()));
+    int64_t bytes = static_cast<int64_t>(response->body.size());
+    for (absl::string_view region : response->regions) {
+      bytes += static_cast<int64_t>(region.size());
+    }
+    metrics->CountSentBytes(kTransport, bytes);
   }
 }
 

@@ -97,6 +97,8 @@ ssize_t ReadBody(void* cls, uint64_t /*position*/, char* out, size_t capacity) {
 
 void FreeBody(void* cls) { delete static_cast<HttpBody*>(cls); }
 
+void ReleaseOwner(void* cls) { delete static_cast<std::shared_ptr<const void>*>(cls); }
+
 MHD_Result Queue(MHD_Connection* connection, HttpResponse answer) {
   MHD_Response* response = nullptr;
   if (answer.stream != nullptr) {
@@ -104,6 +106,15 @@ MHD_Result Queue(MHD_Connection* connection, HttpResponse answer) {
         static_cast<uint64_t>(answer.stream_bytes), HttpServer::kBodyBlockBytes,
         &ReadBody, answer.stream.get(), &FreeBody);
     if (response != nullptr) answer.stream.release();  // FreeBody's now
+  } else if (!answer.regions.empty()) {
+    std::vector<MHD_IoVec> iov;
+    for (absl::string_view region : answer.regions) {
+      iov.push_back({region.data(), region.size()});
+    }
+    auto* owner = new std::shared_ptr<const void>(std::move(answer.owner));
+    response = MHD_create_response_from_iovec(
+        iov.data(), static_cast<unsigned>(iov.size()), &ReleaseOwner, owner);
+    if (response == nullptr) delete owner;
   } else {
     response = MHD_create_response_from_buffer(
         answer.body.size(), answer.body.data(), MHD_RESPMEM_MUST_COPY);
@@ -123,12 +134,20 @@ MHD_Result Queue(MHD_Connection* connection, HttpResponse answer) {
 // What libmicrohttpd keeps for one request between calls.
 struct RequestState {
   std::unique_ptr<HttpUpload> upload;
-  // The answer to an upload refused while its body was arriving: sent once
-  // the rest is read and discarded (libmicrohttpd queues responses only
-  // before or after a body).
-  std::optional<HttpResponse> refused;
-  bool answered = false;
+  // The answer, once decided, for the call after the body (if any) was read
+  // (discarding what an upload no longer takes): libmicrohttpd queues
+  // responses only before a body or after all of it, and one queued before
+  // closes the connection.
+  std::optional<HttpResponse> answer;
 };
+
+// Whether a request announces a body.
+bool HasBody(MHD_Connection* connection) {
+  const std::optional<std::string> length =
+      Header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  return (length.has_value() && *length != "0") ||
+         Header(connection, MHD_HTTP_HEADER_TRANSFER_ENCODING).has_value();
+}
 
 void RequestCompleted(void* /*cls*/, MHD_Connection* /*connection*/,
                       void** request_state, MHD_RequestTerminationCode) {
@@ -153,22 +172,16 @@ struct HttpDispatch {
       return Start(*static_cast<const HttpServer*>(cls), connection, url,
                    method, state);
     }
-    if (state->answered || state->upload == nullptr) {
-      *upload_data_size = 0;  // the body of a request answered at once
-      return MHD_YES;
-    }
     if (*upload_data_size != 0) {
-      if (!state->refused.has_value()) {
-        state->refused = state->upload->Receive(
+      if (!state->answer.has_value()) {
+        state->answer = state->upload->Receive(
             absl::string_view(upload_data, *upload_data_size));
       }
       *upload_data_size = 0;
       return MHD_YES;
     }
-    state->answered = true;
-    return Queue(connection, state->refused.has_value()
-                                 ? *std::move(state->refused)
-                                 : state->upload->Finish());
+    if (!state->answer.has_value()) state->answer = state->upload->Finish();
+    return Queue(connection, *std::move(state->answer));
   }
 
   static MHD_Result Start(const HttpServer& server, MHD_Connection* connection,
@@ -188,11 +201,15 @@ struct HttpDispatch {
       state->upload = std::move(*upload);
       return MHD_YES;
     }
-    state->answered = true;
-    return Queue(connection, std::get<HttpResponse>(std::move(answer)));
+    HttpResponse response = std::get<HttpResponse>(std::move(answer));
+    // A body nobody takes is refused at once, closing the connection, so
+    // that a client is not kept sending it; otherwise the connection stays
+    // open for the next request.
+    if (HasBody(connection)) return Queue(connection, std::move(response));
+    state->answer = std::move(response);
+    return MHD_YES;
   }
 };
-
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     HttpServerOptions options, Handler handler) {

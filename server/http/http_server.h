@@ -60,6 +60,11 @@ struct HttpResponse {
   // If set, the body instead: exactly `stream_bytes` bytes read from it.
   std::unique_ptr<HttpBody> stream;
   int64_t stream_bytes = 0;
+  // If non-empty (and no stream), the body instead: these regions one after
+  // another, sent straight from memory that `owner` keeps valid and
+  // unchanged until the response is done; never copied.
+  std::vector<absl::string_view> regions;
+  std::shared_ptr<const void> owner;
 };
 
 // Takes the body of a request as it arrives, in pieces of at most the
