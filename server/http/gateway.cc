@@ -21,6 +21,7 @@
 #include "server/http/problem.h"
 #include "server/http/stats_json.h"
 #include "server/http/status_page.h"
+#include "server/http/zarr_view.h"
 
 namespace matcache {
 namespace {
@@ -29,6 +30,7 @@ constexpr char kTransport[] = "http";
 // Largest page of GET /v1/matrices, also its default.
 constexpr size_t kMaxListPage = 1000;
 constexpr absl::string_view kMatrixPrefix = "/v1/matrices/";
+constexpr absl::string_view kZarrPrefix = "/zarr";
 
 // The routes of fixed paths and the one method each takes.
 struct FixedRoute {
@@ -213,6 +215,17 @@ HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const
     }
     return Problem(404, absl::StrCat("no such resource: ", request.path),
                    "NOT_FOUND");
+  }
+  if (request.path == kZarrPrefix || absl::StartsWith(request.path, "/zarr/")) {
+    *method = "zarr";
+    if (!IsRead(request.method)) {
+      return MethodNotAllowed(request.method, request.path, "GET, HEAD");
+    }
+    if (absl::Status allowed = Allowed(request, Access::kRead, "Zarr"); !allowed.ok()) {
+      return ProblemFor(allowed);
+    }
+    return ZarrResponse(store_,
+                        absl::string_view(request.path).substr(kZarrPrefix.size()));
   }
   for (const FixedRoute& route : kFixedRoutes) {
     if (request.path != route.path) continue;
