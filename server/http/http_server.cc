@@ -6,14 +6,138 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/core/base/logging.h"
 
 namespace matcache {
+
+// The connections whose next request line and headers are awaited, each
+// with the time they must have arrived by. A thread shuts down the socket
+// of a connection past its deadline: libmicrohttpd then reads the end of
+// the stream and closes the connection itself (it has no call to close one
+// from outside its own threads). A connection is forgotten before
+// libmicrohttpd closes its socket (MHD_CONNECTION_NOTIFY_CLOSED comes
+// first), so the descriptor shut down is always still the connection's.
+class HeaderDeadlines {
+ public:
+  explicit HeaderDeadlines(std::chrono::seconds limit)
+      : limit_(limit), thread_([this] { Run(); }) {}
+
+  ~HeaderDeadlines() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  HeaderDeadlines(const HeaderDeadlines&) = delete;
+  HeaderDeadlines& operator=(const HeaderDeadlines&) = delete;
+
+  // From now on a request's line and headers are awaited on `connection`.
+  void Await(MHD_Connection* connection) {
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info == nullptr) return;
+    bool was_empty;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      was_empty = awaited_.empty();
+      awaited_[connection] =
+          Awaited{info->connect_fd, std::chrono::steady_clock::now() + limit_};
+    }
+    // Otherwise the thread wakes at an earlier deadline than this one, all
+    // being the same time away from when they were set.
+    if (was_empty) wake_.notify_one();
+  }
+
+  // The headers arrived, or the connection is closing.
+  void Forget(MHD_Connection* connection) {
+    std::lock_guard<std::mutex> lock(mu_);
+    awaited_.erase(connection);
+  }
+
+ private:
+  struct Awaited {
+    int fd;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      const auto now = std::chrono::steady_clock::now();
+      auto next = std::chrono::steady_clock::time_point::max();
+      std::vector<MHD_Connection*> late;
+      for (const auto& [connection, awaited] : awaited_) {
+        if (awaited.deadline <= now) {
+          late.push_back(connection);
+        } else {
+          next = std::min(next, awaited.deadline);
+        }
+      }
+      std::vector<std::string> peers;
+      for (MHD_Connection* connection : late) {
+        peers.push_back(Peer(connection));
+        shutdown(awaited_[connection].fd, SHUT_RDWR);
+        awaited_.erase(connection);
+      }
+      if (!peers.empty()) {
+        lock.unlock();
+        for (const std::string& peer : peers) {
+          LogWarning("closing an HTTP connection from %s: its request line and "
+                     "headers took over %d s",
+                     peer, limit_.count());
+        }
+        lock.lock();
+        continue;  // deadlines may have passed meanwhile
+      }
+      if (next == std::chrono::steady_clock::time_point::max()) {
+        wake_.wait(lock);
+      } else {
+        wake_.wait_until(lock, next);
+      }
+    }
+  }
+
+  // The client's address, for the log.
+  static std::string Peer(MHD_Connection* connection) {
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char text[INET6_ADDRSTRLEN] = "?";
+    if (info == nullptr || info->client_addr == nullptr) return text;
+    const sockaddr* address = info->client_addr;
+    if (address->sa_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr,
+                text, sizeof(text));
+    } else if (address->sa_family == AF_INET6) {
+      inet_ntop(AF_INET6,
+                &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, text,
+                sizeof(text));
+    }
+    return text;
+  }
+
+  const std::chrono::seconds limit_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mu_
+  absl::flat_hash_map<MHD_Connection*, Awaited> awaited_;  // guarded by mu_
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 namespace {
 
 // A parsed "HOST:PORT".
@@ -130,28 +254,48 @@ struct RequestState {
   bool answered = false;
 };
 
-void RequestCompleted(void* /*cls*/, MHD_Connection* /*connection*/,
-                      void** request_state, MHD_RequestTerminationCode) {
-  delete static_cast<RequestState*>(*request_state);
-  *request_state = nullptr;
-}
-
 }  // namespace
 
-// libmicrohttpd's access handler. The first call, once the headers are
-// read, asks the handler; an upload then gets the body in later calls, and
-// the call after its last piece finishes it.
+// libmicrohttpd's calls about connections and requests beginning and
+// ending, besides the access handler's.
 struct HttpDispatch {
+  // The headers of a connection's first request are awaited from its start
+  // (its TLS handshake, if any, included), and it is forgotten before its
+  // socket is closed.
+  static void ConnectionEvent(void* cls, MHD_Connection* connection,
+                              void** /*socket_state*/,
+                              MHD_ConnectionNotificationCode event) {
+    HeaderDeadlines& deadlines = *static_cast<HttpServer*>(cls)->header_deadlines_;
+    if (event == MHD_CONNECTION_NOTIFY_STARTED) {
+      deadlines.Await(connection);
+    } else {
+      deadlines.Forget(connection);
+    }
+  }
+
+  // A request ended: those of the next request are awaited. (A connection
+  // that is closing instead is forgotten right after.)
+  static void RequestCompleted(void* cls, MHD_Connection* connection,
+                               void** request_state, MHD_RequestTerminationCode) {
+    delete static_cast<RequestState*>(*request_state);
+    *request_state = nullptr;
+    static_cast<HttpServer*>(cls)->header_deadlines_->Await(connection);
+  }
+
+  // libmicrohttpd's access handler. The first call, once the headers are
+  // read, asks the handler; an upload then gets the body in later calls, and
+  // the call after its last piece finishes it.
   static MHD_Result Handle(void* cls, MHD_Connection* connection,
                            const char* url, const char* method,
                            const char* /*version*/, const char* upload_data,
                            size_t* upload_data_size, void** request_state) {
     auto* state = static_cast<RequestState*>(*request_state);
     if (state == nullptr) {
+      const HttpServer& server = *static_cast<const HttpServer*>(cls);
+      server.header_deadlines_->Forget(connection);
       state = new RequestState;
       *request_state = state;
-      return Start(*static_cast<const HttpServer*>(cls), connection, url,
-                   method, state);
+      return Start(server, connection, url, method, state);
     }
     if (state->answered || state->upload == nullptr) {
       *upload_data_size = 0;  // the body of a request answered at once
@@ -199,7 +343,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   const bool verify_clients =
       options.tls.has_value() && !options.tls->client_ca.empty();
   std::unique_ptr<HttpServer> server(
-      new HttpServer(std::move(handler), verify_clients));
+      new HttpServer(std::move(handler), verify_clients, options.timeout_seconds));
   server->tls_ = std::move(options.tls);
   // MHD_OPTION_LISTENING_ADDRESS_REUSE stays unset: libmicrohttpd then sets
   // SO_REUSEADDR (a restart binds despite connections in TIME_WAIT) and
@@ -217,8 +361,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         {MHD_OPTION_CONNECTION_TIMEOUT, options.timeout_seconds, nullptr},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
          static_cast<intptr_t>(options.connection_memory_bytes), nullptr},
-        {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&RequestCompleted),
-         nullptr},
+        {MHD_OPTION_NOTIFY_COMPLETED,
+         reinterpret_cast<intptr_t>(&HttpDispatch::RequestCompleted), server.get()},
+        {MHD_OPTION_NOTIFY_CONNECTION,
+         reinterpret_cast<intptr_t>(&HttpDispatch::ConnectionEvent), server.get()},
     };
     if (server->tls_.has_value()) {
       flags |= MHD_USE_TLS;
@@ -254,6 +400,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   }
   return server;
 }
+
+HttpServer::HttpServer(Handler handler, bool verify_clients,
+                       unsigned timeout_seconds)
+    : handler_(std::move(handler)),
+      verify_clients_(verify_clients),
+      header_deadlines_(std::make_unique<HeaderDeadlines>(
+          std::chrono::seconds(timeout_seconds))) {}
 
 HttpServer::~HttpServer() {
   for (MHD_Daemon* daemon : daemons_) MHD_stop_daemon(daemon);
