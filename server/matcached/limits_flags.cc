@@ -24,8 +24,8 @@ ABSL_FLAG(int32_t, fd_request_seconds, 2,
           "A connection to an fd socket that has not sent its lease within "
           "this long is closed.");
 ABSL_FLAG(int32_t, http_connections, 256,
-          "HTTP connections each gateway address serves at once; more are "
-          "refused.");
+          "HTTP connections each gateway address serves at once; more wait "
+          "in the listen backlog until one closes.");
 ABSL_FLAG(int32_t, http_connections_per_ip, 64,
           "HTTP connections one client address may have open at once.");
 ABSL_FLAG(int32_t, http_timeout_seconds, 30,
