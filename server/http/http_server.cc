@@ -122,6 +122,9 @@ MHD_Result Queue(MHD_Connection* connection, HttpResponse answer) {
 
 // What libmicrohttpd keeps for one request between calls.
 struct RequestState {
+  // The answer to a request without a body, queued on the call after the
+  // headers' (see HttpDispatch::Start).
+  std::optional<HttpResponse> pending;
   std::unique_ptr<HttpUpload> upload;
   // The answer to an upload refused while its body was arriving: sent once
   // the rest is read and discarded (libmicrohttpd queues responses only
@@ -134,6 +137,16 @@ void RequestCompleted(void* /*cls*/, MHD_Connection* /*connection*/,
                       void** request_state, MHD_RequestTerminationCode) {
   delete static_cast<RequestState*>(*request_state);
   *request_state = nullptr;
+}
+
+// Whether the request announces a body (chunked or of a non-zero length).
+bool HasBody(MHD_Connection* connection) {
+  if (Header(connection, MHD_HTTP_HEADER_TRANSFER_ENCODING).has_value()) {
+    return true;
+  }
+  const std::optional<std::string> length =
+      Header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  return length.has_value() && *length != "0";
 }
 
 }  // namespace
@@ -152,6 +165,16 @@ struct HttpDispatch {
       *request_state = state;
       return Start(*static_cast<const HttpServer*>(cls), connection, url,
                    method, state);
+    }
+    if (state->pending.has_value()) {
+      if (*upload_data_size != 0) {  // a body it did not announce
+        *upload_data_size = 0;
+        return MHD_YES;
+      }
+      HttpResponse response = *std::move(state->pending);
+      state->pending.reset();
+      state->answered = true;
+      return Queue(connection, std::move(response));
     }
     if (state->answered || state->upload == nullptr) {
       *upload_data_size = 0;  // the body of a request answered at once
@@ -188,8 +211,19 @@ struct HttpDispatch {
       state->upload = std::move(*upload);
       return MHD_YES;
     }
+    HttpResponse response = std::get<HttpResponse>(std::move(answer));
+    if (!HasBody(connection)) {
+      // Queued on the next call, once libmicrohttpd has seen that there is
+      // no body: a response queued on this first call makes it close the
+      // connection afterwards (libmicrohttpd 0.9.75 discards the rest of
+      // the request then), so no client could reuse one.
+      state->pending = std::move(response);
+      return MHD_YES;
+    }
+    // Answered before its body, which is not wanted: libmicrohttpd skips
+    // it and closes the connection after the response.
     state->answered = true;
-    return Queue(connection, std::get<HttpResponse>(std::move(answer)));
+    return Queue(connection, std::move(response));
   }
 };
 
