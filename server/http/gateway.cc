@@ -47,12 +47,14 @@ constexpr FixedRoute kFixedRoutes[] = {
 
 bool IsRead(const std::string& method) { return method == "GET" || method == "HEAD"; }
 
-// Whether the If-None-Match header `sent` names `etag` (or is "*").
-bool Matches(const std::optional<std::string>& sent, const std::string& etag) {
+// Whether the If-None-Match header `sent` names `etag` (or is "*"),
+// compared weakly (RFC 9110 §13.1.2): a W/ prefix on either side is ignored.
+bool Matches(const std::optional<std::string>& sent, absl::string_view etag) {
   if (!sent.has_value()) return false;
+  absl::ConsumePrefix(&etag, "W/");
   for (absl::string_view candidate : absl::StrSplit(*sent, ',')) {
     candidate = absl::StripAsciiWhitespace(candidate);
-    if (absl::StartsWith(candidate, "W/")) candidate.remove_prefix(2);
+    absl::ConsumePrefix(&candidate, "W/");
     if (candidate == etag || candidate == "*") return true;
   }
   return false;
@@ -345,9 +347,10 @@ HttpResponse Gateway::DescribeMatrix(const HttpRequest& request,
   }
   absl::StatusOr<MatrixInfo> info = store_->Info(name);
   if (!info.ok()) return ProblemFor(info.status());
-  // A version's metadata changes only with its pin or expiry.
+  // Weak: a version's metadata changes only with its pin or expiry, besides
+  // its last access.
   const std::string etag = absl::StrCat(
-      "\"", info->id.ToHex(), "-", info->pinned ? "p" : "u", "-",
+      "W/\"", info->id.ToHex(), "-", info->pinned ? "p" : "u", "-",
       absl::ToUnixSeconds(info->expires), "\"");
   return WithEtag(request, etag, [&] { return JsonResponse(MatrixInfoJson(*info)); });
 }

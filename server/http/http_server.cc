@@ -246,7 +246,12 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   for (const std::string& address : options.listen) {
     absl::StatusOr<SocketAddress> parsed = ParseAddress(address);
     if (!parsed.ok()) return parsed.status();
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    // poll(), not the epoll that MHD_USE_AUTO picks on Linux: libmicrohttpd
+    // watches epoll edge-triggered and takes a short read to mean the socket
+    // is drained, so a client that closes right after its last bytes (an
+    // upload cut off mid-body) goes unnoticed until the idle timeout, and
+    // its staging write with it. poll() reports the pending end of stream.
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (parsed->ipv6) flags |= MHD_USE_IPv6;
     std::vector<MHD_OptionItem> settings = {
         {MHD_OPTION_SOCK_ADDR, 0, &parsed->storage},

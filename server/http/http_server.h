@@ -1,5 +1,5 @@
 // HttpServer: a thin RAII owner of libmicrohttpd daemons, one per listening
-// address, each in internal polling mode with a small thread pool, plain
+// address, each polling (poll()) in a small internal thread pool, plain
 // HTTP or HTTPS. A handler answers each request once its headers are read:
 // with a whole response, with a response whose body is produced as the
 // client takes it (HttpBody), or by taking the request's body first
