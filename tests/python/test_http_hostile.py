@@ -429,7 +429,9 @@ def test_a_slow_reader_of_1_gib_costs_no_anonymous_memory(start_server):
     before = _anonymous_bytes(pid)
     samples = []
     with target.connect(rcvbuf=64 << 10) as sock:
-        sock.sendall(_request("/v1/matrices/big/data", token=target.token))
+        # Closed after the body: nothing may follow it.
+        sock.sendall(_request("/v1/matrices/big/data", token=target.token,
+                              headers=["Connection: close"]))
         status, headers, body = _read_head(sock)
         assert status == 200, body
         length = int(headers["content-length"])
@@ -503,7 +505,8 @@ def test_fifty_concurrent_downloads_are_complete_and_correct(start_server):
             with target.connect() as sock:
                 start.wait()
                 sock.sendall(_request("/v1/matrices/matrix/data",
-                                      token=target.token))
+                                      token=target.token,
+                                      headers=["Connection: close"]))
                 status, headers, body = _read_head(sock)
                 assert status == 200, body
                 length = int(headers["content-length"])
