@@ -10,7 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
-#include "clients/cpp/client.h"
+#include "matcache/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/storage/fd_handoff.h"
