@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/access/access_policy.h"
+#include "server/access/shared_access_policy.h"
 #include "server/core/cache/store.h"
 #include "server/http/http_server.h"
 #include "server/metrics/metrics.h"
@@ -48,7 +49,7 @@ class Gateway {
   // Starts serving on options.server.listen; HttpServer::Start's errors.
   // Not ready until SetReady(true).
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
-      GatewayOptions options, Store* store, const AccessPolicy* access,
+      GatewayOptions options, Store* store, const SharedAccessPolicy* access,
       Metrics* metrics);
 
   // What /readyz answers from now on.
@@ -60,7 +61,7 @@ class Gateway {
   }
 
  private:
-  Gateway(GatewayOptions options, Store* store, const AccessPolicy* access,
+  Gateway(GatewayOptions options, Store* store, const SharedAccessPolicy* access,
           Metrics* metrics)
       : options_(std::move(options)),
         store_(store),
@@ -83,7 +84,7 @@ class Gateway {
 
   const GatewayOptions options_;
   Store* const store_;
-  const AccessPolicy* const access_;
+  const SharedAccessPolicy* const access_;
   Metrics* const metrics_;
   std::atomic<bool> ready_{false};
   std::unique_ptr<HttpServer> server_;
