@@ -13,11 +13,15 @@
 #include "absl/strings/str_split.h"
 #include "server/core/base/status_macros.h"
 #include "server/core/format/checksum.h"
+#include "server/core/storage/mount_info.h"
 #include "server/http/data_response.h"
 #include "server/http/matrix_json.h"
 #include "server/http/npy_upload.h"
 #include "server/http/preview_response.h"
 #include "server/http/problem.h"
+#include "server/http/stats_json.h"
+#include "server/http/status_page.h"
+#include "server/http/zarr_view.h"
 
 namespace matcache {
 namespace {
@@ -26,6 +30,7 @@ constexpr char kTransport[] = "http";
 // Largest page of GET /v1/matrices, also its default.
 constexpr size_t kMaxListPage = 1000;
 constexpr absl::string_view kMatrixPrefix = "/v1/matrices/";
+constexpr absl::string_view kZarrPrefix = "/zarr";
 
 // The routes of fixed paths and the one method each takes.
 struct FixedRoute {
@@ -37,6 +42,7 @@ constexpr FixedRoute kFixedRoutes[] = {
     {"/readyz", "readyz"},
     {"/metrics", "metrics"},
     {"/v1/matrices", "list"},
+    {"/v1/stats", "stats"},
 };
 
 bool IsRead(const std::string& method) { return method == "GET" || method == "HEAD"; }
@@ -167,8 +173,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     GatewayOptions options, Store* store, const SharedAccessPolicy* access,
     Metrics* metrics) {
   HttpServerOptions server_options = options.server;
-  std::unique_ptr<Gateway> gateway(
-      new Gateway(std::move(options), store, access, metrics));
+  const MountInfo mount = MountInfoOf(store->options().shm_dir);
+  ServerFacts facts{absl::Now(), store->options().shm_dir, mount.fs_type,
+                    mount.huge_pages};
+  std::unique_ptr<Gateway> gateway(new Gateway(
+      std::move(options), std::move(facts), store, access, metrics));
   Gateway* self = gateway.get();
   ASSIGN_OR_RETURN(gateway->server_,
                    HttpServer::Start(std::move(server_options),
@@ -196,6 +205,28 @@ HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const
                        absl::string_view(request.path).substr(kMatrixPrefix.size()),
                        method);
   }
+  if (request.path == "/" || absl::StartsWith(request.path, "/status/")) {
+    *method = "status_page";
+    if (!IsRead(request.method)) {
+      return MethodNotAllowed(request.method, request.path, "GET, HEAD");
+    }
+    if (std::optional<HttpResponse> file = StatusPageFile(request.path)) {
+      return *std::move(file);
+    }
+    return Problem(404, absl::StrCat("no such resource: ", request.path),
+                   "NOT_FOUND");
+  }
+  if (request.path == kZarrPrefix || absl::StartsWith(request.path, "/zarr/")) {
+    *method = "zarr";
+    if (!IsRead(request.method)) {
+      return MethodNotAllowed(request.method, request.path, "GET, HEAD");
+    }
+    if (absl::Status allowed = Allowed(request, Access::kRead, "Zarr"); !allowed.ok()) {
+      return ProblemFor(allowed);
+    }
+    return ZarrResponse(store_,
+                        absl::string_view(request.path).substr(kZarrPrefix.size()));
+  }
   for (const FixedRoute& route : kFixedRoutes) {
     if (request.path != route.path) continue;
     *method = route.name;
@@ -204,6 +235,7 @@ HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const
     }
     if (*method == "healthz") return Text(200, "ok\n");
     if (*method == "list") return ListMatrices(request);
+    if (*method == "stats") return DescribeServer(request);
     if (*method == "readyz") {
       return ready_.load() ? Text(200, "ready\n") : Text(503, "not ready\n");
     }
@@ -297,6 +329,13 @@ HttpResponse Gateway::ListMatrices(const HttpRequest& request) const {
   nlohmann::json matrices = nlohmann::json::array();
   for (const MatrixInfo& info : listed) matrices.push_back(MatrixInfoJson(info));
   return JsonResponse({{"matrices", std::move(matrices)}, {"next", std::move(next)}});
+}
+
+HttpResponse Gateway::DescribeServer(const HttpRequest& request) const {
+  if (absl::Status allowed = Allowed(request, Access::kRead, "Stats"); !allowed.ok()) {
+    return ProblemFor(allowed);
+  }
+  return JsonResponse(StatsJson(store_->Stats(), facts_, absl::Now()));
 }
 
 HttpResponse Gateway::DescribeMatrix(const HttpRequest& request,

@@ -1,9 +1,11 @@
 // Gateway: the HTTP side of matcached, on its own listeners
 // (--http_listen). Open without a token: GET /healthz (200 "ok" while the
 // process serves), GET /readyz (200 once the store is open and every
-// listener is up, else 503), GET /metrics (Prometheus text format). Behind
+// listener is up, else 503), GET /metrics (Prometheus text format), and the
+// status page (GET / and /status/..., status_page.h). Behind
 // the same access policy as TCP gRPC calls (read or write token as
 // "Authorization: Bearer"; a client certificate first under mutual TLS):
+//   GET    /v1/stats                            the server, as JSON
 //   GET    /v1/matrices[?prefix=P&start_after=S&limit=N]   a page of infos
 //   GET    /v1/matrices/{name}                  MatrixInfo JSON
 //   PUT    /v1/matrices/{name}[?pin&ttl&store_dtype]  an .npy body
@@ -32,6 +34,7 @@
 #include "server/access/shared_access_policy.h"
 #include "server/core/cache/store.h"
 #include "server/http/http_server.h"
+#include "server/http/stats_json.h"
 #include "server/metrics/metrics.h"
 
 namespace matcache {
@@ -61,9 +64,10 @@ class Gateway {
   }
 
  private:
-  Gateway(GatewayOptions options, Store* store, const SharedAccessPolicy* access,
-          Metrics* metrics)
+  Gateway(GatewayOptions options, ServerFacts facts, Store* store,
+          const SharedAccessPolicy* access, Metrics* metrics)
       : options_(std::move(options)),
+        facts_(std::move(facts)),
         store_(store),
         access_(access),
         metrics_(metrics) {}
@@ -75,6 +79,7 @@ class Gateway {
   absl::Status Allowed(const HttpRequest& request, Access access,
                        absl::string_view rpc) const;
   HttpResponse ListMatrices(const HttpRequest& request) const;
+  HttpResponse DescribeServer(const HttpRequest& request) const;
   HttpResponse DescribeMatrix(const HttpRequest& request,
                               absl::string_view name) const;
   HttpResponse DeleteMatrix(absl::string_view name) const;
@@ -83,6 +88,7 @@ class Gateway {
                           absl::string_view view) const;
 
   const GatewayOptions options_;
+  const ServerFacts facts_;
   Store* const store_;
   const SharedAccessPolicy* const access_;
   Metrics* const metrics_;

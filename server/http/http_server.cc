@@ -12,8 +12,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/http/header_deadlines.h"
 
 namespace matcache {
+
 namespace {
 
 // A parsed "HOST:PORT".
@@ -149,28 +151,48 @@ bool HasBody(MHD_Connection* connection) {
          Header(connection, MHD_HTTP_HEADER_TRANSFER_ENCODING).has_value();
 }
 
-void RequestCompleted(void* /*cls*/, MHD_Connection* /*connection*/,
-                      void** request_state, MHD_RequestTerminationCode) {
-  delete static_cast<RequestState*>(*request_state);
-  *request_state = nullptr;
-}
-
 }  // namespace
 
-// libmicrohttpd's access handler. The first call, once the headers are
-// read, asks the handler; an upload then gets the body in later calls, and
-// the call after its last piece finishes it.
+// libmicrohttpd's calls about connections and requests beginning and
+// ending, besides the access handler's.
 struct HttpDispatch {
+  // The headers of a connection's first request are awaited from its start
+  // (its TLS handshake, if any, included), and it is forgotten before its
+  // socket is closed.
+  static void ConnectionEvent(void* cls, MHD_Connection* connection,
+                              void** /*socket_state*/,
+                              MHD_ConnectionNotificationCode event) {
+    HeaderDeadlines& deadlines = *static_cast<HttpServer*>(cls)->header_deadlines_;
+    if (event == MHD_CONNECTION_NOTIFY_STARTED) {
+      deadlines.Await(connection);
+    } else {
+      deadlines.Forget(connection);
+    }
+  }
+
+  // A request ended: those of the next request are awaited. (A connection
+  // that is closing instead is forgotten right after.)
+  static void RequestCompleted(void* cls, MHD_Connection* connection,
+                               void** request_state, MHD_RequestTerminationCode) {
+    delete static_cast<RequestState*>(*request_state);
+    *request_state = nullptr;
+    static_cast<HttpServer*>(cls)->header_deadlines_->Await(connection);
+  }
+
+  // libmicrohttpd's access handler. The first call, once the headers are
+  // read, asks the handler; an upload then gets the body in later calls, and
+  // the call after its last piece finishes it.
   static MHD_Result Handle(void* cls, MHD_Connection* connection,
                            const char* url, const char* method,
                            const char* /*version*/, const char* upload_data,
                            size_t* upload_data_size, void** request_state) {
     auto* state = static_cast<RequestState*>(*request_state);
     if (state == nullptr) {
+      const HttpServer& server = *static_cast<const HttpServer*>(cls);
+      server.header_deadlines_->Forget(connection);
       state = new RequestState;
       *request_state = state;
-      return Start(*static_cast<const HttpServer*>(cls), connection, url,
-                   method, state);
+      return Start(server, connection, url, method, state);
     }
     if (*upload_data_size != 0) {
       if (!state->answer.has_value()) {
@@ -216,7 +238,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   const bool verify_clients =
       options.tls.has_value() && !options.tls->client_ca.empty();
   std::unique_ptr<HttpServer> server(
-      new HttpServer(std::move(handler), verify_clients));
+      new HttpServer(std::move(handler), verify_clients, options.timeout_seconds));
   server->tls_ = std::move(options.tls);
   // MHD_OPTION_LISTENING_ADDRESS_REUSE stays unset: libmicrohttpd then sets
   // SO_REUSEADDR (a restart binds despite connections in TIME_WAIT) and
@@ -234,8 +256,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         {MHD_OPTION_CONNECTION_TIMEOUT, options.timeout_seconds, nullptr},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
          static_cast<intptr_t>(options.connection_memory_bytes), nullptr},
-        {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&RequestCompleted),
-         nullptr},
+        {MHD_OPTION_NOTIFY_COMPLETED,
+         reinterpret_cast<intptr_t>(&HttpDispatch::RequestCompleted), server.get()},
+        {MHD_OPTION_NOTIFY_CONNECTION,
+         reinterpret_cast<intptr_t>(&HttpDispatch::ConnectionEvent), server.get()},
     };
     if (server->tls_.has_value()) {
       flags |= MHD_USE_TLS;
@@ -271,6 +295,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   }
   return server;
 }
+
+HttpServer::HttpServer(Handler handler, bool verify_clients,
+                       unsigned timeout_seconds)
+    : handler_(std::move(handler)),
+      verify_clients_(verify_clients),
+      header_deadlines_(std::make_unique<HeaderDeadlines>(
+          std::chrono::seconds(timeout_seconds))) {}
 
 HttpServer::~HttpServer() {
   for (MHD_Daemon* daemon : daemons_) MHD_stop_daemon(daemon);

@@ -4,9 +4,13 @@
 // with a whole response, with a response whose body is produced as the
 // client takes it (HttpBody), or by taking the request's body first
 // (HttpUpload). libmicrohttpd enforces the connection limits, per-IP
-// limits, timeouts and per-connection memory (which bounds the request line
-// and headers), so a slow or hostile client costs one connection's buffers
-// and never a thread of its own.
+// limits, the idle timeout and per-connection memory (which bounds the
+// request line and headers), so a slow or hostile client costs one
+// connection's buffers and never a thread of its own. The idle timeout
+// alone would let a client that trickles its request line and headers, a
+// byte now and then (slow-loris), hold a connection for ever: each request's
+// headers must also arrive within the timeout, counted from the connection's
+// start or the end of its previous request, or the connection is closed.
 //
 // Thread-safe: the handler is called from the pools' threads, concurrently.
 #ifndef MATCACHE_SERVER_HTTP_HTTP_SERVER_H_
@@ -28,6 +32,8 @@
 struct MHD_Daemon;
 
 namespace matcache {
+
+class HeaderDeadlines;
 
 struct HttpRequest {
   std::string method;  // "GET", "PUT", ...
@@ -99,7 +105,9 @@ struct HttpServerOptions {
   int threads = 2;                           // per address
   unsigned connections = 256;                // open at once, per address
   unsigned connections_per_ip = 64;
-  unsigned timeout_seconds = 30;             // of an idle connection
+  // Of an idle connection; also the time a request's line and headers
+  // have to arrive in.
+  unsigned timeout_seconds = 30;
   size_t connection_memory_bytes = 64 << 10;  // request line, headers, buffers
   // Set: the listeners speak HTTPS only.
   std::optional<HttpTlsOptions> tls;
@@ -129,12 +137,13 @@ class HttpServer {
   const std::vector<std::string>& addresses() const { return addresses_; }
 
  private:
-  HttpServer(Handler handler, bool verify_clients)
-      : handler_(std::move(handler)), verify_clients_(verify_clients) {}
+  HttpServer(Handler handler, bool verify_clients, unsigned timeout_seconds);
   friend struct HttpDispatch;
 
   const Handler handler_;
   const bool verify_clients_;
+  // Closes connections whose request headers are late; outlives daemons_.
+  const std::unique_ptr<HeaderDeadlines> header_deadlines_;
   // Kept for the daemons, which point into them.
   std::optional<HttpTlsOptions> tls_;
   std::vector<MHD_Daemon*> daemons_;
