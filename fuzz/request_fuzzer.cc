@@ -38,7 +38,7 @@
 #include "server/core/array/preview.h"
 #include "server/core/array/selection_reader.h"
 #include "server/core/array/slice.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 #include "server/core/format/header.h"
 #include "server/core/format/shape.h"
 #include "server/core/storage/source_file.h"

@@ -172,7 +172,7 @@ class CountedUpload : public HttpUpload {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
-    GatewayOptions options, Store* store, const AccessPolicy* access,
+    GatewayOptions options, Store* store, const SharedAccessPolicy* access,
     Metrics* metrics) {
   HttpServerOptions server_options = options.server;
   const MountInfo mount = MountInfoOf(store->options().shm_dir);

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/access/access_policy.h"
+#include "server/access/shared_access_policy.h"
 #include "server/core/cache/store.h"
 #include "server/http/http_server.h"
 #include "server/http/stats_json.h"
@@ -51,7 +52,7 @@ class Gateway {
   // Starts serving on options.server.listen; HttpServer::Start's errors.
   // Not ready until SetReady(true).
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
-      GatewayOptions options, Store* store, const AccessPolicy* access,
+      GatewayOptions options, Store* store, const SharedAccessPolicy* access,
       Metrics* metrics);
 
   // What /readyz answers from now on.
@@ -64,7 +65,7 @@ class Gateway {
 
  private:
   Gateway(GatewayOptions options, ServerFacts facts, Store* store,
-          const AccessPolicy* access, Metrics* metrics)
+          const SharedAccessPolicy* access, Metrics* metrics)
       : options_(std::move(options)),
         facts_(std::move(facts)),
         store_(store),
@@ -89,7 +90,7 @@ class Gateway {
   const GatewayOptions options_;
   const ServerFacts facts_;
   Store* const store_;
-  const AccessPolicy* const access_;
+  const SharedAccessPolicy* const access_;
   Metrics* const metrics_;
   std::atomic<bool> ready_{false};
   std::unique_ptr<HttpServer> server_;

@@ -12,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "nlohmann/json.hpp"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 
 namespace matcache {
 

@@ -19,8 +19,13 @@
 namespace matcache {
 MatrixCacheService::MatrixCacheService(Store* store, WorkerPool* pool,
                                        StreamWatchdog* watchdog,
+                                       const SharedAccessPolicy* access,
                                        ServiceOptions options)
-    : store_(store), pool_(pool), watchdog_(watchdog), options_(options) {}
+    : store_(store),
+      pool_(pool),
+      watchdog_(watchdog),
+      access_(access),
+      options_(options) {}
 
 grpc::ServerUnaryReactor* MatrixCacheService::Answer(
     grpc::CallbackServerContext* context, const char* rpc,
@@ -44,7 +49,7 @@ absl::Status MatrixCacheService::Authorize(
   const Transport transport = absl::StartsWith(context.peer(), "unix:")
                                   ? Transport::kUnixSocket
                                   : Transport::kTcp;
-  return options_.access.Check(authorization, access, transport, rpc);
+  return access_->Check(authorization, access, transport, rpc);
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Refused(

@@ -16,6 +16,7 @@
 #include "matcache/v1/matcache.grpc.pb.h"
 #include "server/core/cache/store.h"
 #include "server/access/access_policy.h"
+#include "server/access/shared_access_policy.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 
@@ -36,8 +37,6 @@ struct ServiceOptions {
   // staging file from, named in CreateResponse.fd_socket to callers that
   // came through a unix socket; empty if none.
   std::string fd_socket;
-  // Tokens callers must present.
-  AccessPolicy access;
 };
 
 // Read and Preview take and produce raw frames (see read_frames.h).
@@ -47,9 +46,10 @@ class MatrixCacheService final
               v1::MatrixCache::CallbackService>> {
  public:
   // `watchdog` (may be null, and must outlive the service) cancels streams
-  // that stall.
+  // that stall; `access` (must outlive the service) says which tokens
+  // callers must present.
   MatrixCacheService(Store* store, WorkerPool* pool, StreamWatchdog* watchdog,
-                     ServiceOptions options);
+                     const SharedAccessPolicy* access, ServiceOptions options);
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
                                    const v1::CreateRequest* request,
@@ -117,6 +117,7 @@ class MatrixCacheService final
   Store* const store_;
   WorkerPool* const pool_;
   StreamWatchdog* const watchdog_;
+  const SharedAccessPolicy* const access_;
   const ServiceOptions options_;
 };
 
