@@ -26,12 +26,7 @@ DATA = np.arange(12.0).reshape(3, 4)
 RELOAD_SECONDS = 10
 
 
-@pytest.fixture(autouse=True)
-def _no_client_settings_in_environment(monkeypatch):
-    for variable in ("MATCACHE_TOKEN", "MATCACHE_TOKEN_FILE",
-                     "MATCACHE_TLS_CA", "MATCACHE_TLS_CERT",
-                     "MATCACHE_TLS_KEY"):
-        monkeypatch.delenv(variable, raising=False)
+pytestmark = pytest.mark.usefixtures("no_client_settings")
 
 
 def _replace(path, text):
