@@ -37,17 +37,21 @@ grpc_ssl_certificate_config_reload_status ReloadableTlsCredentials::Fetch(
     void* self, grpc_ssl_server_certificate_config** config) {
   auto* credentials = static_cast<ReloadableTlsCredentials*>(self);
   absl::MutexLock lock(&credentials->mu_);
-  if (!credentials->changed_) return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
-  const TlsOptions& tls = credentials->tls_;
+  return credentials->FetchLocked(config);
+}
+
+grpc_ssl_certificate_config_reload_status ReloadableTlsCredentials::FetchLocked(
+    grpc_ssl_server_certificate_config** config) {
+  if (!changed_) return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
   // gRPC copies the PEM text and owns the config. It requires root
   // certificates even when it asks clients for none: then it never uses
   // them, and the server's own chain stands in.
-  grpc_ssl_pem_key_cert_pair pair = {tls.private_key.c_str(),
-                                     tls.certificate_chain.c_str()};
+  grpc_ssl_pem_key_cert_pair pair = {tls_.private_key.c_str(),
+                                     tls_.certificate_chain.c_str()};
   const std::string& roots =
-      tls.client_ca.empty() ? tls.certificate_chain : tls.client_ca;
+      tls_.client_ca.empty() ? tls_.certificate_chain : tls_.client_ca;
   *config = grpc_ssl_server_certificate_config_create(roots.c_str(), &pair, 1);
-  credentials->changed_ = false;
+  changed_ = false;
   return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
 }
 

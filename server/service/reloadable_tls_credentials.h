@@ -46,6 +46,8 @@ class ReloadableTlsCredentials : public grpc::ServerCredentials {
   // The fetcher gRPC calls at each handshake (`self` is this).
   static grpc_ssl_certificate_config_reload_status Fetch(
       void* self, grpc_ssl_server_certificate_config** config);
+  grpc_ssl_certificate_config_reload_status FetchLocked(
+      grpc_ssl_server_certificate_config** config) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   TlsOptions tls_ ABSL_GUARDED_BY(mu_);
