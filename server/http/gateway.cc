@@ -37,6 +37,7 @@ constexpr FixedRoute kFixedRoutes[] = {
     {"/readyz", "readyz"},
     {"/metrics", "metrics"},
     {"/v1/matrices", "list"},
+    {"/v1/events", "events"},
 };
 
 bool IsRead(const std::string& method) { return method == "GET" || method == "HEAD"; }
@@ -160,11 +161,11 @@ class CountedUpload : public HttpUpload {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
-    GatewayOptions options, Store* store, const AccessPolicy* access,
-    Metrics* metrics) {
+    GatewayOptions options, Store* store, WatchHub* watches,
+    const AccessPolicy* access, Metrics* metrics) {
   HttpServerOptions server_options = options.server;
   std::unique_ptr<Gateway> gateway(
-      new Gateway(std::move(options), store, access, metrics));
+      new Gateway(std::move(options), store, watches, access, metrics));
   Gateway* self = gateway.get();
   ASSIGN_OR_RETURN(gateway->server_,
                    HttpServer::Start(std::move(server_options),
@@ -200,6 +201,10 @@ HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const
     }
     if (*method == "healthz") return Text(200, "ok\n");
     if (*method == "list") return ListMatrices(request);
+    if (*method == "events") {
+      absl::Status allowed = Allowed(request, Access::kRead, "Watch");
+      return allowed.ok() ? events_->Open(request.query) : ProblemFor(allowed);
+    }
     if (*method == "readyz") {
       return ready_.load() ? Text(200, "ready\n") : Text(503, "not ready\n");
     }

@@ -29,7 +29,7 @@ absl::Status ApplyCachePolicyFlags(ServerOptions* options);
 absl::Status ApplyAccessFlags(ServerOptions* options);
 
 // What one client may hold: message size, streams, gRPC memory, idle
-// streams, worker threads.
+// streams, HTTP connections, watch queues and heartbeats, worker threads.
 absl::Status ApplyLimitFlags(ServerOptions* options);
 
 }  // namespace matcache

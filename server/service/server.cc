@@ -138,6 +138,7 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
   std::unique_ptr<MatcacheServer> server(
       new MatcacheServer(std::move(options), std::move(store)));
   server->access_token_file_ = std::move(access_token_file);
+  server->store_->AddListener(server->watches_.get());
   RETURN_IF_ERROR(server->Preload());
   server->StartPersisting();
   RETURN_IF_ERROR(server->StartGrpc());
@@ -148,14 +149,17 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
 
 MatcacheServer::MatcacheServer(ServerOptions options, std::unique_ptr<Store> store)
     : options_(std::move(options)),
+      watches_(std::make_unique<WatchHub>(store.get(),
+                                          options_.watch_queue_events)),
       store_(std::move(store)),
       pool_(std::make_unique<WorkerPool>(options_.worker_threads,
                                          options_.max_queued_work)),
       watchdog_(options_.stream_idle_timeout),
-      metrics_(store_.get()),
+      metrics_(store_.get(), watches_.get()),
       calls_(&metrics_),
       service_(std::make_unique<MatrixCacheService>(
-          store_.get(), pool_.get(), &watchdog_, options_.service)) {}
+          store_.get(), pool_.get(), &watchdog_, watches_.get(),
+          options_.service)) {}
 
 std::shared_ptr<grpc::ServerCredentials> MatcacheServer::CredentialsFor(
     const ListenAddress& address) const {
@@ -314,8 +318,10 @@ absl::Status MatcacheServer::StartHttp() {
   }
   gateway.json_max_elements = options_.http_json_max_elements;
   gateway.preview_threads = options_.service.preview_threads;
-  ASSIGN_OR_RETURN(gateway_, Gateway::Start(std::move(gateway), store_.get(),
-                                             &options_.service.access, &metrics_));
+  gateway.sse_heartbeat = options_.sse_heartbeat;
+  ASSIGN_OR_RETURN(gateway_,
+                   Gateway::Start(std::move(gateway), store_.get(), watches_.get(),
+                                  &options_.service.access, &metrics_));
   return absl::OkStatus();
 }
 
@@ -330,6 +336,8 @@ void MatcacheServer::Shutdown() {
     stopping_ = true;
   }
   if (gateway_ != nullptr) gateway_->SetReady(false);
+  // Watch streams would otherwise keep the grace period waiting.
+  watches_->Close();
   if (sweeper_.joinable()) sweeper_.join();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);
