@@ -132,6 +132,10 @@ Client::Client(std::string address, ClientOptions options)
 void Client::PrepareContext(grpc::ClientContext* context) const {
   context->set_deadline(std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(options_.timeout));
+  AddToken(context);
+}
+
+void Client::AddToken(grpc::ClientContext* context) const {
   if (options_.token.has_value() && !options_.token->empty()) {
     context->AddMetadata("authorization", absl::StrCat("Bearer ", *options_.token));
   }
@@ -235,6 +239,26 @@ absl::Status Client::Delete(absl::string_view name) {
   request.set_name(std::string(name));
   v1::DeleteResponse response;
   return FromGrpc(stub_->Delete(&context, request, &response));
+}
+
+std::unique_ptr<WatchStream> Client::Watch(absl::string_view prefix,
+                                           bool initial) {
+  std::unique_ptr<WatchStream> stream(new WatchStream(this));
+  AddToken(&stream->context_);
+  v1::WatchRequest request;
+  request.set_prefix(std::string(prefix));
+  request.set_initial(initial);
+  stream->reader_ = stub_->Watch(&stream->context_, request);
+  return stream;
+}
+
+absl::Status Client::Watch(absl::string_view prefix, bool initial,
+                           const std::function<bool(const WatchEvent&)>& on_event) {
+  std::unique_ptr<WatchStream> stream = Watch(prefix, initial);
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<WatchEvent> event, stream->Next());
+    if (!event.has_value() || !on_event(*event)) return absl::OkStatus();
+  }
 }
 
 absl::StatusOr<MatrixInfo> Client::Put(absl::string_view name,

@@ -4,6 +4,7 @@
 //   client->Put("prices", xt::xarray<double>{{1, 2}, {3, 4}});
 //   absl::StatusOr<MappedMatrix> m = client->Get("prices");  // zero copies
 //   auto view = m->View<double>();                            // xtensor view
+//   std::unique_ptr<matcache::WatchStream> changes = client->Watch("pri");
 //
 // Every call returns the server's status (NOT_FOUND, INVALID_ARGUMENT,
 // RESOURCE_EXHAUSTED, ...) or UNAVAILABLE naming the address when the server
@@ -13,6 +14,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +32,7 @@
 #include "clients/cpp/dtype_traits.h"
 #include "clients/cpp/mapped_matrix.h"
 #include "clients/cpp/raw_stream.h"
+#include "clients/cpp/watch_stream.h"
 #include "matcache/v1/matcache.grpc.pb.h"
 #include "protos/convert/proto_convert.h"
 #include "server/core/array/preview.h"
@@ -149,9 +152,22 @@ class Client {
   absl::StatusOr<std::vector<MatrixInfo>> List(absl::string_view prefix = "");
   absl::Status Delete(absl::string_view name);
 
+  // Watches the changes of every matrix whose name starts with `prefix`,
+  // in the server's commit order, with the snapshot first if `initial`
+  // (see WatchStream). No deadline: Cancel the stream to end it.
+  std::unique_ptr<WatchStream> Watch(absl::string_view prefix = "",
+                                     bool initial = false);
+  // The same, calling `on_event` with each event until it returns false
+  // (then OK), or the stream's error. Blocks meanwhile.
+  absl::Status Watch(absl::string_view prefix, bool initial,
+                     const std::function<bool(const WatchEvent&)>& on_event);
+
  private:
+  friend class WatchStream;
   Client(std::string address, ClientOptions options);
+  // The call's deadline (options_.timeout) and token.
   void PrepareContext(grpc::ClientContext* context) const;
+  void AddToken(grpc::ClientContext* context) const;
   absl::Status FromGrpc(const grpc::Status& status) const;
   absl::StatusOr<MatrixInfo> PutStreamed(absl::string_view name,
                                          const void* data,
