@@ -9,7 +9,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "clients/cpp/client.h"
+#include "matcache/client.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:7470", "matcached address");
 ABSL_FLAG(std::string, name, "", "float64 matrix to read");

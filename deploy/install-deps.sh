@@ -24,6 +24,14 @@ readonly PACKAGES=(
   # and dask reading the Zarr view over fsspec's HTTP; PIL decoding PNGs
   prometheus python3-zarr python3-fsspec python3-aiohttp python3-dask
   python3-pil
+  # systemd: sd_notify for matcached, systemd-analyze to verify the units
+  libsystemd-dev systemd
+  # Packaging: dpkg-shlibdeps for the .deb's dependencies, the Python
+  # package's build backend and a venv to install it into
+  dpkg-dev python3-setuptools python3-wheel python3-venv
+  # Deployment tests: compose files parsed as YAML, Kubernetes manifests
+  # checked against the API's models
+  python3-yaml python3-kubernetes
   # Sanitizer and fuzz build (build-asan): clang, its sanitizer and libFuzzer
   # runtimes, and llvm-symbolizer for readable reports
   clang-14 libclang-rt-14-dev llvm-14

@@ -6,23 +6,21 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "fuzz/fuzz_checks.h"
 #include "server/core/format/checksum.h"
 #include "server/core/format/header.h"
 
 namespace {
 
+using matcache_fuzz::Check;
+
 // Where the header checksum sits (see the layout in header.h).
 constexpr size_t kHeaderChecksumOffset = 80;
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 bool SameFields(const matcache::SegmentHeader& a,
                 const matcache::SegmentHeader& b) {

@@ -5,21 +5,19 @@
 // spare).
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "fuzz/fuzz_checks.h"
 #include "server/core/format/name.h"
 #include "server/core/storage/segment_file_name.h"
 
 namespace {
 
-constexpr absl::string_view kNamespace = "matcache";
+using matcache_fuzz::Check;
 
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
+constexpr absl::string_view kNamespace = "matcache";
 
 void CheckRoundTrip(const std::string& file_name, const std::string& name,
                     matcache::SegmentFileKind kind, uint64_t number) {

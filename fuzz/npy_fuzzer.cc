@@ -8,25 +8,23 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "fuzz/fuzz_checks.h"
 #include "server/core/format/npy.h"
 #include "server/core/storage/npy_file.h"
 
 namespace {
+
+using matcache_fuzz::Check;
 
 // Largest data converted per input: enough for every layout, small enough
 // to keep runs fast.
 constexpr int64_t kMaxConvertedBytes = 1 << 16;
 // Magic, version and a 2-byte header length (format 1.0).
 constexpr int64_t kShortestPreamble = 10;
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // The input as a file: an anonymous memory file, named by its /proc path.
 class MemoryFile {

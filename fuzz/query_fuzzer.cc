@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "fuzz/fuzz_checks.h"
 #include "server/core/array/slice.h"
 #include "server/http/colormap.h"
 #include "server/http/query_numbers.h"
@@ -23,9 +23,8 @@
 
 namespace {
 
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
+using matcache_fuzz::Check;
+using matcache_fuzz::CheckInBounds;
 
 std::string Spell(const std::optional<int64_t>& bound) {
   return bound.has_value() ? absl::StrCat(*bound) : "";
@@ -47,16 +46,6 @@ bool SameIndex(const matcache::Index& a, const matcache::Index& b) {
   if (a.is_slice != b.is_slice) return false;
   if (!a.is_slice) return a.at == b.at;
   return a.start == b.start && a.stop == b.stop && a.step == b.step;
-}
-
-// Each selected position lies in [0, length).
-void CheckInBounds(const matcache::DimSelection& dim, int64_t length) {
-  Check(dim.count >= 0 && dim.count <= length);
-  if (dim.count == 0) return;
-  const __int128 last = static_cast<__int128>(dim.start) +
-                        static_cast<__int128>(dim.count - 1) * dim.step;
-  Check(dim.start >= 0 && dim.start < length && last >= 0 && last < length);
-  if (!dim.keep) Check(dim.count == 1);
 }
 
 void CheckSlice(const std::string& text, size_t ndim,

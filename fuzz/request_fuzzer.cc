@@ -33,12 +33,13 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/stubs/logging.h"
 #include "matcache/v1/matcache.pb.h"
+#include "fuzz/fuzz_checks.h"
 #include "protos/convert/proto_convert.h"
 #include "server/core/array/cast.h"
 #include "server/core/array/preview.h"
 #include "server/core/array/selection_reader.h"
 #include "server/core/array/slice.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 #include "server/core/format/header.h"
 #include "server/core/format/shape.h"
 #include "server/core/storage/source_file.h"
@@ -47,13 +48,11 @@
 namespace matcache {
 namespace {
 
+using matcache_fuzz::Check;
+
 constexpr int64_t kDefaultChunkBytes = int64_t{1} << 20;
 // Largest matrix a request is served from: small keeps runs fast.
 constexpr int64_t kMaxMatrixBytes = 6 * 6 * 6 * 16;
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // The stored matrix a Read or Preview is served from.
 struct Matrix {

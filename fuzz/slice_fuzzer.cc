@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -17,17 +16,17 @@
 
 #include "absl/status/statusor.h"
 #include "server/core/array/selection_reader.h"
+#include "fuzz/fuzz_checks.h"
 #include "server/core/array/slice.h"
 #include "server/core/format/shape.h"
 
 namespace {
 
+using matcache_fuzz::Check;
+using matcache_fuzz::CheckInBounds;
+
 // Largest source read per input: every small shape fits.
 constexpr int64_t kMaxSourceBytes = int64_t{7 * 7 * 7 * 7} * 16;
-
-void Check(bool condition) {
-  if (!condition) std::abort();
-}
 
 std::optional<int64_t> MaybeBound(FuzzedDataProvider& input) {
   if (!input.ConsumeBool()) return std::nullopt;
@@ -41,16 +40,6 @@ matcache::Index ConsumeIndex(FuzzedDataProvider& input) {
   std::optional<int64_t> start = MaybeBound(input);
   std::optional<int64_t> stop = MaybeBound(input);
   return matcache::Index::Slice(start, stop, MaybeBound(input));
-}
-
-// Each selected position lies in [0, length).
-void CheckInBounds(const matcache::DimSelection& dim, int64_t length) {
-  Check(dim.count >= 0 && dim.count <= length);
-  if (dim.count == 0) return;
-  const __int128 last = static_cast<__int128>(dim.start) +
-                        static_cast<__int128>(dim.count - 1) * dim.step;
-  Check(dim.start >= 0 && dim.start < length && last >= 0 && last < length);
-  if (!dim.keep) Check(dim.count == 1);
 }
 
 // The selected items of a C-contiguous source, in C order of the result,

@@ -1,4 +1,4 @@
-#include "clients/cpp/client.h"
+#include "matcache/client.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,9 +11,14 @@
 #include <cstring>
 #include <utility>
 
+#include <grpcpp/grpcpp.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "clients/cpp/connection.h"
+#include "clients/cpp/raw_stream.h"
+#include "matcache/v1/matcache.grpc.pb.h"
 #include "protos/convert/proto_convert.h"
 #include "server/core/base/posix_error.h"
 #include "server/core/base/status_macros.h"
@@ -96,63 +101,7 @@ std::optional<std::string> ReadAccessToken(const std::string& path) {
   return std::string(token);
 }
 
-}  // namespace
-
-std::unique_ptr<Client> Client::Connect(ClientOptions options) {
-  std::string address = ResolveAddress(options.address);
-  if (!options.token.has_value()) {
-    const char* from_env = std::getenv("MATCACHE_TOKEN");
-    if (from_env != nullptr) options.token = from_env;
-  }
-  if (!options.token.has_value() && !absl::StartsWith(address, "unix:")) {
-    const char* file_from_env = std::getenv("MATCACHE_TOKEN_FILE");
-    options.token = ReadAccessToken(options.token_file.value_or(
-        file_from_env != nullptr ? file_from_env : kDefaultTokenFile));
-  }
-  return std::unique_ptr<Client>(new Client(std::move(address), std::move(options)));
-}
-
-Client::Client(std::string address, ClientOptions options)
-    : address_(std::move(address)), options_(std::move(options)) {
-  grpc::ChannelArguments arguments;
-  arguments.SetMaxReceiveMessageSize(16 << 20);
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      grpc::InsecureChannelCredentials();
-  if (options_.tls.has_value()) {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options_.tls->root_certs;
-    ssl.pem_cert_chain = options_.tls->cert_chain;
-    ssl.pem_private_key = options_.tls->private_key;
-    credentials = grpc::SslCredentials(ssl);
-  }
-  channel_ = grpc::CreateCustomChannel(address_, credentials, arguments);
-  stub_ = v1::MatrixCache::NewStub(channel_);
-}
-
-void Client::PrepareContext(grpc::ClientContext* context) const {
-  context->set_deadline(std::chrono::system_clock::now() +
-                        absl::ToChronoMilliseconds(options_.timeout));
-  AddToken(context);
-}
-
-void Client::AddToken(grpc::ClientContext* context) const {
-  if (options_.token.has_value() && !options_.token->empty()) {
-    context->AddMetadata("authorization", absl::StrCat("Bearer ", *options_.token));
-  }
-}
-
-absl::Status Client::FromGrpc(const grpc::Status& status) const {
-  if (status.ok()) return absl::OkStatus();
-  const auto code = static_cast<absl::StatusCode>(status.error_code());
-  if (code == absl::StatusCode::kUnavailable) {
-    return absl::UnavailableError(absl::StrCat(
-        "matcached at ", address_, " is unreachable: ", status.error_message()));
-  }
-  return absl::Status(code, status.error_message());
-}
-
-void Client::AddIndices(const std::vector<Index>& indices,
-                        v1::ReadRequest* request) {
+void AddIndices(const std::vector<Index>& indices, v1::ReadRequest* request) {
   for (const Index& index : indices) {
     v1::Index* proto = request->add_index();
     if (!index.is_slice) {
@@ -166,7 +115,9 @@ void Client::AddIndices(const std::vector<Index>& indices,
   }
 }
 
-void Client::AdviseHugePages(char* buffer, size_t size) {
+// Asks for transparent huge pages over a large fresh buffer, as numpy does:
+// 512 times fewer page faults while the stream fills it.
+void AdviseHugePages(char* buffer, size_t size) {
   constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
   const uintptr_t begin =
       (reinterpret_cast<uintptr_t>(buffer) + kHugePage - 1) & ~(kHugePage - 1);
@@ -175,7 +126,7 @@ void Client::AdviseHugePages(char* buffer, size_t size) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 }
 
-absl::Status Client::CheckHeader(const v1::ReadHeader& header, DType dtype) {
+absl::Status CheckHeader(const v1::ReadHeader& header, DType dtype) {
   if (header.dtype() != matcache::ToProto(dtype)) {
     absl::StatusOr<DType> got = FromProto(header.dtype());
     return absl::InvalidArgumentError(absl::StrCat(
@@ -186,13 +137,95 @@ absl::Status Client::CheckHeader(const v1::ReadHeader& header, DType dtype) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+Client::Connection::Connection(std::string address, ClientOptions options)
+    : address(std::move(address)), options(std::move(options)) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(16 << 20);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (this->options.tls.has_value()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = this->options.tls->root_certs;
+    ssl.pem_cert_chain = this->options.tls->cert_chain;
+    ssl.pem_private_key = this->options.tls->private_key;
+    credentials = grpc::SslCredentials(ssl);
+  }
+  channel = grpc::CreateCustomChannel(this->address, credentials, arguments);
+  stub = v1::MatrixCache::NewStub(channel);
+}
+
+absl::Status Client::Connection::Stream(
+    absl::string_view method, const google::protobuf::MessageLite& request,
+    DType dtype, Allocate allocate) const {
+  return FromGrpc(RunRawStream(
+      channel, method, request,
+      [this](grpc::ClientContext* context) { PrepareContext(context); },
+      [&](const v1::ReadHeader& header) -> absl::StatusOr<char*> {
+        RETURN_IF_ERROR(CheckHeader(header, dtype));
+        const std::vector<int64_t> shape(header.shape().begin(),
+                                         header.shape().end());
+        ASSIGN_OR_RETURN(char* out, allocate(shape, header.nbytes()));
+        AdviseHugePages(out, static_cast<size_t>(header.nbytes()));
+        return out;
+      }));
+}
+
+std::unique_ptr<Client> Client::Connect(ClientOptions options) {
+  std::string address = ResolveAddress(options.address);
+  if (!options.token.has_value()) {
+    const char* from_env = std::getenv("MATCACHE_TOKEN");
+    if (from_env != nullptr) options.token = from_env;
+  }
+  if (!options.token.has_value() && !absl::StartsWith(address, "unix:")) {
+    const char* file_from_env = std::getenv("MATCACHE_TOKEN_FILE");
+    options.token = ReadAccessToken(options.token_file.value_or(
+        file_from_env != nullptr ? file_from_env : kDefaultTokenFile));
+  }
+  return std::unique_ptr<Client>(new Client(
+      std::make_unique<Connection>(std::move(address), std::move(options))));
+}
+
+Client::Client(std::unique_ptr<Connection> connection)
+    : connection_(std::move(connection)) {}
+
+Client::~Client() = default;
+
+const std::string& Client::address() const { return connection_->address; }
+
+absl::Status Client::ReadInto(absl::string_view name,
+                              const std::vector<Index>& indices, DType dtype,
+                              Allocate allocate) {
+  v1::ReadRequest request;
+  request.set_name(std::string(name));
+  AddIndices(indices, &request);
+  request.set_dtype(matcache::ToProto(dtype));
+  request.set_chunk_bytes(kStreamChunkBytes);
+  return connection_->Stream("/matcache.v1.MatrixCache/Read", request, dtype,
+                             allocate);
+}
+
+absl::Status Client::PreviewInto(absl::string_view name,
+                                 const std::vector<int64_t>& shape,
+                                 PreviewMethod method, DType dtype,
+                                 Allocate allocate) {
+  v1::PreviewRequest request;
+  request.set_name(std::string(name));
+  request.mutable_shape()->Assign(shape.begin(), shape.end());
+  request.set_method(matcache::ToProto(method));
+  request.set_chunk_bytes(kStreamChunkBytes);
+  return connection_->Stream("/matcache.v1.MatrixCache/Preview", request,
+                             dtype, allocate);
+}
+
 absl::StatusOr<MatrixInfo> Client::Info(absl::string_view name) {
   grpc::ClientContext context;
-  PrepareContext(&context);
+  connection_->PrepareContext(&context);
   v1::InfoRequest request;
   request.set_name(std::string(name));
   v1::MatrixInfo response;
-  RETURN_IF_ERROR(FromGrpc(stub_->Info(&context, request, &response)));
+  RETURN_IF_ERROR(connection_->FromGrpc(connection_->stub->Info(&context, request, &response)));
   return FromProto(response);
 }
 
@@ -220,9 +253,9 @@ absl::StatusOr<std::vector<MatrixInfo>> Client::List(absl::string_view prefix) {
   request.set_prefix(std::string(prefix));
   do {
     grpc::ClientContext context;
-    PrepareContext(&context);
+    connection_->PrepareContext(&context);
     v1::ListResponse response;
-    RETURN_IF_ERROR(FromGrpc(stub_->List(&context, request, &response)));
+    RETURN_IF_ERROR(connection_->FromGrpc(connection_->stub->List(&context, request, &response)));
     for (const v1::MatrixInfo& proto : response.matrices()) {
       ASSIGN_OR_RETURN(MatrixInfo info, FromProto(proto));
       result.push_back(std::move(info));
@@ -234,31 +267,11 @@ absl::StatusOr<std::vector<MatrixInfo>> Client::List(absl::string_view prefix) {
 
 absl::Status Client::Delete(absl::string_view name) {
   grpc::ClientContext context;
-  PrepareContext(&context);
+  connection_->PrepareContext(&context);
   v1::DeleteRequest request;
   request.set_name(std::string(name));
   v1::DeleteResponse response;
-  return FromGrpc(stub_->Delete(&context, request, &response));
-}
-
-std::unique_ptr<WatchStream> Client::Watch(absl::string_view prefix,
-                                           bool initial) {
-  std::unique_ptr<WatchStream> stream(new WatchStream(this));
-  AddToken(&stream->context_);
-  v1::WatchRequest request;
-  request.set_prefix(std::string(prefix));
-  request.set_initial(initial);
-  stream->reader_ = stub_->Watch(&stream->context_, request);
-  return stream;
-}
-
-absl::Status Client::Watch(absl::string_view prefix, bool initial,
-                           const std::function<bool(const WatchEvent&)>& on_event) {
-  std::unique_ptr<WatchStream> stream = Watch(prefix, initial);
-  while (true) {
-    ASSIGN_OR_RETURN(std::optional<WatchEvent> event, stream->Next());
-    if (!event.has_value() || !on_event(*event)) return absl::OkStatus();
-  }
+  return connection_->FromGrpc(connection_->stub->Delete(&context, request, &response));
 }
 
 absl::StatusOr<MatrixInfo> Client::Put(absl::string_view name,
@@ -267,25 +280,25 @@ absl::StatusOr<MatrixInfo> Client::Put(absl::string_view name,
                                        DType dtype) {
   ASSIGN_OR_RETURN(int64_t nbytes,
                    ByteSize(shape, GetDTypeInfo(dtype).item_size));
-  if (options_.local == LocalMode::kNever) {
-    return PutStreamed(name, data, shape, dtype, nbytes);
+  if (connection_->options.local == LocalMode::kNever) {
+    return connection_->PutStreamed(name, data, shape, dtype, nbytes);
   }
   v1::CreateResponse created;
   {
     grpc::ClientContext context;
-    PrepareContext(&context);
+    connection_->PrepareContext(&context);
     v1::CreateRequest request;
     request.set_name(std::string(name));
     request.mutable_shape()->Assign(shape.begin(), shape.end());
     request.set_dtype(matcache::ToProto(dtype));
-    RETURN_IF_ERROR(FromGrpc(stub_->Create(&context, request, &created)));
+    RETURN_IF_ERROR(connection_->FromGrpc(connection_->stub->Create(&context, request, &created)));
   }
-  absl::StatusOr<int> fd = OpenStaging(created, options_.timeout);
+  absl::StatusOr<int> fd = OpenStaging(created, connection_->options.timeout);
   if (!fd.ok()) {
-    Abort(created.lease());
+    connection_->Abort(created.lease());
     // The server's fd socket is not reachable from here: stream instead.
-    if (options_.local == LocalMode::kAuto && absl::IsUnavailable(fd.status())) {
-      return PutStreamed(name, data, shape, dtype, nbytes);
+    if (connection_->options.local == LocalMode::kAuto && absl::IsUnavailable(fd.status())) {
+      return connection_->PutStreamed(name, data, shape, dtype, nbytes);
     }
     return fd.status();
   }
@@ -293,29 +306,29 @@ absl::StatusOr<MatrixInfo> Client::Put(absl::string_view name,
   // Before Commit, which refuses while the file is still open for writing.
   close(*fd);
   if (!written.ok()) {
-    Abort(created.lease());
+    connection_->Abort(created.lease());
     return written;
   }
   grpc::ClientContext context;
-  PrepareContext(&context);
+  connection_->PrepareContext(&context);
   v1::CommitRequest request;
   request.set_lease(created.lease());
   v1::MatrixInfo response;
-  RETURN_IF_ERROR(FromGrpc(stub_->Commit(&context, request, &response)));
+  RETURN_IF_ERROR(connection_->FromGrpc(connection_->stub->Commit(&context, request, &response)));
   return FromProto(response);
 }
 
-void Client::Abort(const std::string& lease) {
+void Client::Connection::Abort(const std::string& lease) {
   grpc::ClientContext context;
   PrepareContext(&context);
   v1::AbortRequest request;
   request.set_lease(lease);
   v1::AbortResponse response;
   // Best effort: an unaborted lease expires on the server anyway.
-  (void)stub_->Abort(&context, request, &response);
+  (void)stub->Abort(&context, request, &response);
 }
 
-absl::StatusOr<MatrixInfo> Client::PutStreamed(absl::string_view name,
+absl::StatusOr<MatrixInfo> Client::Connection::PutStreamed(absl::string_view name,
                                                const void* data,
                                                absl::Span<const int64_t> shape,
                                                DType dtype, int64_t nbytes) {
@@ -323,7 +336,7 @@ absl::StatusOr<MatrixInfo> Client::PutStreamed(absl::string_view name,
   PrepareContext(&context);
   v1::MatrixInfo response;
   std::unique_ptr<grpc::ClientWriter<v1::PutRequest>> writer =
-      stub_->Put(&context, &response);
+      stub->Put(&context, &response);
   v1::PutRequest message;
   v1::PutHeader* header = message.mutable_header();
   header->set_name(std::string(name));

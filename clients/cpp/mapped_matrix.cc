@@ -1,6 +1,9 @@
-#include "clients/cpp/mapped_matrix.h"
+#include "matcache/mapped_matrix.h"
 
+#include <memory>
 #include <utility>
+
+#include "server/core/storage/segment.h"
 
 namespace matcache {
 
@@ -13,7 +16,9 @@ absl::StatusOr<MappedMatrix> MappedMatrix::Open(const MatrixInfo& info) {
         info.path, " is not generation ", info.generation, " of \"",
         info.name, "\" (its id differs)"));
   }
-  return MappedMatrix(info, *std::move(segment));
+  auto owned = std::make_shared<const Segment>(*std::move(segment));
+  const void* data = owned->data();
+  return MappedMatrix(info, std::move(owned), data);
 }
 
 }  // namespace matcache

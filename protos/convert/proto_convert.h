@@ -17,7 +17,7 @@
 #include "server/core/cache/matrix_info.h"
 #include "server/core/cache/retention.h"
 #include "server/core/cache/store.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 #include "server/watch/watch_event.h"
 
 namespace matcache {

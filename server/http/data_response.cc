@@ -21,7 +21,8 @@ namespace matcache {
 namespace {
 
 // An .npy file: its header, then the selection, converted, read from the
-// mapped segment as the client takes it.
+// mapped segment as the client takes it (a selection that is not one range
+// of the segment in its own dtype).
 class NpyBody : public HttpBody {
  public:
   NpyBody(std::shared_ptr<const Segment> segment, std::string header,
@@ -43,12 +44,7 @@ class NpyBody : public HttpBody {
     }
     const size_t data = static_cast<size_t>(std::min<int64_t>(
         static_cast<int64_t>(capacity - written), stream_.remaining_bytes()));
-    if (data == 0) return written;
-    if (stream_.borrowable()) {
-      std::memcpy(out + written, stream_.Take(data), data);
-    } else {
-      stream_.Read(out + written, data);
-    }
+    stream_.Read(out + written, data);
     return written + data;
   }
 
@@ -57,6 +53,12 @@ class NpyBody : public HttpBody {
   const std::string header_;
   size_t header_sent_ = 0;
   SelectionStream stream_;
+};
+
+// What the regions of a borrowed .npy response point into.
+struct BorrowedNpy {
+  std::shared_ptr<const Segment> segment;
+  std::string header;
 };
 
 absl::StatusOr<HttpResponse> JsonData(const SegmentHeader& header,
@@ -120,10 +122,19 @@ absl::StatusOr<HttpResponse> DataResponse(
   if (format == "json") {
     return JsonData(header, std::move(stream), shape, dtype, json_max_elements);
   }
-  auto body = std::make_unique<NpyBody>(segment, NpyHeaderFor(dtype, shape),
-                                        std::move(stream));
   HttpResponse response;
   response.content_type = "application/x-npy";
+  if (stream.borrowable()) {
+    // Sent straight from the mapping, after the header.
+    auto owner = std::make_shared<BorrowedNpy>(
+        BorrowedNpy{segment, NpyHeaderFor(dtype, shape)});
+    const size_t bytes = static_cast<size_t>(stream.total_bytes());
+    response.regions = {owner->header, absl::string_view(stream.Take(bytes), bytes)};
+    response.owner = std::move(owner);
+    return response;
+  }
+  auto body = std::make_unique<NpyBody>(segment, NpyHeaderFor(dtype, shape),
+                                        std::move(stream));
   response.stream_bytes = body->size();
   response.stream = std::move(body);
   return response;

@@ -11,11 +11,13 @@
 // order. With initial=true a put per matrix published now comes first
 // (reason "snapshot"), then "event: snapshot_complete". Every `heartbeat`
 // an idle stream gets a comment line (": heartbeat"), which keeps proxies
-// from closing it and lets the server see a client that left. The bounds of
-// Watch apply: a stream whose watcher falls behind ends with "event: error"
-// and data {"grpc_code": "ABORTED", "detail": ...} (list again, then
-// reconnect); a server shutting down ends its streams likewise
-// (UNAVAILABLE).
+// from closing it and lets the server see a client that left: a waiting
+// stream's connection is not polled, so a departure shows when a heartbeat
+// fails to go out (the second after it, as TCP goes). The bounds of Watch
+// apply: a stream whose watcher falls behind ends with "event: error" and
+// data {"grpc_code": "ABORTED", "detail": ...} (list again, then
+// reconnect); a server shutting down ends its streams, with such an event
+// (UNAVAILABLE) when there is time to send it.
 //
 // Thread-safe. `hub` and `metrics` must outlive it, and it must outlive
 // its streams (destroy the HttpServer first).

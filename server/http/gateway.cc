@@ -13,11 +13,15 @@
 #include "absl/strings/str_split.h"
 #include "server/core/base/status_macros.h"
 #include "server/core/format/checksum.h"
+#include "server/core/storage/mount_info.h"
 #include "server/http/data_response.h"
 #include "server/http/matrix_json.h"
 #include "server/http/npy_upload.h"
 #include "server/http/preview_response.h"
 #include "server/http/problem.h"
+#include "server/http/stats_json.h"
+#include "server/http/status_page.h"
+#include "server/http/zarr_view.h"
 
 namespace matcache {
 namespace {
@@ -26,6 +30,7 @@ constexpr char kTransport[] = "http";
 // Largest page of GET /v1/matrices, also its default.
 constexpr size_t kMaxListPage = 1000;
 constexpr absl::string_view kMatrixPrefix = "/v1/matrices/";
+constexpr absl::string_view kZarrPrefix = "/zarr";
 
 // The routes of fixed paths and the one method each takes.
 struct FixedRoute {
@@ -37,17 +42,20 @@ constexpr FixedRoute kFixedRoutes[] = {
     {"/readyz", "readyz"},
     {"/metrics", "metrics"},
     {"/v1/matrices", "list"},
+    {"/v1/stats", "stats"},
     {"/v1/events", "events"},
 };
 
 bool IsRead(const std::string& method) { return method == "GET" || method == "HEAD"; }
 
-// Whether the If-None-Match header `sent` names `etag` (or is "*").
-bool Matches(const std::optional<std::string>& sent, const std::string& etag) {
+// Whether the If-None-Match header `sent` names `etag` (or is "*"),
+// compared weakly (RFC 9110 §13.1.2): a W/ prefix on either side is ignored.
+bool Matches(const std::optional<std::string>& sent, absl::string_view etag) {
   if (!sent.has_value()) return false;
+  absl::ConsumePrefix(&etag, "W/");
   for (absl::string_view candidate : absl::StrSplit(*sent, ',')) {
     candidate = absl::StripAsciiWhitespace(candidate);
-    if (absl::StartsWith(candidate, "W/")) candidate.remove_prefix(2);
+    absl::ConsumePrefix(&candidate, "W/");
     if (candidate == etag || candidate == "*") return true;
   }
   return false;
@@ -114,7 +122,11 @@ void Count(Metrics* metrics, const std::string& method,
     response->stream =
         std::make_unique<CountedBody>(std::move(response->stream), metrics);
   } else {
-    metrics->CountSentBytes(kTransport, static_cast<int64_t>(response->body.size()));
+    int64_t bytes = static_cast<int64_t>(response->body.size());
+    for (absl::string_view region : response->regions) {
+      bytes += static_cast<int64_t>(region.size());
+    }
+    metrics->CountSentBytes(kTransport, bytes);
   }
 }
 
@@ -162,10 +174,13 @@ class CountedUpload : public HttpUpload {
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     GatewayOptions options, Store* store, WatchHub* watches,
-    const AccessPolicy* access, Metrics* metrics) {
+    const SharedAccessPolicy* access, Metrics* metrics) {
   HttpServerOptions server_options = options.server;
-  std::unique_ptr<Gateway> gateway(
-      new Gateway(std::move(options), store, watches, access, metrics));
+  const MountInfo mount = MountInfoOf(store->options().shm_dir);
+  ServerFacts facts{absl::Now(), store->options().shm_dir, mount.fs_type,
+                    mount.huge_pages};
+  std::unique_ptr<Gateway> gateway(new Gateway(std::move(options), std::move(facts),
+                                               store, watches, access, metrics));
   Gateway* self = gateway.get();
   ASSIGN_OR_RETURN(gateway->server_,
                    HttpServer::Start(std::move(server_options),
@@ -193,6 +208,28 @@ HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const
                        absl::string_view(request.path).substr(kMatrixPrefix.size()),
                        method);
   }
+  if (request.path == "/" || absl::StartsWith(request.path, "/status/")) {
+    *method = "status_page";
+    if (!IsRead(request.method)) {
+      return MethodNotAllowed(request.method, request.path, "GET, HEAD");
+    }
+    if (std::optional<HttpResponse> file = StatusPageFile(request.path)) {
+      return *std::move(file);
+    }
+    return Problem(404, absl::StrCat("no such resource: ", request.path),
+                   "NOT_FOUND");
+  }
+  if (request.path == kZarrPrefix || absl::StartsWith(request.path, "/zarr/")) {
+    *method = "zarr";
+    if (!IsRead(request.method)) {
+      return MethodNotAllowed(request.method, request.path, "GET, HEAD");
+    }
+    if (absl::Status allowed = Allowed(request, Access::kRead, "Zarr"); !allowed.ok()) {
+      return ProblemFor(allowed);
+    }
+    return ZarrResponse(store_,
+                        absl::string_view(request.path).substr(kZarrPrefix.size()));
+  }
   for (const FixedRoute& route : kFixedRoutes) {
     if (request.path != route.path) continue;
     *method = route.name;
@@ -201,6 +238,7 @@ HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const
     }
     if (*method == "healthz") return Text(200, "ok\n");
     if (*method == "list") return ListMatrices(request);
+    if (*method == "stats") return DescribeServer(request);
     if (*method == "events") {
       absl::Status allowed = Allowed(request, Access::kRead, "Watch");
       return allowed.ok() ? events_->Open(request.query) : ProblemFor(allowed);
@@ -300,6 +338,13 @@ HttpResponse Gateway::ListMatrices(const HttpRequest& request) const {
   return JsonResponse({{"matrices", std::move(matrices)}, {"next", std::move(next)}});
 }
 
+HttpResponse Gateway::DescribeServer(const HttpRequest& request) const {
+  if (absl::Status allowed = Allowed(request, Access::kRead, "Stats"); !allowed.ok()) {
+    return ProblemFor(allowed);
+  }
+  return JsonResponse(StatsJson(store_->Stats(), facts_, absl::Now()));
+}
+
 HttpResponse Gateway::DescribeMatrix(const HttpRequest& request,
                                      absl::string_view name) const {
   if (absl::Status allowed = Allowed(request, Access::kRead, "Info"); !allowed.ok()) {
@@ -307,9 +352,10 @@ HttpResponse Gateway::DescribeMatrix(const HttpRequest& request,
   }
   absl::StatusOr<MatrixInfo> info = store_->Info(name);
   if (!info.ok()) return ProblemFor(info.status());
-  // A version's metadata changes only with its pin or expiry.
+  // Weak: a version's metadata changes only with its pin or expiry, besides
+  // its last access.
   const std::string etag = absl::StrCat(
-      "\"", info->id.ToHex(), "-", info->pinned ? "p" : "u", "-",
+      "W/\"", info->id.ToHex(), "-", info->pinned ? "p" : "u", "-",
       absl::ToUnixSeconds(info->expires), "\"");
   return WithEtag(request, etag, [&] { return JsonResponse(MatrixInfoJson(*info)); });
 }

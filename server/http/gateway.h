@@ -1,9 +1,11 @@
 // Gateway: the HTTP side of matcached, on its own listeners
 // (--http_listen). Open without a token: GET /healthz (200 "ok" while the
 // process serves), GET /readyz (200 once the store is open and every
-// listener is up, else 503), GET /metrics (Prometheus text format). Behind
+// listener is up, else 503), GET /metrics (Prometheus text format), and the
+// status page (GET / and /status/..., status_page.h). Behind
 // the same access policy as TCP gRPC calls (read or write token as
 // "Authorization: Bearer"; a client certificate first under mutual TLS):
+//   GET    /v1/stats                            the server, as JSON
 //   GET    /v1/matrices[?prefix=P&start_after=S&limit=N]   a page of infos
 //   GET    /v1/matrices/{name}                  MatrixInfo JSON
 //   PUT    /v1/matrices/{name}[?pin&ttl&store_dtype]  an .npy body
@@ -31,9 +33,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/access/access_policy.h"
+#include "server/access/shared_access_policy.h"
 #include "server/core/cache/store.h"
 #include "server/http/event_stream.h"
 #include "server/http/http_server.h"
+#include "server/http/stats_json.h"
 #include "server/metrics/metrics.h"
 
 namespace matcache {
@@ -54,7 +58,7 @@ class Gateway {
   // Not ready until SetReady(true).
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
       GatewayOptions options, Store* store, WatchHub* watches,
-      const AccessPolicy* access, Metrics* metrics);
+      const SharedAccessPolicy* access, Metrics* metrics);
 
   // What /readyz answers from now on.
   void SetReady(bool ready) { ready_.store(ready); }
@@ -65,9 +69,10 @@ class Gateway {
   }
 
  private:
-  Gateway(GatewayOptions options, Store* store, WatchHub* watches,
-          const AccessPolicy* access, Metrics* metrics)
+  Gateway(GatewayOptions options, ServerFacts facts, Store* store,
+          WatchHub* watches, const SharedAccessPolicy* access, Metrics* metrics)
       : options_(std::move(options)),
+        facts_(std::move(facts)),
         store_(store),
         access_(access),
         metrics_(metrics),
@@ -81,6 +86,7 @@ class Gateway {
   absl::Status Allowed(const HttpRequest& request, Access access,
                        absl::string_view rpc) const;
   HttpResponse ListMatrices(const HttpRequest& request) const;
+  HttpResponse DescribeServer(const HttpRequest& request) const;
   HttpResponse DescribeMatrix(const HttpRequest& request,
                               absl::string_view name) const;
   HttpResponse DeleteMatrix(absl::string_view name) const;
@@ -89,8 +95,9 @@ class Gateway {
                           absl::string_view view) const;
 
   const GatewayOptions options_;
+  const ServerFacts facts_;
   Store* const store_;
-  const AccessPolicy* const access_;
+  const SharedAccessPolicy* const access_;
   Metrics* const metrics_;
   std::atomic<bool> ready_{false};
   const std::unique_ptr<EventStreams> events_;

@@ -12,8 +12,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/http/header_deadlines.h"
 
 namespace matcache {
+
 namespace {
 
 // A parsed "HOST:PORT".
@@ -99,6 +101,8 @@ ssize_t ReadBody(void* cls, uint64_t /*position*/, char* out, size_t capacity) {
 }
 
 void FreeBody(void* cls) { delete static_cast<HttpBody*>(cls); }
+
+void ReleaseOwner(void* cls) { delete static_cast<std::shared_ptr<const void>*>(cls); }
 
 }  // namespace
 
@@ -207,6 +211,15 @@ MHD_Result Queue(HttpServer* server, MHD_Connection* connection,
         static_cast<uint64_t>(answer.stream_bytes), HttpServer::kBodyBlockBytes,
         &ReadBody, answer.stream.get(), &FreeBody);
     if (response != nullptr) answer.stream.release();  // FreeBody's now
+  } else if (!answer.regions.empty()) {
+    std::vector<MHD_IoVec> iov;
+    for (absl::string_view region : answer.regions) {
+      iov.push_back({region.data(), region.size()});
+    }
+    auto* owner = new std::shared_ptr<const void>(std::move(answer.owner));
+    response = MHD_create_response_from_iovec(
+        iov.data(), static_cast<unsigned>(iov.size()), &ReleaseOwner, owner);
+    if (response == nullptr) delete owner;
   } else {
     response = MHD_create_response_from_buffer(
         answer.body.size(), answer.body.data(), MHD_RESPMEM_MUST_COPY);
@@ -226,52 +239,74 @@ MHD_Result Queue(HttpServer* server, MHD_Connection* connection,
 // What libmicrohttpd keeps for one request between calls.
 struct RequestState {
   std::unique_ptr<HttpUpload> upload;
-  // The answer to an upload refused while its body was arriving: sent once
-  // the rest is read and discarded (libmicrohttpd queues responses only
-  // before or after a body).
-  std::optional<HttpResponse> refused;
-  bool answered = false;
+  // The answer, once decided, for the call after the body (if any) was read
+  // (discarding what an upload no longer takes): libmicrohttpd queues
+  // responses only before a body or after all of it, and one queued before
+  // closes the connection.
+  std::optional<HttpResponse> answer;
 };
 
-void RequestCompleted(void* /*cls*/, MHD_Connection* /*connection*/,
-                      void** request_state, MHD_RequestTerminationCode) {
-  delete static_cast<RequestState*>(*request_state);
-  *request_state = nullptr;
+// Whether a request announces a body.
+bool HasBody(MHD_Connection* connection) {
+  const std::optional<std::string> length =
+      Header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  return (length.has_value() && *length != "0") ||
+         Header(connection, MHD_HTTP_HEADER_TRANSFER_ENCODING).has_value();
 }
 
 }  // namespace
 
-// libmicrohttpd's access handler. The first call, once the headers are
-// read, asks the handler; an upload then gets the body in later calls, and
-// the call after its last piece finishes it.
+// libmicrohttpd's calls about connections and requests beginning and
+// ending, besides the access handler's.
 struct HttpDispatch {
+  // The headers of a connection's first request are awaited from its start
+  // (its TLS handshake, if any, included), and it is forgotten before its
+  // socket is closed.
+  static void ConnectionEvent(void* cls, MHD_Connection* connection,
+                              void** /*socket_state*/,
+                              MHD_ConnectionNotificationCode event) {
+    HeaderDeadlines& deadlines = *static_cast<HttpServer*>(cls)->header_deadlines_;
+    if (event == MHD_CONNECTION_NOTIFY_STARTED) {
+      deadlines.Await(connection);
+    } else {
+      deadlines.Forget(connection);
+    }
+  }
+
+  // A request ended: those of the next request are awaited. (A connection
+  // that is closing instead is forgotten right after.)
+  static void RequestCompleted(void* cls, MHD_Connection* connection,
+                               void** request_state, MHD_RequestTerminationCode) {
+    delete static_cast<RequestState*>(*request_state);
+    *request_state = nullptr;
+    static_cast<HttpServer*>(cls)->header_deadlines_->Await(connection);
+  }
+
+  // libmicrohttpd's access handler. The first call, once the headers are
+  // read, asks the handler; an upload then gets the body in later calls, and
+  // the call after its last piece finishes it.
   static MHD_Result Handle(void* cls, MHD_Connection* connection,
                            const char* url, const char* method,
                            const char* /*version*/, const char* upload_data,
                            size_t* upload_data_size, void** request_state) {
     auto* state = static_cast<RequestState*>(*request_state);
+    HttpServer& server = *static_cast<HttpServer*>(cls);
     if (state == nullptr) {
+      server.header_deadlines_->Forget(connection);
       state = new RequestState;
       *request_state = state;
-      return Start(*static_cast<HttpServer*>(cls), connection, url, method,
-                   state);
-    }
-    if (state->answered || state->upload == nullptr) {
-      *upload_data_size = 0;  // the body of a request answered at once
-      return MHD_YES;
+      return Start(server, connection, url, method, state);
     }
     if (*upload_data_size != 0) {
-      if (!state->refused.has_value()) {
-        state->refused = state->upload->Receive(
+      if (!state->answer.has_value()) {
+        state->answer = state->upload->Receive(
             absl::string_view(upload_data, *upload_data_size));
       }
       *upload_data_size = 0;
       return MHD_YES;
     }
-    state->answered = true;
-    return Queue(static_cast<HttpServer*>(cls), connection,
-                 state->refused.has_value() ? *std::move(state->refused)
-                                            : state->upload->Finish());
+    if (!state->answer.has_value()) state->answer = state->upload->Finish();
+    return Queue(&server, connection, *std::move(state->answer));
   }
 
   static MHD_Result Start(HttpServer& server, MHD_Connection* connection,
@@ -291,18 +326,22 @@ struct HttpDispatch {
       state->upload = std::move(*upload);
       return MHD_YES;
     }
-    state->answered = true;
-    return Queue(&server, connection, std::get<HttpResponse>(std::move(answer)));
+    HttpResponse response = std::get<HttpResponse>(std::move(answer));
+    // A body nobody takes is refused at once, closing the connection, so
+    // that a client is not kept sending it; otherwise the connection stays
+    // open for the next request.
+    if (HasBody(connection)) return Queue(&server, connection, std::move(response));
+    state->answer = std::move(response);
+    return MHD_YES;
   }
 };
-
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     HttpServerOptions options, Handler handler) {
   const bool verify_clients =
       options.tls.has_value() && !options.tls->client_ca.empty();
   std::unique_ptr<HttpServer> server(
-      new HttpServer(std::move(handler), verify_clients));
+      new HttpServer(std::move(handler), verify_clients, options.timeout_seconds));
   server->tls_ = std::move(options.tls);
   // MHD_OPTION_LISTENING_ADDRESS_REUSE stays unset: libmicrohttpd then sets
   // SO_REUSEADDR (a restart binds despite connections in TIME_WAIT) and
@@ -310,8 +349,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   for (const std::string& address : options.listen) {
     absl::StatusOr<SocketAddress> parsed = ParseAddress(address);
     if (!parsed.ok()) return parsed.status();
+    // poll(), not the epoll that MHD_USE_AUTO picks on Linux: libmicrohttpd
+    // watches epoll edge-triggered and takes a short read to mean the socket
+    // is drained, so a client that closes right after its last bytes (an
+    // upload cut off mid-body) goes unnoticed until the idle timeout, and
+    // its staging write with it. poll() reports the pending end of stream.
     // Suspend and resume: event bodies wait for events without a thread.
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME;
     if (parsed->ipv6) flags |= MHD_USE_IPv6;
     std::vector<MHD_OptionItem> settings = {
@@ -322,8 +366,10 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         {MHD_OPTION_CONNECTION_TIMEOUT, options.timeout_seconds, nullptr},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
          static_cast<intptr_t>(options.connection_memory_bytes), nullptr},
-        {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&RequestCompleted),
-         nullptr},
+        {MHD_OPTION_NOTIFY_COMPLETED,
+         reinterpret_cast<intptr_t>(&HttpDispatch::RequestCompleted), server.get()},
+        {MHD_OPTION_NOTIFY_CONNECTION,
+         reinterpret_cast<intptr_t>(&HttpDispatch::ConnectionEvent), server.get()},
     };
     if (server->tls_.has_value()) {
       flags |= MHD_USE_TLS;
@@ -359,6 +405,13 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   }
   return server;
 }
+
+HttpServer::HttpServer(Handler handler, bool verify_clients,
+                       unsigned timeout_seconds)
+    : handler_(std::move(handler)),
+      verify_clients_(verify_clients),
+      header_deadlines_(std::make_unique<HeaderDeadlines>(
+          std::chrono::seconds(timeout_seconds))) {}
 
 HttpServer::~HttpServer() {
   {

@@ -1,13 +1,17 @@
 // HttpServer: a thin RAII owner of libmicrohttpd daemons, one per listening
-// address, each in internal polling mode with a small thread pool, plain
+// address, each polling (poll()) in a small internal thread pool, plain
 // HTTP or HTTPS. A handler answers each request once its headers are read:
 // with a whole response, with a response whose body is produced as the
 // client takes it (HttpBody), with an endless one that waits for what it
 // sends (HttpEventBody), or by taking the request's body first
 // (HttpUpload). libmicrohttpd enforces the connection limits, per-IP
-// limits, timeouts and per-connection memory (which bounds the request line
-// and headers), so a slow or hostile client costs one connection's buffers
-// and never a thread of its own.
+// limits, the idle timeout and per-connection memory (which bounds the
+// request line and headers), so a slow or hostile client costs one
+// connection's buffers and never a thread of its own. The idle timeout
+// alone would let a client that trickles its request line and headers, a
+// byte now and then (slow-loris), hold a connection for ever: each request's
+// headers must also arrive within the timeout, counted from the connection's
+// start or the end of its previous request, or the connection is closed.
 //
 // Thread-safe: the handler is called from the pools' threads, concurrently.
 #ifndef MATCACHE_SERVER_HTTP_HTTP_SERVER_H_
@@ -33,6 +37,7 @@ struct MHD_Daemon;
 
 namespace matcache {
 
+class HeaderDeadlines;
 struct HttpEventStream;
 
 struct HttpRequest {
@@ -89,6 +94,11 @@ struct HttpResponse {
   // If set, the body instead: exactly `stream_bytes` bytes read from it.
   std::unique_ptr<HttpBody> stream;
   int64_t stream_bytes = 0;
+  // If non-empty (and no stream), the body instead: these regions one after
+  // another, sent straight from memory that `owner` keeps valid and
+  // unchanged until the response is done; never copied.
+  std::vector<absl::string_view> regions;
+  std::shared_ptr<const void> owner;
   // If set, the body instead: what it sends until it ends.
   std::unique_ptr<HttpEventBody> events;
 };
@@ -125,7 +135,9 @@ struct HttpServerOptions {
   int threads = 2;                           // per address
   unsigned connections = 256;                // open at once, per address
   unsigned connections_per_ip = 64;
-  unsigned timeout_seconds = 30;             // of an idle connection
+  // Of an idle connection; also the time a request's line and headers
+  // have to arrive in.
+  unsigned timeout_seconds = 30;
   size_t connection_memory_bytes = 64 << 10;  // request line, headers, buffers
   // Set: the listeners speak HTTPS only.
   std::optional<HttpTlsOptions> tls;
@@ -156,13 +168,14 @@ class HttpServer {
   const std::vector<std::string>& addresses() const { return addresses_; }
 
  private:
-  HttpServer(Handler handler, bool verify_clients)
-      : handler_(std::move(handler)), verify_clients_(verify_clients) {}
+  HttpServer(Handler handler, bool verify_clients, unsigned timeout_seconds);
   friend struct HttpDispatch;
   friend struct HttpEventStream;
 
   const Handler handler_;
   const bool verify_clients_;
+  // Closes connections whose request headers are late; outlives daemons_.
+  const std::unique_ptr<HeaderDeadlines> header_deadlines_;
   // Kept for the daemons, which point into them.
   std::optional<HttpTlsOptions> tls_;
   std::vector<MHD_Daemon*> daemons_;

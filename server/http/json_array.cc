@@ -29,6 +29,16 @@ void AppendFloat(Float value, std::string* out) {
   out->append(text, end.ptr);
 }
 
+// [re, im] of a complex number of two `Float`s.
+template <typename Float>
+void AppendComplex(const char* data, std::string* out) {
+  out->push_back('[');
+  AppendFloat(Load<Float>(data), out);
+  out->push_back(',');
+  AppendFloat(Load<Float>(data + sizeof(Float)), out);
+  out->push_back(']');
+}
+
 void AppendElement(DType dtype, const char* data, std::string* out) {
   switch (dtype) {
     case DType::kBool: out->append(data[0] != 0 ? "true" : "false"); return;
@@ -43,20 +53,8 @@ void AppendElement(DType dtype, const char* data, std::string* out) {
     case DType::kFloat16: AppendFloat(HalfToDouble(Load<Half>(data)), out); return;
     case DType::kFloat32: AppendFloat(Load<float>(data), out); return;
     case DType::kFloat64: AppendFloat(Load<double>(data), out); return;
-    case DType::kComplex64:
-      out->push_back('[');
-      AppendFloat(Load<float>(data), out);
-      out->push_back(',');
-      AppendFloat(Load<float>(data + 4), out);
-      out->push_back(']');
-      return;
-    case DType::kComplex128:
-      out->push_back('[');
-      AppendFloat(Load<double>(data), out);
-      out->push_back(',');
-      AppendFloat(Load<double>(data + 8), out);
-      out->push_back(']');
-      return;
+    case DType::kComplex64: AppendComplex<float>(data, out); return;
+    case DType::kComplex128: AppendComplex<double>(data, out); return;
   }
 }
 

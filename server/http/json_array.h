@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/types/span.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 
 namespace matcache {
 

@@ -17,6 +17,7 @@ nlohmann::json MatrixInfoJson(const MatrixInfo& info) {
       {"generation", info.generation},
       {"id", loaded ? info.id.ToHex() : ""},
       {"created", loaded ? nlohmann::json(Rfc3339(info.created)) : nullptr},
+      {"last_access", loaded ? nlohmann::json(Rfc3339(info.last_access)) : nullptr},
       {"pinned", info.pinned},
       {"expires", info.expires != absl::InfiniteFuture()
                       ? nlohmann::json(Rfc3339(info.expires))

@@ -16,7 +16,8 @@ namespace matcache {
 std::string Rfc3339(absl::Time time);
 
 // `name`, `shape`, `dtype`, `original_dtype`, `nbytes`, `generation`, `id`
-// (hex, "" until loaded), `created` and `expires` (RFC 3339 or null),
+// (hex, "" until loaded), `created`, `last_access` and `expires` (RFC 3339
+// or null),
 // `pinned`, `source`.
 nlohmann::json MatrixInfoJson(const MatrixInfo& info);
 

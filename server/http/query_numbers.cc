@@ -6,25 +6,18 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/charconv.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/http/quoted.h"
 
 namespace matcache {
 namespace {
 
-// Quotes user text for an error message, escaped and cut short.
-std::string Quote(absl::string_view s) {
-  constexpr size_t kShown = 64;
-  if (s.size() <= kShown) return absl::StrCat("\"", absl::CEscape(s), "\"");
-  return absl::StrCat("\"", absl::CEscape(s.substr(0, kShown)), "...\"");
-}
-
 absl::Status Error(absl::string_view name, absl::string_view text,
                    absl::string_view problem) {
   return absl::InvalidArgumentError(
-      absl::StrCat("parameter ", name, "=", Quote(text), " ", problem));
+      absl::StrCat("parameter ", name, "=", Quoted(text), " ", problem));
 }
 
 bool AllDigits(absl::string_view s) {
@@ -108,7 +101,7 @@ absl::StatusOr<std::vector<int64_t>> ParsePreviewShape(absl::string_view text) {
     }
     if (!AllDigits(part)) {
       return Error(kName, text,
-                   absl::StrCat("has ", Quote(part),
+                   absl::StrCat("has ", Quoted(part),
                                 " for an extent; write extents separated by "
                                 "'x', e.g. 100x200"));
     }
@@ -116,7 +109,7 @@ absl::StatusOr<std::vector<int64_t>> ParsePreviewShape(absl::string_view text) {
     if (!absl::SimpleAtoi(part, &extent) || extent < 1 ||
         extent > kMaxPreviewExtent) {
       return Error(kName, text,
-                   absl::StrCat("has extent ", Quote(part),
+                   absl::StrCat("has extent ", Quoted(part),
                                 "; each must be 1 to ", kMaxPreviewExtent));
     }
     shape.push_back(extent);

@@ -6,25 +6,18 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/core/base/status_macros.h"
+#include "server/http/quoted.h"
 
 namespace matcache {
 namespace {
 
-// Quotes user text for an error message, escaped and cut short.
-std::string Quote(absl::string_view s) {
-  constexpr size_t kShown = 64;
-  if (s.size() <= kShown) return absl::StrCat("\"", absl::CEscape(s), "\"");
-  return absl::StrCat("\"", absl::CEscape(s.substr(0, kShown)), "...\"");
-}
-
 absl::Status Error(absl::string_view text, absl::string_view problem) {
   return absl::InvalidArgumentError(
-      absl::StrCat("slice ", Quote(text), " ", problem));
+      absl::StrCat("slice ", Quoted(text), " ", problem));
 }
 
 // An optional '-' and one or more decimal digits.
@@ -40,11 +33,11 @@ bool IsDecimal(absl::string_view s) {
 absl::StatusOr<int64_t> ParseInteger(absl::string_view text,
                                      absl::string_view part) {
   if (!IsDecimal(part)) {
-    return Error(text, absl::StrCat("has ", Quote(part), ", not an integer"));
+    return Error(text, absl::StrCat("has ", Quoted(part), ", not an integer"));
   }
   int64_t value = 0;
   if (!absl::SimpleAtoi(part, &value)) {
-    return Error(text, absl::StrCat("has ", Quote(part),
+    return Error(text, absl::StrCat("has ", Quoted(part),
                                     ", which does not fit in 64 bits"));
   }
   return value;
@@ -67,7 +60,7 @@ absl::StatusOr<Index> ParseItem(absl::string_view text,
     return Index::At(position);
   }
   if (parts.size() > 3) {
-    return Error(text, absl::StrCat("has ", Quote(item),
+    return Error(text, absl::StrCat("has ", Quoted(item),
                                     ", more than 3 parts (start:stop:step)"));
   }
   ASSIGN_OR_RETURN(std::optional<int64_t> start, ParseBound(text, parts[0]));

@@ -94,7 +94,7 @@ absl::Status ApplyTokenFlags(ServerOptions* options) {
     return absl::InvalidArgumentError(
         "--read_token_file and --write_token_file hold the same token");
   }
-  options->service.access = AccessPolicy(tokens[0], tokens[1]);
+  options->access = AccessPolicy(tokens[0], tokens[1]);
   return absl::OkStatus();
 }
 
@@ -115,12 +115,6 @@ absl::Status ApplyTlsFlags(ServerOptions* options) {
   if (!client_ca.empty()) {
     ASSIGN_OR_RETURN(tls.client_ca,
                      ReadPemFile("tls_client_ca", client_ca, "CERTIFICATE"));
-  }
-  bool any_tcp = false;
-  for (const ListenAddress& address : options->listen) any_tcp |= !address.is_unix;
-  if (!any_tcp) {
-    LogWarning("TLS flags given but no TCP address to listen on; unix "
-               "sockets stay plaintext");
   }
   options->tls = std::move(tls);
   return absl::OkStatus();
@@ -143,7 +137,7 @@ absl::Status ApplyTcpAuthFlag(ServerOptions* options) {
   }
   for (const ListenAddress& address : options->listen) {
     if (address.is_unix) continue;
-    if (options->tcp_auth == TcpAuth::kNone && !options->service.access.has_tokens()) {
+    if (options->tcp_auth == TcpAuth::kNone && !options->access.has_tokens()) {
       LogWarning("--tcp_auth=none: every user who can reach %s may read and "
                  "change every matrix",
                  address.uri);
@@ -159,6 +153,11 @@ absl::Status ApplyTcpAuthFlag(ServerOptions* options) {
 
 }  // namespace
 
+absl::Status ApplyCredentialFlags(ServerOptions* options) {
+  RETURN_IF_ERROR(ApplyTokenFlags(options));
+  return ApplyTlsFlags(options);
+}
+
 absl::Status ApplyAccessFlags(ServerOptions* options) {
   const std::string group = absl::GetFlag(FLAGS_group);
   if (!group.empty()) {
@@ -169,8 +168,13 @@ absl::Status ApplyAccessFlags(ServerOptions* options) {
     }
     options->group = *gid;
   }
-  RETURN_IF_ERROR(ApplyTokenFlags(options));
-  RETURN_IF_ERROR(ApplyTlsFlags(options));
+  RETURN_IF_ERROR(ApplyCredentialFlags(options));
+  bool any_tcp = false;
+  for (const ListenAddress& address : options->listen) any_tcp |= !address.is_unix;
+  if (options->tls.has_value() && !any_tcp) {
+    LogWarning("TLS flags given but no TCP address to listen on; unix "
+               "sockets stay plaintext");
+  }
   return ApplyTcpAuthFlag(options);
 }
 

@@ -28,6 +28,10 @@ absl::Status ApplyCachePolicyFlags(ServerOptions* options);
 // the files they name; needs options->listen.
 absl::Status ApplyAccessFlags(ServerOptions* options);
 
+// The part of ApplyAccessFlags that a reload (SIGHUP) repeats: reads the
+// token files into options->access and the TLS files into options->tls.
+absl::Status ApplyCredentialFlags(ServerOptions* options);
+
 // What one client may hold: message size, streams, gRPC memory, idle
 // streams, HTTP connections, watch queues and heartbeats, worker threads.
 absl::Status ApplyLimitFlags(ServerOptions* options);

@@ -24,12 +24,14 @@ ABSL_FLAG(int32_t, fd_request_seconds, 2,
           "A connection to an fd socket that has not sent its lease within "
           "this long is closed.");
 ABSL_FLAG(int32_t, http_connections, 256,
-          "HTTP connections each gateway address serves at once; more are "
-          "refused.");
+          "HTTP connections each gateway address serves at once; more wait "
+          "in the listen backlog until one closes.");
 ABSL_FLAG(int32_t, http_connections_per_ip, 64,
           "HTTP connections one client address may have open at once.");
 ABSL_FLAG(int32_t, http_timeout_seconds, 30,
-          "An HTTP connection that moves no byte for this long is closed.");
+          "An HTTP connection that moves no byte for this long is closed, "
+          "and so is one whose request line and headers take longer than "
+          "this to arrive (from its start or its previous request's end).");
 ABSL_FLAG(std::string, http_connection_memory, "64K",
           "Memory of one HTTP connection, with an optional K or M suffix: its "
           "request line and headers must fit (431 or 414 beyond).");

@@ -1,17 +1,35 @@
 // matcached's listening flags (see flags.h).
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/matcached/flags.h"
 #include "server/service/listen_address.h"
 
-ABSL_FLAG(std::string, listen, "unix:/tmp/matcache/matcached.sock,127.0.0.1:7470",
+namespace {
+
+// The socket goes in $RUNTIME_DIRECTORY, which systemd sets for a unit with
+// RuntimeDirectory= (/run/matcache), else in /tmp/matcache.
+std::string DefaultListen() {
+  const char* runtime_directory = std::getenv("RUNTIME_DIRECTORY");
+  const std::string directory =
+      runtime_directory != nullptr && runtime_directory[0] == '/'
+          ? runtime_directory
+          : "/tmp/matcache";
+  return absl::StrCat("unix:", directory, "/matcached.sock,127.0.0.1:7470");
+}
+
+}  // namespace
+
+ABSL_FLAG(std::string, listen, DefaultListen(),
           "Comma-separated addresses to serve on: unix:/ABSOLUTE/PATH for a "
           "unix socket (its directory is created if missing) and HOST:PORT "
           "for TCP (port 0 picks a free port). The default listens on "
-          "loopback only.");
+          "loopback only, with the socket in $RUNTIME_DIRECTORY when systemd "
+          "sets it (/run/matcache), else in /tmp/matcache.");
 
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:7471",
           "Comma-separated HOST:PORT addresses of the HTTP gateway (health, "

@@ -2,9 +2,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include <cstring>
-
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -22,6 +22,7 @@
 #include "server/core/base/version.h"
 #include "server/core/storage/mount_info.h"
 #include "server/matcached/flags.h"
+#include "server/matcached/systemd_notify.h"
 #include "server/service/server.h"
 
 namespace matcache {
@@ -49,15 +50,61 @@ void ConfigureUsage() {
   absl::SetFlagsUsageConfig(config);
 }
 
-// Blocks SIGTERM and SIGINT in every thread (call before any starts) and
-// returns the set, for sigwait.
-sigset_t BlockStopSignals() {
+// Blocks SIGTERM, SIGINT (stop) and SIGHUP (reload) in every thread (call
+// before any starts) and returns the set, for WaitForSignal.
+sigset_t BlockSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   return signals;
+}
+
+// The next of `signals`, or 0 once `timeout` has passed without one.
+int WaitForSignal(const sigset_t& signals, absl::Duration timeout) {
+  for (;;) {
+    int received;
+    if (timeout == absl::InfiniteDuration()) {
+      received = sigwaitinfo(&signals, nullptr);
+    } else {
+      const timespec wait = absl::ToTimespec(timeout);
+      received = sigtimedwait(&signals, nullptr, &wait);
+    }
+    if (received > 0) return received;
+    if (errno == EAGAIN) return 0;
+  }
+}
+
+// What systemd shows as the service's status.
+std::string ServingStatus(MatcacheServer& server) {
+  std::string status =
+      absl::StrCat("serving ", server.store().Stats().matrix_count, " matrices on ",
+                   absl::StrJoin(server.addresses(), ", "));
+  if (!server.http_addresses().empty()) {
+    absl::StrAppend(&status, "; HTTP on ",
+                    absl::StrJoin(server.http_addresses(), ", "));
+  }
+  return status;
+}
+
+// SIGHUP: takes up changed token files and TLS certificates; on an error
+// (a file that cannot be read), keeps those in force.
+void Reload(MatcacheServer& server) {
+  NotifyReloading("re-reading the token files and TLS certificates");
+  ServerOptions fresh;
+  absl::Status reloaded = ApplyCredentialFlags(&fresh);
+  if (reloaded.ok()) {
+    reloaded = server.Reload(std::move(fresh.access), std::move(fresh.tls));
+  }
+  if (reloaded.ok()) {
+    LogInfo("SIGHUP: re-read the token files and TLS certificates");
+  } else {
+    LogError("SIGHUP: keeping the tokens and certificates in force: %s",
+             reloaded.message());
+  }
+  NotifyReady(ServingStatus(server));
 }
 
 absl::StatusOr<ServerOptions> OptionsFromFlags() {
@@ -71,7 +118,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
 }
 
 int Run() {
-  const sigset_t stop_signals = BlockStopSignals();
+  const sigset_t signals = BlockSignals();
   // Every file is created with an explicit mode; nothing may come out wider.
   umask(077);
   absl::StatusOr<ServerOptions> options = OptionsFromFlags();
@@ -117,9 +164,21 @@ int Run() {
                "refused until deletes (or --evict_unsourced) make room");
   }
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  NotifyReady(ServingStatus(**server));
+  // WATCHDOG=1 as long as the store answers (it takes the store's lock).
+  const absl::Duration watchdog = WatchdogInterval();
+  int signal_number;
+  while ((signal_number = WaitForSignal(signals, watchdog)) != SIGTERM &&
+         signal_number != SIGINT) {
+    if (signal_number == SIGHUP) {
+      Reload(**server);
+    } else {
+      store.Stats();
+      NotifyWatchdog();
+    }
+  }
   LogInfo("received %s; shutting down", strsignal(signal_number));
+  NotifyStopping("shutting down: finishing the calls in progress");
   (*server)->Shutdown();
   // Everything that matters is done: calls finished, staging files removed,
   // published segments in place. Tearing down gRPC's internals can wait

@@ -19,11 +19,14 @@
 
 namespace matcache {
 MatrixCacheService::MatrixCacheService(Store* store, WorkerPool* pool,
-                                       StreamWatchdog* watchdog, WatchHub* hub,
+                                       StreamWatchdog* watchdog,
+                                       const SharedAccessPolicy* access,
+                                       WatchHub* hub,
                                        ServiceOptions options)
     : store_(store),
       pool_(pool),
       watchdog_(watchdog),
+      access_(access),
       hub_(hub),
       options_(options) {}
 
@@ -49,7 +52,7 @@ absl::Status MatrixCacheService::Authorize(
   const Transport transport = absl::StartsWith(context.peer(), "unix:")
                                   ? Transport::kUnixSocket
                                   : Transport::kTcp;
-  return options_.access.Check(authorization, access, transport, rpc);
+  return access_->Check(authorization, access, transport, rpc);
 }
 
 grpc::ServerUnaryReactor* MatrixCacheService::Refused(

@@ -16,6 +16,7 @@
 #include "matcache/v1/matcache.grpc.pb.h"
 #include "server/core/cache/store.h"
 #include "server/access/access_policy.h"
+#include "server/access/shared_access_policy.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 #include "server/watch/watch_hub.h"
@@ -37,8 +38,6 @@ struct ServiceOptions {
   // staging file from, named in CreateResponse.fd_socket to callers that
   // came through a unix socket; empty if none.
   std::string fd_socket;
-  // Tokens callers must present.
-  AccessPolicy access;
 };
 
 // Read and Preview take and produce raw frames (see read_frames.h).
@@ -48,9 +47,11 @@ class MatrixCacheService final
               v1::MatrixCache::CallbackService>> {
  public:
   // `watchdog` (may be null, and must outlive the service) cancels streams
-  // that stall; `hub` serves Watch.
+  // that stall; `access` (must outlive the service) says which tokens
+  // callers must present; `hub` serves Watch.
   MatrixCacheService(Store* store, WorkerPool* pool, StreamWatchdog* watchdog,
-                     WatchHub* hub, ServiceOptions options);
+                     const SharedAccessPolicy* access, WatchHub* hub,
+                     ServiceOptions options);
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
                                    const v1::CreateRequest* request,
@@ -121,6 +122,7 @@ class MatrixCacheService final
   Store* const store_;
   WorkerPool* const pool_;
   StreamWatchdog* const watchdog_;
+  const SharedAccessPolicy* const access_;
   WatchHub* const hub_;
   const ServiceOptions options_;
 };

@@ -20,7 +20,7 @@
 #include "matcache/v1/matcache.pb.h"
 #include "server/core/array/selection_stream.h"
 #include "server/core/cache/store.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 #include "server/core/storage/segment.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"

@@ -47,7 +47,7 @@ absl::StatusOr<std::string> RequireAccessToken(ServerOptions* options) {
                   [](const ListenAddress& address) { return !address.is_unix; });
   const bool mutual_tls = options->tls.has_value() && !options->tls->client_ca.empty();
   if (!any_tcp || options->tcp_auth == TcpAuth::kNone ||
-      options->service.access.has_tokens() || mutual_tls) {
+      options->access.has_tokens() || mutual_tls) {
     return std::string();
   }
   const auto unix_socket =
@@ -65,7 +65,7 @@ absl::StatusOr<std::string> RequireAccessToken(ServerOptions* options) {
       "/access.token");
   ASSIGN_OR_RETURN(std::string token,
                    LoadOrCreateAccessToken(path, options->group));
-  options->service.access = AccessPolicy::TcpOnly(std::move(token), path);
+  options->access = AccessPolicy::TcpOnly(std::move(token), path);
   return path;
 }
 
@@ -149,6 +149,10 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
 
 MatcacheServer::MatcacheServer(ServerOptions options, std::unique_ptr<Store> store)
     : options_(std::move(options)),
+      access_(options_.access),
+      tls_credentials_(options_.tls.has_value()
+                           ? std::make_shared<ReloadableTlsCredentials>(*options_.tls)
+                           : nullptr),
       watches_(std::make_unique<WatchHub>(store.get(),
                                           options_.watch_queue_events)),
       store_(std::move(store)),
@@ -158,22 +162,15 @@ MatcacheServer::MatcacheServer(ServerOptions options, std::unique_ptr<Store> sto
       metrics_(store_.get(), watches_.get()),
       calls_(&metrics_),
       service_(std::make_unique<MatrixCacheService>(
-          store_.get(), pool_.get(), &watchdog_, watches_.get(),
+          store_.get(), pool_.get(), &watchdog_, &access_, watches_.get(),
           options_.service)) {}
 
 std::shared_ptr<grpc::ServerCredentials> MatcacheServer::CredentialsFor(
     const ListenAddress& address) const {
-  if (address.is_unix || !options_.tls.has_value()) {
+  if (address.is_unix || tls_credentials_ == nullptr) {
     return grpc::InsecureServerCredentials();
   }
-  const TlsOptions& tls = *options_.tls;
-  grpc::SslServerCredentialsOptions ssl(
-      tls.client_ca.empty()
-          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  ssl.pem_root_certs = tls.client_ca;
-  ssl.pem_key_cert_pairs.push_back({tls.private_key, tls.certificate_chain});
-  return grpc::SslServerCredentials(ssl);
+  return tls_credentials_;
 }
 
 absl::Status MatcacheServer::StartGrpc() {
@@ -319,9 +316,8 @@ absl::Status MatcacheServer::StartHttp() {
   gateway.json_max_elements = options_.http_json_max_elements;
   gateway.preview_threads = options_.service.preview_threads;
   gateway.sse_heartbeat = options_.sse_heartbeat;
-  ASSIGN_OR_RETURN(gateway_,
-                   Gateway::Start(std::move(gateway), store_.get(), watches_.get(),
-                                  &options_.service.access, &metrics_));
+  ASSIGN_OR_RETURN(gateway_, Gateway::Start(std::move(gateway), store_.get(),
+                                             watches_.get(), &access_, &metrics_));
   return absl::OkStatus();
 }
 
@@ -360,6 +356,21 @@ void MatcacheServer::Shutdown() {
   // Staging files go with the store; published segments stay.
   store_.reset();
   LogInfo("matcached stopped");
+}
+
+absl::Status MatcacheServer::Reload(AccessPolicy tokens,
+                                    std::optional<TlsOptions> tls) {
+  const bool token_files = options_.access.has_tokens();
+  if (token_files && !tokens.has_tokens()) {
+    return absl::InvalidArgumentError("the token files hold no tokens");
+  }
+  if (tls.has_value() != (tls_credentials_ != nullptr)) {
+    return absl::InvalidArgumentError(
+        "TLS can be neither turned on nor off while the server runs");
+  }
+  if (token_files) access_.Replace(std::move(tokens));
+  if (tls.has_value()) tls_credentials_->Replace(*std::move(tls));
+  return absl::OkStatus();
 }
 
 MatcacheServer::~MatcacheServer() { Shutdown(); }

@@ -24,24 +24,19 @@
 #include "server/core/cache/store.h"
 #include "server/http/gateway.h"
 #include "server/http/http_server.h"
+#include "server/access/access_policy.h"
+#include "server/access/shared_access_policy.h"
 #include "server/metrics/metrics.h"
 #include "server/service/call_counter.h"
 #include "server/service/fd_handoff_server.h"
 #include "server/service/listen_address.h"
 #include "server/service/matrix_cache_service.h"
+#include "server/service/reloadable_tls_credentials.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
 #include "server/watch/watch_hub.h"
 
 namespace matcache {
-
-// TLS for the TCP listeners (unix sockets stay plaintext), as PEM text.
-struct TlsOptions {
-  std::string certificate_chain;
-  std::string private_key;
-  // Non-empty: clients must present a certificate this CA signed.
-  std::string client_ca;
-};
 
 // What TCP listeners need without token files: the generated access token
 // (see AccessPolicy::TcpOnly), or nothing.
@@ -52,6 +47,8 @@ struct ServerOptions {
   std::vector<ListenAddress> listen;
   StoreOptions store;
   ServiceOptions service;
+  // Tokens callers must present (see AccessPolicy); Reload replaces them.
+  AccessPolicy access;
   // Threads for blocking work, and how many requests may wait for them.
   int worker_threads = 4;
   size_t max_queued_work = 1024;
@@ -79,9 +76,9 @@ struct ServerOptions {
   // how long one may take to send its lease.
   int fd_handoff_max_connections = 64;
   absl::Duration fd_handoff_timeout = absl::Seconds(2);
-  // TLS for TCP listeners; nullopt: plaintext.
+  // TLS for TCP listeners; nullopt: plaintext. Reload replaces it.
   std::optional<TlsOptions> tls;
-  // Without token files (service.access) nor client certificates, kToken
+  // Without token files (`access`) nor client certificates, kToken
   // makes TCP calls, gRPC and the HTTP gateway's data requests alike, need
   // the token kept in access.token beside the first unix socket, made at
   // the first start (a TCP listener without a unix socket is then refused).
@@ -128,6 +125,16 @@ class MatcacheServer {
   // every staging file. Published matrices stay. Idempotent.
   void Shutdown();
 
+  // Takes up changed token files and TLS certificates (SIGHUP): `tokens`,
+  // the policy of the token files, replaces the one in force if the server
+  // was started with token files (the generated access token stays
+  // otherwise); `tls` replaces the certificates of the gRPC listeners for
+  // handshakes from now on. Calls and connections in progress go on. The
+  // HTTPS listeners keep the certificates they started with.
+  // INVALID_ARGUMENT, changing nothing, if `tokens` has none where token
+  // files are in use, or `tls` is set without TLS or unset with it.
+  absl::Status Reload(AccessPolicy tokens, std::optional<TlsOptions> tls);
+
  private:
   MatcacheServer(ServerOptions options, std::unique_ptr<Store> store);
   absl::Status StartGrpc();
@@ -146,6 +153,9 @@ class MatcacheServer {
       const ListenAddress& address) const;
 
   const ServerOptions options_;
+  SharedAccessPolicy access_;
+  // Set with options_.tls; shared by every TCP listener.
+  std::shared_ptr<ReloadableTlsCredentials> tls_credentials_;
   // Told of the store's changes (they outlive the store): persists puts;
   // feeds the watchers.
   std::unique_ptr<CatalogueListener> persister_;

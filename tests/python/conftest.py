@@ -59,11 +59,10 @@ def server():
         _run_cleanups(cleanups)
 
 
-@pytest.fixture
-def start_server():
-    """A function starting an extra matcached with the given extra flags;
-    every server it started is stopped and its directories removed at the
-    end of the test."""
+def _server_starter():
+    """Yields a function starting an extra matcached with the given extra
+    flags; at the end every server it started is stopped and its
+    directories removed."""
     cleanups = []
 
     def start(*args):
@@ -75,6 +74,21 @@ def start_server():
         yield start
     finally:
         _run_cleanups(cleanups)
+
+
+@pytest.fixture
+def start_server():
+    """A function starting an extra matcached with the given extra flags;
+    every server it started is stopped and its directories removed at the
+    end of the test."""
+    yield from _server_starter()
+
+
+@pytest.fixture(scope="module")
+def start_module_server():
+    """start_server for servers that every test of a module shares: they
+    are stopped and removed after the module's last test."""
+    yield from _server_starter()
 
 
 @pytest.fixture

@@ -214,14 +214,17 @@ def test_matrix_metadata_as_json_behind_the_access_token(gateway):
         "name": "prices", "shape": [3, 4], "dtype": "float32",
         "original_dtype": "float32", "nbytes": 48,
         "generation": put.generation, "id": put.id.hex(),
-        "created": info["created"], "pinned": True, "expires": None,
-        "source": ""}
+        "created": info["created"], "last_access": info["last_access"],
+        "pinned": True, "expires": None, "source": ""}
     assert info["created"].endswith("Z")
+    assert np.datetime64(info["last_access"][:-1]) >= \
+        np.datetime64(info["created"][:-1])
     assert abs(np.datetime64(info["created"][:-1]) -
                np.datetime64(put.created.replace(tzinfo=None))) < \
         np.timedelta64(1, "ms")
 
     etag = headers["ETag"]
+    assert etag.startswith('W/"')  # last_access may differ
     status, again, body = _json(address, "/v1/matrices/prices", token, etag)
     assert status == 304 and body is None and again["ETag"] == etag
     with matcache.Client(srv.address) as c:

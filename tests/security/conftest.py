@@ -27,6 +27,16 @@ import osusers  # noqa: E402
 from serverproc import ServerProcess  # noqa: E402
 
 
+@pytest.fixture
+def no_client_settings(monkeypatch):
+    """Clears the environment variables through which clients find tokens
+    and TLS files, for tests that say exactly what each client gets."""
+    for variable in ("MATCACHE_TOKEN", "MATCACHE_TOKEN_FILE",
+                     "MATCACHE_TLS_CA", "MATCACHE_TLS_CERT",
+                     "MATCACHE_TLS_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+
+
 class Servers:
     """Makes ServerProcesses laid out as on a shared host, and removes
     their directories at the end:

@@ -8,12 +8,7 @@ import pytest
 import matcache
 
 
-@pytest.fixture(autouse=True)
-def _no_tls_in_environment(monkeypatch):
-    for variable in ("MATCACHE_TLS_CA", "MATCACHE_TLS_CERT",
-                     "MATCACHE_TLS_KEY", "MATCACHE_TOKEN",
-                     "MATCACHE_TOKEN_FILE"):
-        monkeypatch.delenv(variable, raising=False)
+pytestmark = pytest.mark.usefixtures("no_client_settings")
 
 
 def _start(servers, tls, client_ca=False):

@@ -10,7 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
-#include "clients/cpp/client.h"
+#include "matcache/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/storage/fd_handoff.h"
@@ -52,7 +52,7 @@ class AccessTest : public matcache::testing::ServerTestBase {
 
 TEST_F(AccessTest, TokensGuardWritesAndReads) {
   ServerOptions options = Options();
-  options.service.access = AccessPolicy(kReadToken, kWriteToken);
+  options.access = AccessPolicy(kReadToken, kWriteToken);
   StartServer(options);
   const xt::xarray<int64_t> matrix = {1, 2, 3};
   auto writer = Connect(kWriteToken);
@@ -90,7 +90,7 @@ TEST_F(AccessTest, TokensGuardWritesAndReads) {
 
 TEST_F(AccessTest, WithoutATokenOptionTheClientSendsMatcacheToken) {
   ServerOptions options = Options();
-  options.service.access = AccessPolicy(kReadToken, kWriteToken);
+  options.access = AccessPolicy(kReadToken, kWriteToken);
   StartServer(options);
   setenv("MATCACHE_TOKEN", kWriteToken, 1);
   ClientOptions client_options;
@@ -102,7 +102,7 @@ TEST_F(AccessTest, WithoutATokenOptionTheClientSendsMatcacheToken) {
 
 TEST_F(AccessTest, HealthNeedsNoToken) {
   ServerOptions options = Options();
-  options.service.access = AccessPolicy(kReadToken, kWriteToken);
+  options.access = AccessPolicy(kReadToken, kWriteToken);
   StartServer(options);
   const grpc::Status status = CheckHealth();
   EXPECT_TRUE(status.ok()) << status.error_message();

@@ -1,5 +1,5 @@
 // matcache::Client against a real server.
-#include "clients/cpp/client.h"
+#include "matcache/client.h"
 
 #include <sys/mman.h>
 

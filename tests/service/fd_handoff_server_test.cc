@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "clients/cpp/client.h"
+#include "matcache/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/storage/fd_handoff.h"

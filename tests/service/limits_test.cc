@@ -12,7 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
-#include "clients/cpp/client.h"
+#include "matcache/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/server_test_base.h"

@@ -4,7 +4,7 @@
 #include <sstream>
 #include <string>
 
-#include "clients/cpp/client.h"
+#include "matcache/client.h"
 #include "gtest/gtest.h"
 #include "tests/support/server_test_base.h"
 

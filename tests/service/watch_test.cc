@@ -8,7 +8,7 @@
 #include <xtensor/xarray.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "clients/cpp/client.h"
+#include "matcache/client.h"
 #include "gtest/gtest.h"
 #include "tests/support/server_test_base.h"
 

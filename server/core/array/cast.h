@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 
 namespace matcache {
 

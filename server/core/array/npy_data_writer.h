@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 #include "server/core/format/npy.h"
 
 namespace matcache {

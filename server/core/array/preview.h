@@ -15,11 +15,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
+#include "matcache/preview_method.h"
 
 namespace matcache {
-
-enum class PreviewMethod { kMean, kMin, kMax, kFirst };
 
 // Largest preview output; previews are for looking at, not for copying.
 inline constexpr int64_t kMaxPreviewBytes = int64_t{64} << 20;

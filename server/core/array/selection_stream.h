@@ -16,7 +16,7 @@
 #include "absl/types/span.h"
 #include "server/core/array/selection_reader.h"
 #include "server/core/array/slice.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 
 namespace matcache {
 

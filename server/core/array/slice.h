@@ -4,31 +4,14 @@
 #define MATCACHE_SERVER_CORE_ARRAY_SLICE_H_
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "matcache/index.h"
 
 namespace matcache {
-
-// The index of one dimension: a position (drops the dimension) or a slice
-// (keeps it). Unset slice bounds take numpy's defaults.
-struct Index {
-  static Index At(int64_t position) { return Index{position, {}, {}, {}, false}; }
-  static Index Slice(std::optional<int64_t> start, std::optional<int64_t> stop,
-                     std::optional<int64_t> step) {
-    return Index{0, start, stop, step, true};
-  }
-  static Index All() { return Slice({}, {}, {}); }
-
-  int64_t at = 0;
-  std::optional<int64_t> start;
-  std::optional<int64_t> stop;
-  std::optional<int64_t> step;
-  bool is_slice = false;
-};
 
 // The positions selected in one source dimension: start, start + step, ...
 // (`count` of them; step may be negative).

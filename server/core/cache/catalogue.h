@@ -23,19 +23,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "matcache/change_reason.h"
 #include "server/core/cache/matrix_info.h"
 #include "server/core/storage/segment.h"
 
 namespace matcache {
-
-// Why a version was published or removed.
-enum class ChangeReason {
-  kPut,       // published by a write without a source
-  kLoad,      // published from its .npy source
-  kDelete,    // removed by Delete
-  kEviction,  // removed to make room in the budget
-  kExpiry,    // removed when its retention ran out
-};
 
 struct CatalogueChange {
   ChangeReason reason;

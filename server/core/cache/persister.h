@@ -21,7 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "server/core/cache/retention.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 #include "server/core/storage/segment.h"
 
 namespace matcache {

@@ -49,7 +49,7 @@
 #include "server/core/cache/sources.h"
 #include "server/core/cache/spare_pool.h"
 #include "server/core/cache/staging_table.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 #include "server/core/storage/recovery.h"
 #include "server/core/storage/segment.h"
 #include "server/core/storage/spare_file.h"

@@ -32,7 +32,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
+#include "matcache/segment_id.h"
 
 namespace matcache {
 
@@ -41,23 +42,6 @@ inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr size_t kMaxSourceLength = 1024;
 
 enum class SegmentState : uint32_t { kStaging = 1, kSealed = 2 };
-
-// Random 128-bit identifier of one segment.
-struct SegmentId {
-  std::array<uint8_t, 16> bytes{};
-
-  // 16 bytes from the kernel's random source.
-  static SegmentId Random();
-  // 32 lowercase hex digits.
-  std::string ToHex() const;
-
-  friend bool operator==(const SegmentId& a, const SegmentId& b) {
-    return a.bytes == b.bytes;
-  }
-  friend bool operator!=(const SegmentId& a, const SegmentId& b) {
-    return !(a == b);
-  }
-};
 
 // Decoded header fields. Shape and strides have ndim entries.
 struct SegmentHeader {

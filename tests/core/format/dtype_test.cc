@@ -1,4 +1,4 @@
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 
 #include "gtest/gtest.h"
 

@@ -1,14 +1,14 @@
 // DTypeOf<T>(): the matcache dtype of a C++ element type, for typed views and
 // for putting xtensor expressions. float16 has no C++ type here: read it
 // through the raw bytes.
-#ifndef MATCACHE_CLIENTS_CPP_DTYPE_TRAITS_H_
-#define MATCACHE_CLIENTS_CPP_DTYPE_TRAITS_H_
+#ifndef MATCACHE_DTYPE_TRAITS_H_
+#define MATCACHE_DTYPE_TRAITS_H_
 
 #include <complex>
 #include <cstdint>
 #include <type_traits>
 
-#include "server/core/format/dtype.h"
+#include "matcache/dtype.h"
 
 namespace matcache {
 
@@ -33,4 +33,4 @@ constexpr DType DTypeOf() {
 
 }  // namespace matcache
 
-#endif  // MATCACHE_CLIENTS_CPP_DTYPE_TRAITS_H_
+#endif  // MATCACHE_DTYPE_TRAITS_H_

@@ -1,6 +1,8 @@
-// Element types of stored matrices and their numpy equivalents.
-#ifndef MATCACHE_SERVER_CORE_FORMAT_DTYPE_H_
-#define MATCACHE_SERVER_CORE_FORMAT_DTYPE_H_
+// Element types of matrices and their numpy equivalents: the vocabulary of
+// the client API, shared with the server (the codes are those of segment
+// headers and of matcache.v1.DType).
+#ifndef MATCACHE_DTYPE_H_
+#define MATCACHE_DTYPE_H_
 
 #include <cstdint>
 
@@ -52,4 +54,4 @@ const DTypeInfo& GetDTypeInfo(DType dtype);
 
 }  // namespace matcache
 
-#endif  // MATCACHE_SERVER_CORE_FORMAT_DTYPE_H_
+#endif  // MATCACHE_DTYPE_H_

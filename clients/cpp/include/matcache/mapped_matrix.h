@@ -1,12 +1,14 @@
 // MappedMatrix: a published matrix mapped read-only into this process, with
 // zero copies. Owns the mapping: it is released when the MappedMatrix dies,
 // and stays valid until then whatever the server does to the name (replace,
-// delete, restart). Move-only; const access is thread-safe.
-#ifndef MATCACHE_CLIENTS_CPP_MAPPED_MATRIX_H_
-#define MATCACHE_CLIENTS_CPP_MAPPED_MATRIX_H_
+// delete, restart). Copies share the mapping; const access is thread-safe.
+#ifndef MATCACHE_MAPPED_MATRIX_H_
+#define MATCACHE_MAPPED_MATRIX_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <xtensor/xadapt.hpp>
@@ -14,9 +16,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "clients/cpp/dtype_traits.h"
-#include "server/core/cache/matrix_info.h"
-#include "server/core/storage/segment.h"
+#include "matcache/dtype.h"
+#include "matcache/dtype_traits.h"
+#include "matcache/matrix_info.h"
 
 namespace matcache {
 
@@ -36,7 +38,7 @@ class MappedMatrix {
 
   const MatrixInfo& info() const { return info_; }
   // info().nbytes bytes, C order, little-endian; never writable.
-  const void* data() const { return segment_.data(); }
+  const void* data() const { return data_; }
 
   // The elements as an xtensor view with the matrix's shape.
   // INVALID_ARGUMENT if T is not the matrix's dtype.
@@ -56,13 +58,16 @@ class MappedMatrix {
   }
 
  private:
-  MappedMatrix(MatrixInfo info, Segment segment)
-      : info_(std::move(info)), segment_(std::move(segment)) {}
+  MappedMatrix(MatrixInfo info, std::shared_ptr<const void> mapping,
+               const void* data)
+      : info_(std::move(info)), mapping_(std::move(mapping)), data_(data) {}
 
   MatrixInfo info_;
-  Segment segment_;
+  // Owns the mapping; data_ points into it.
+  std::shared_ptr<const void> mapping_;
+  const void* data_;
 };
 
 }  // namespace matcache
 
-#endif  // MATCACHE_CLIENTS_CPP_MAPPED_MATRIX_H_
+#endif  // MATCACHE_MAPPED_MATRIX_H_

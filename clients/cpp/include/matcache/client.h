@@ -9,36 +9,35 @@
 // Every call returns the server's status (NOT_FOUND, INVALID_ARGUMENT,
 // RESOURCE_EXHAUSTED, ...) or UNAVAILABLE naming the address when the server
 // cannot be reached. Thread-safe: one Client may serve many threads.
-#ifndef MATCACHE_CLIENTS_CPP_CLIENT_H_
-#define MATCACHE_CLIENTS_CPP_CLIENT_H_
+//
+// Installed as <matcache/client.h>: link matcache::client (CMake,
+// find_package(matcache)) or -lmatcache_client. Only absl and xtensor
+// headers come with it; gRPC stays inside the library.
+#ifndef MATCACHE_CLIENT_H_
+#define MATCACHE_CLIENT_H_
 
 #include <cstdint>
-#include <cstring>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
 #include <xtensor/xarray.hpp>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "clients/cpp/dtype_traits.h"
-#include "clients/cpp/mapped_matrix.h"
-#include "clients/cpp/raw_stream.h"
-#include "clients/cpp/watch_stream.h"
-#include "matcache/v1/matcache.grpc.pb.h"
-#include "protos/convert/proto_convert.h"
-#include "server/core/array/preview.h"
-#include "server/core/array/slice.h"
-#include "server/core/base/status_macros.h"
-#include "server/core/cache/matrix_info.h"
+#include "matcache/dtype.h"
+#include "matcache/dtype_traits.h"
+#include "matcache/index.h"
+#include "matcache/mapped_matrix.h"
+#include "matcache/matrix_info.h"
+#include "matcache/preview_method.h"
+#include "matcache/watch_event.h"
+#include "matcache/watch_stream.h"
 
 namespace matcache {
 
@@ -86,7 +85,7 @@ class Client {
   // first call.
   static std::unique_ptr<Client> Connect(ClientOptions options = {});
 
-  const std::string& address() const { return address_; }
+  const std::string& address() const;
 
   // Maps the current version of `name` read-only, without copying.
   // FAILED_PRECONDITION if its segment cannot be opened from this host.
@@ -95,8 +94,7 @@ class Client {
   // Publishes product(shape) elements of `dtype` at `data` (C order,
   // little-endian) as the new version of `name`. Locally (kAuto, kAlways)
   // the data goes with pwrite into the staging file, whose descriptor the
-  // server hands over on its fd socket (see server/core/storage/fd_handoff.h); the
-  // file is never mapped here. Where that socket cannot be reached, kAuto
+  // server hands over on its fd socket; the file is never mapped here. Where that socket cannot be reached, kAuto
   // streams the data instead and kAlways fails with UNAVAILABLE.
   absl::StatusOr<MatrixInfo> Put(absl::string_view name, const void* data,
                                  absl::Span<const int64_t> shape, DType dtype);
@@ -113,37 +111,30 @@ class Client {
     return Put(name, array.data(), shape, DTypeOf<T>());
   }
 
-  // numpy basic indexing `indices` (see server/core/array/slice.h) of the current
-  // version, cast to T on the server, streamed into a new array.
+  // numpy basic indexing `indices` of the current version (numpy's
+  // semantics: positions drop a dimension, slices keep it), cast to T on the
+  // server, streamed into a new array.
   template <typename T>
   absl::StatusOr<xt::xarray<T>> Read(absl::string_view name,
                                      const std::vector<Index>& indices = {}) {
-    v1::ReadRequest request;
-    request.set_name(std::string(name));
-    AddIndices(indices, &request);
-    request.set_dtype(matcache::ToProto(DTypeOf<T>()));
-    request.set_chunk_bytes(kStreamChunkBytes);
     xt::xarray<T> result;
-    RETURN_IF_ERROR(
-        Stream("/matcache.v1.MatrixCache/Read", request, DTypeOf<T>(), &result));
+    absl::Status status = ReadInto(name, indices, DTypeOf<T>(), Filler(&result));
+    if (!status.ok()) return status;
     return result;
   }
 
-  // The current version downsampled to `shape` (see server/core/array/preview.h).
-  // T must be the preview's dtype: double for kMean on real matrices,
-  // std::complex<double> on complex ones, the stored type otherwise.
+  // The current version downsampled to `shape`: each output element
+  // reduces one block of the matrix by `method`. T must be the preview's
+  // dtype: double for kMean on real matrices, std::complex<double> on
+  // complex ones, the stored type otherwise.
   template <typename T>
   absl::StatusOr<xt::xarray<T>> Preview(absl::string_view name,
                                         const std::vector<int64_t>& shape,
                                         PreviewMethod method = PreviewMethod::kMean) {
-    v1::PreviewRequest request;
-    request.set_name(std::string(name));
-    request.mutable_shape()->Assign(shape.begin(), shape.end());
-    request.set_method(matcache::ToProto(method));
-    request.set_chunk_bytes(kStreamChunkBytes);
     xt::xarray<T> result;
-    RETURN_IF_ERROR(
-        Stream("/matcache.v1.MatrixCache/Preview", request, DTypeOf<T>(), &result));
+    absl::Status status =
+        PreviewInto(name, shape, method, DTypeOf<T>(), Filler(&result));
+    if (!status.ok()) return status;
     return result;
   }
 
@@ -160,56 +151,45 @@ class Client {
   // The same, calling `on_event` with each event until it returns false
   // (then OK), or the stream's error. Blocks meanwhile.
   absl::Status Watch(absl::string_view prefix, bool initial,
-                     const std::function<bool(const WatchEvent&)>& on_event);
+                     absl::FunctionRef<bool(const WatchEvent&)> on_event);
+
+  ~Client();
 
  private:
-  friend class WatchStream;
-  Client(std::string address, ClientOptions options);
-  // The call's deadline (options_.timeout) and token.
-  void PrepareContext(grpc::ClientContext* context) const;
-  void AddToken(grpc::ClientContext* context) const;
-  absl::Status FromGrpc(const grpc::Status& status) const;
-  absl::StatusOr<MatrixInfo> PutStreamed(absl::string_view name,
-                                         const void* data,
-                                         absl::Span<const int64_t> shape,
-                                         DType dtype, int64_t nbytes);
-  void Abort(const std::string& lease);
-  static void AddIndices(const std::vector<Index>& indices,
-                         v1::ReadRequest* request);
+  // The gRPC channel and the calls made on it (client.cc).
+  class Connection;
+  friend class WatchStream::Call;
+  // Receives a streamed result's shape and byte size and returns where its
+  // bytes go, or an error that cancels the stream.
+  using Allocate = absl::FunctionRef<absl::StatusOr<char*>(
+      const std::vector<int64_t>& shape, int64_t nbytes)>;
 
-  // Runs the Read-style stream `method` with `request` and fills `result`
-  // (an xt::xarray of `dtype`'s element type) chunk by chunk, in place.
+  explicit Client(std::unique_ptr<Connection> connection);
+  absl::Status ReadInto(absl::string_view name,
+                        const std::vector<Index>& indices, DType dtype,
+                        Allocate allocate);
+  absl::Status PreviewInto(absl::string_view name,
+                           const std::vector<int64_t>& shape,
+                           PreviewMethod method, DType dtype,
+                           Allocate allocate);
+
+  // An Allocate that shapes `result` and hands out its elements.
   template <typename T>
-  absl::Status Stream(absl::string_view method,
-                      const google::protobuf::MessageLite& request, DType dtype,
-                      xt::xarray<T>* result) {
-    return FromGrpc(RunRawStream(
-        channel_, method, request,
-        [this](grpc::ClientContext* context) { PrepareContext(context); },
-        [&](const v1::ReadHeader& header) -> absl::StatusOr<char*> {
-          RETURN_IF_ERROR(CheckHeader(header, dtype));
-          std::vector<size_t> shape(header.shape().begin(), header.shape().end());
-          *result = xt::xarray<T>::from_shape(shape);
-          char* out = reinterpret_cast<char*>(result->data());
-          const size_t total = result->size() * sizeof(T);
-          if (static_cast<int64_t>(total) != header.nbytes()) {
-            return absl::DataLossError("the stream's header does not add up");
-          }
-          AdviseHugePages(out, total);
-          return out;
-        }));
+  static auto Filler(xt::xarray<T>* result) {
+    return [result](const std::vector<int64_t>& shape,
+                    int64_t nbytes) -> absl::StatusOr<char*> {
+      *result = xt::xarray<T>::from_shape(
+          std::vector<size_t>(shape.begin(), shape.end()));
+      if (static_cast<int64_t>(result->size() * sizeof(T)) != nbytes) {
+        return absl::DataLossError("the stream's header does not add up");
+      }
+      return reinterpret_cast<char*>(result->data());
+    };
   }
-  static absl::Status CheckHeader(const v1::ReadHeader& header, DType dtype);
-  // Asks for transparent huge pages over a large fresh buffer, as numpy
-  // does: 512 times fewer page faults while the stream fills it.
-  static void AdviseHugePages(char* buffer, size_t size);
 
-  const std::string address_;
-  const ClientOptions options_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::MatrixCache::Stub> stub_;
+  std::unique_ptr<Connection> connection_;
 };
 
 }  // namespace matcache
 
-#endif  // MATCACHE_CLIENTS_CPP_CLIENT_H_
+#endif  // MATCACHE_CLIENT_H_
