@@ -3,7 +3,7 @@ first and the plots embedded (PNG files beside it, from suite.plots)."""
 
 import collections
 
-from suite import fresh_pass, http, put_get, remote, round_trip
+from suite import fresh_pass, http, put_get, remote, round_trip, watch
 from suite.samples import number, size_label
 
 FLAT_MIB = 32
@@ -68,10 +68,12 @@ def _full_reads(measurements):
     return _table(["", "size", "median (min–max)"], rows)
 
 
-def _http_section(measurements):
+def _summaries(measurements, family):
+    """A row per measurement of `family`: median (min–max), and p99 for
+    latencies."""
     rows = []
     for m in measurements:
-        if m.family != http.FAMILY:
+        if m.family != family:
             continue
         size = size_label(m.size) if m.size else "–"
         p99 = number(m.percentile(99)) if m.unit == "ms" and m.values else ""
@@ -155,7 +157,13 @@ def write(path, command, machine, scale, measurements, targets, load):
     if any(m.family == http.FAMILY for m in measurements):
         lines += ["", "## HTTP gateway", "",
                   "Over loopback, in the same run as the gRPC read it is "
-                  "compared with.", ""] + _http_section(measurements)
+                  "compared with.", ""] + _summaries(measurements, http.FAMILY)
+    if any(m.family == watch.FAMILY for m in measurements):
+        lines += ["", "## Watch", "",
+                  "Each put waits for its event before the next; the puts "
+                  "with watchers are timed in the same run as those "
+                  "without, on a server of their own.", ""] + \
+            _summaries(measurements, watch.FAMILY)
     if load is not None:
         lines += ["", "## Load test", ""] + _load_section(load)
     path.write_text("\n".join(lines) + "\n")

@@ -22,6 +22,8 @@ class Scale:
     slow_ms: the slow reader's pause per 4 MiB message.
     info_calls: Info round trips timed per transport.
     metrics_matrices: matrices the server holds while /metrics is timed.
+    watch_events: put → event latencies timed.
+    watch_puts: puts timed per case of the watch family.
     load_*: the load test: client processes, seconds, and the shared
         matrices (load_matrices squares of load_side) and window side.
     huge_tmpfs_bytes: size of the huge-page tmpfs mounted for the run.
@@ -39,6 +41,8 @@ class Scale:
     slow_ms: float
     info_calls: int
     metrics_matrices: int
+    watch_events: int
+    watch_puts: int
     load_clients: int
     load_seconds: float
     load_matrices: int
@@ -55,7 +59,7 @@ FULL = Scale(
     name="full", sizes=(64 * MIB, GIB, 4 * GIB), repeat=7, big_repeat=5,
     map_repeat=500, remote_bytes=GIB, redis_read_bytes=256 * MIB,
     big_bytes=4 * GIB, windows=200, slow_ms=5.0, info_calls=5000,
-    metrics_matrices=10000,
+    metrics_matrices=10000, watch_events=2000, watch_puts=1000,
     load_clients=16, load_seconds=30.0, load_matrices=6, load_side=3000,
     load_window=500, huge_tmpfs_bytes=9 * GIB)
 
@@ -63,7 +67,7 @@ QUICK = Scale(
     name="quick", sizes=(16 * MIB, 256 * MIB, GIB), repeat=3, big_repeat=3,
     map_repeat=100, remote_bytes=256 * MIB, redis_read_bytes=256 * MIB,
     big_bytes=GIB, windows=30, slow_ms=2.0, info_calls=500,
-    metrics_matrices=10000,
+    metrics_matrices=10000, watch_events=500, watch_puts=300,
     load_clients=16, load_seconds=10.0, load_matrices=4, load_side=2000,
     load_window=500, huge_tmpfs_bytes=3 * GIB)
 
@@ -71,6 +75,6 @@ SMOKE = Scale(
     name="smoke", sizes=(MIB, 4 * MIB), repeat=2, big_repeat=2,
     map_repeat=10, remote_bytes=4 * MIB, redis_read_bytes=4 * MIB,
     big_bytes=16 * MIB, windows=3, slow_ms=1.0, info_calls=50,
-    metrics_matrices=100,
+    metrics_matrices=100, watch_events=30, watch_puts=30,
     load_clients=4, load_seconds=3.0, load_matrices=2, load_side=400,
     load_window=100, huge_tmpfs_bytes=64 * MIB)

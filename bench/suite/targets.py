@@ -4,7 +4,7 @@ and its ratio to the target. Reported, never asserted: machines are noisy."""
 
 import dataclasses
 
-from suite import http, peers, put_get, remote
+from suite import http, peers, put_get, remote, watch
 from suite.samples import number, size_label
 from suite.scale import GIB
 
@@ -143,6 +143,23 @@ def _metrics_scrape(measurements):
     return target
 
 
+def _watch_latency(measurements):
+    return _from(Target("put → event for a watcher in another process p50 "
+                        "≤ 1 ms (from the put's return)", 1.0, "ms", False),
+                 _find(measurements, watch.FAMILY, watch.LATENCY))
+
+
+def _idle_watchers(measurements):
+    """Puts with 100 idle watchers over puts with none, medians."""
+    idle = _find(measurements, watch.FAMILY, watch.IDLE_WATCHERS)
+    none = _find(measurements, watch.FAMILY, watch.NO_WATCHERS)
+    target = Target("put with 100 idle watchers ≤ 5% slower than with none",
+                    1.05, "×", False)
+    if idle is None or idle.skipped:
+        return _from(target, idle)
+    return _from(target, idle, idle.median / none.median)
+
+
 def check(measurements, sizes):
     """Every target, checked against `measurements` of a run whose
     put/get sizes were `sizes`."""
@@ -186,4 +203,6 @@ def check(measurements, sizes):
                      1000.0, "ms", False, 4 * GIB),
               _find(measurements, http.FAMILY, http.PREVIEW_PNG)),
         _metrics_scrape(measurements),
+        _watch_latency(measurements),
+        _idle_watchers(measurements),
     ]

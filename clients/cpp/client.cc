@@ -16,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "clients/cpp/connection.h"
 #include "clients/cpp/raw_stream.h"
 #include "matcache/v1/matcache.grpc.pb.h"
 #include "protos/convert/proto_convert.h"
@@ -138,74 +139,38 @@ absl::Status CheckHeader(const v1::ReadHeader& header, DType dtype) {
 
 }  // namespace
 
-class Client::Connection {
- public:
-  Connection(std::string address, ClientOptions options)
-      : address(std::move(address)), options(std::move(options)) {
-    grpc::ChannelArguments arguments;
-    arguments.SetMaxReceiveMessageSize(16 << 20);
-    std::shared_ptr<grpc::ChannelCredentials> credentials =
-        grpc::InsecureChannelCredentials();
-    if (this->options.tls.has_value()) {
-      grpc::SslCredentialsOptions ssl;
-      ssl.pem_root_certs = this->options.tls->root_certs;
-      ssl.pem_cert_chain = this->options.tls->cert_chain;
-      ssl.pem_private_key = this->options.tls->private_key;
-      credentials = grpc::SslCredentials(ssl);
-    }
-    channel = grpc::CreateCustomChannel(this->address, credentials, arguments);
-    stub = v1::MatrixCache::NewStub(channel);
+Client::Connection::Connection(std::string address, ClientOptions options)
+    : address(std::move(address)), options(std::move(options)) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(16 << 20);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (this->options.tls.has_value()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = this->options.tls->root_certs;
+    ssl.pem_cert_chain = this->options.tls->cert_chain;
+    ssl.pem_private_key = this->options.tls->private_key;
+    credentials = grpc::SslCredentials(ssl);
   }
+  channel = grpc::CreateCustomChannel(this->address, credentials, arguments);
+  stub = v1::MatrixCache::NewStub(channel);
+}
 
-  // Sets the deadline and the token of a call.
-  void PrepareContext(grpc::ClientContext* context) const {
-    context->set_deadline(std::chrono::system_clock::now() +
-                          absl::ToChronoMilliseconds(options.timeout));
-    if (options.token.has_value() && !options.token->empty()) {
-      context->AddMetadata("authorization", absl::StrCat("Bearer ", *options.token));
-    }
-  }
-
-  // The call's status; UNAVAILABLE names the address.
-  absl::Status FromGrpc(const grpc::Status& status) const {
-    if (status.ok()) return absl::OkStatus();
-    const auto code = static_cast<absl::StatusCode>(status.error_code());
-    if (code == absl::StatusCode::kUnavailable) {
-      return absl::UnavailableError(absl::StrCat(
-          "matcached at ", address, " is unreachable: ", status.error_message()));
-    }
-    return absl::Status(code, status.error_message());
-  }
-
-  // Runs the Read-style stream `method` with `request` into the memory
-  // `allocate` gives for the result, which must hold `dtype`.
-  absl::Status Stream(absl::string_view method,
-                      const google::protobuf::MessageLite& request, DType dtype,
-                      Allocate allocate) const {
-    return FromGrpc(RunRawStream(
-        channel, method, request,
-        [this](grpc::ClientContext* context) { PrepareContext(context); },
-        [&](const v1::ReadHeader& header) -> absl::StatusOr<char*> {
-          RETURN_IF_ERROR(CheckHeader(header, dtype));
-          const std::vector<int64_t> shape(header.shape().begin(),
-                                           header.shape().end());
-          ASSIGN_OR_RETURN(char* out, allocate(shape, header.nbytes()));
-          AdviseHugePages(out, static_cast<size_t>(header.nbytes()));
-          return out;
-        }));
-  }
-
-  absl::StatusOr<MatrixInfo> PutStreamed(absl::string_view name,
-                                         const void* data,
-                                         absl::Span<const int64_t> shape,
-                                         DType dtype, int64_t nbytes);
-  void Abort(const std::string& lease);
-
-  const std::string address;
-  const ClientOptions options;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::MatrixCache::Stub> stub;
-};
+absl::Status Client::Connection::Stream(
+    absl::string_view method, const google::protobuf::MessageLite& request,
+    DType dtype, Allocate allocate) const {
+  return FromGrpc(RunRawStream(
+      channel, method, request,
+      [this](grpc::ClientContext* context) { PrepareContext(context); },
+      [&](const v1::ReadHeader& header) -> absl::StatusOr<char*> {
+        RETURN_IF_ERROR(CheckHeader(header, dtype));
+        const std::vector<int64_t> shape(header.shape().begin(),
+                                         header.shape().end());
+        ASSIGN_OR_RETURN(char* out, allocate(shape, header.nbytes()));
+        AdviseHugePages(out, static_cast<size_t>(header.nbytes()));
+        return out;
+      }));
+}
 
 std::unique_ptr<Client> Client::Connect(ClientOptions options) {
   std::string address = ResolveAddress(options.address);

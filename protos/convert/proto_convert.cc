@@ -192,4 +192,78 @@ void ToProto(const StoreStats& stats, const std::string& shm_dir,
   }
 }
 
+namespace {
+
+v1::ChangeReason ToProto(std::optional<ChangeReason> reason) {
+  if (!reason.has_value()) return v1::CHANGE_REASON_SNAPSHOT;
+  switch (*reason) {
+    case ChangeReason::kPut: return v1::CHANGE_REASON_PUT;
+    case ChangeReason::kLoad: return v1::CHANGE_REASON_LOAD;
+    case ChangeReason::kDelete: return v1::CHANGE_REASON_DELETE;
+    case ChangeReason::kEviction: return v1::CHANGE_REASON_EVICTION;
+    case ChangeReason::kExpiry: return v1::CHANGE_REASON_EXPIRY;
+  }
+  return v1::CHANGE_REASON_UNSPECIFIED;
+}
+
+}  // namespace
+
+void ToProto(const WatchEvent& event, v1::WatchEvent* proto) {
+  switch (event.kind) {
+    case WatchEvent::Kind::kPut:
+      proto->set_kind(v1::WATCH_EVENT_KIND_PUT);
+      ToProto(event.info, proto->mutable_info());
+      break;
+    case WatchEvent::Kind::kDelete:
+      proto->set_kind(v1::WATCH_EVENT_KIND_DELETE);
+      break;
+    case WatchEvent::Kind::kSnapshotComplete:
+      proto->set_kind(v1::WATCH_EVENT_KIND_SNAPSHOT_COMPLETE);
+      break;
+  }
+  if (event.kind != WatchEvent::Kind::kSnapshotComplete) {
+    proto->set_reason(ToProto(event.reason));
+  }
+  proto->set_name(event.name);
+  proto->set_generation(event.generation);
+  proto->set_sequence(event.sequence);
+}
+
+absl::StatusOr<WatchEvent> FromProto(const v1::WatchEvent& proto) {
+  WatchEvent event;
+  switch (proto.kind()) {
+    case v1::WATCH_EVENT_KIND_PUT: {
+      event.kind = WatchEvent::Kind::kPut;
+      ASSIGN_OR_RETURN(event.info, FromProto(proto.info()));
+      break;
+    }
+    case v1::WATCH_EVENT_KIND_DELETE:
+      event.kind = WatchEvent::Kind::kDelete;
+      break;
+    case v1::WATCH_EVENT_KIND_SNAPSHOT_COMPLETE:
+      event.kind = WatchEvent::Kind::kSnapshotComplete;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown watch event kind ", proto.kind()));
+  }
+  switch (proto.reason()) {
+    case v1::CHANGE_REASON_PUT: event.reason = ChangeReason::kPut; break;
+    case v1::CHANGE_REASON_LOAD: event.reason = ChangeReason::kLoad; break;
+    case v1::CHANGE_REASON_DELETE: event.reason = ChangeReason::kDelete; break;
+    case v1::CHANGE_REASON_EVICTION: event.reason = ChangeReason::kEviction; break;
+    case v1::CHANGE_REASON_EXPIRY: event.reason = ChangeReason::kExpiry; break;
+    case v1::CHANGE_REASON_SNAPSHOT:
+    case v1::CHANGE_REASON_UNSPECIFIED:
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown change reason ", proto.reason()));
+  }
+  event.name = proto.name();
+  event.generation = proto.generation();
+  event.sequence = proto.sequence();
+  return event;
+}
+
 }  // namespace matcache

@@ -18,6 +18,7 @@
 #include "server/core/cache/retention.h"
 #include "server/core/cache/store.h"
 #include "matcache/dtype.h"
+#include "server/watch/watch_event.h"
 
 namespace matcache {
 
@@ -79,6 +80,11 @@ absl::StatusOr<MatrixInfo> FromProto(const v1::MatrixInfo& proto);
 void ToProto(const MatrixInfo& info, v1::MatrixInfo* proto);
 void ToProto(const StoreStats& stats, const std::string& shm_dir,
              v1::StatsResponse* proto);
+
+// An event of a Watch stream. FromProto: INVALID_ARGUMENT for an unknown
+// kind or reason, or a malformed info.
+void ToProto(const WatchEvent& event, v1::WatchEvent* proto);
+absl::StatusOr<WatchEvent> FromProto(const v1::WatchEvent& proto);
 
 }  // namespace matcache
 

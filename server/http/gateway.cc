@@ -43,6 +43,7 @@ constexpr FixedRoute kFixedRoutes[] = {
     {"/metrics", "metrics"},
     {"/v1/matrices", "list"},
     {"/v1/stats", "stats"},
+    {"/v1/events", "events"},
 };
 
 bool IsRead(const std::string& method) { return method == "GET" || method == "HEAD"; }
@@ -172,14 +173,14 @@ class CountedUpload : public HttpUpload {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
-    GatewayOptions options, Store* store, const SharedAccessPolicy* access,
-    Metrics* metrics) {
+    GatewayOptions options, Store* store, WatchHub* watches,
+    const SharedAccessPolicy* access, Metrics* metrics) {
   HttpServerOptions server_options = options.server;
   const MountInfo mount = MountInfoOf(store->options().shm_dir);
   ServerFacts facts{absl::Now(), store->options().shm_dir, mount.fs_type,
                     mount.huge_pages};
-  std::unique_ptr<Gateway> gateway(new Gateway(
-      std::move(options), std::move(facts), store, access, metrics));
+  std::unique_ptr<Gateway> gateway(new Gateway(std::move(options), std::move(facts),
+                                               store, watches, access, metrics));
   Gateway* self = gateway.get();
   ASSIGN_OR_RETURN(gateway->server_,
                    HttpServer::Start(std::move(server_options),
@@ -238,6 +239,10 @@ HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const
     if (*method == "healthz") return Text(200, "ok\n");
     if (*method == "list") return ListMatrices(request);
     if (*method == "stats") return DescribeServer(request);
+    if (*method == "events") {
+      absl::Status allowed = Allowed(request, Access::kRead, "Watch");
+      return allowed.ok() ? events_->Open(request.query) : ProblemFor(allowed);
+    }
     if (*method == "readyz") {
       return ready_.load() ? Text(200, "ready\n") : Text(503, "not ready\n");
     }

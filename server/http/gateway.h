@@ -13,12 +13,14 @@
 //   GET    /v1/matrices/{name}/data[?slice&dtype&format=npy|json]
 //   GET    /v1/matrices/{name}/preview?shape=RxC[&method&format=npy|png...]
 //   GET    /zarr/...                            a read-only Zarr v2 view
+//   GET    /v1/events[?prefix=P&initial=true]   changes as server-sent events
 // Info, data and preview responses carry an ETag (the segment id and the
 // query) and answer If-None-Match with 304. Errors are problem+json
 // (problem.h): an unknown route 404, a wrong method 405 with Allow. Every
 // request is counted in the Metrics, and every body byte sent.
 //
-// Thread-safe. `store`, `access` and `metrics` must outlive the gateway.
+// Thread-safe. `store`, `watches`, `access` and `metrics` must outlive the
+// gateway.
 #ifndef MATCACHE_SERVER_HTTP_GATEWAY_H_
 #define MATCACHE_SERVER_HTTP_GATEWAY_H_
 
@@ -33,6 +35,7 @@
 #include "server/access/access_policy.h"
 #include "server/access/shared_access_policy.h"
 #include "server/core/cache/store.h"
+#include "server/http/event_stream.h"
 #include "server/http/http_server.h"
 #include "server/http/stats_json.h"
 #include "server/metrics/metrics.h"
@@ -45,6 +48,8 @@ struct GatewayOptions {
   int64_t json_max_elements = 1'000'000;
   // Threads one preview is computed with.
   int preview_threads = 2;
+  // How often an idle event stream gets a comment line.
+  absl::Duration sse_heartbeat = absl::Seconds(15);
 };
 
 class Gateway {
@@ -52,8 +57,8 @@ class Gateway {
   // Starts serving on options.server.listen; HttpServer::Start's errors.
   // Not ready until SetReady(true).
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
-      GatewayOptions options, Store* store, const SharedAccessPolicy* access,
-      Metrics* metrics);
+      GatewayOptions options, Store* store, WatchHub* watches,
+      const SharedAccessPolicy* access, Metrics* metrics);
 
   // What /readyz answers from now on.
   void SetReady(bool ready) { ready_.store(ready); }
@@ -65,12 +70,14 @@ class Gateway {
 
  private:
   Gateway(GatewayOptions options, ServerFacts facts, Store* store,
-          const SharedAccessPolicy* access, Metrics* metrics)
+          WatchHub* watches, const SharedAccessPolicy* access, Metrics* metrics)
       : options_(std::move(options)),
         facts_(std::move(facts)),
         store_(store),
         access_(access),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        events_(std::make_unique<EventStreams>(watches, metrics,
+                                               options_.sse_heartbeat)) {}
   HttpAnswer Handle(const HttpRequest& request) const;
   HttpAnswer Route(const HttpRequest& request, std::string* method) const;
   HttpAnswer RouteMatrix(const HttpRequest& request, absl::string_view rest,
@@ -93,7 +100,8 @@ class Gateway {
   const SharedAccessPolicy* const access_;
   Metrics* const metrics_;
   std::atomic<bool> ready_{false};
-  std::unique_ptr<HttpServer> server_;
+  const std::unique_ptr<EventStreams> events_;
+  std::unique_ptr<HttpServer> server_;  // last: stops first
 };
 
 }  // namespace matcache

@@ -91,6 +91,9 @@ bool ClientVerified(MHD_Connection* connection) {
          verdict == 0;
 }
 
+// Bytes of an event body asked for per read: a few events.
+constexpr size_t kEventBlockBytes = 16 << 10;
+
 ssize_t ReadBody(void* cls, uint64_t /*position*/, char* out, size_t capacity) {
   const size_t copied = static_cast<HttpBody*>(cls)->Read(out, capacity);
   return copied == 0 ? MHD_CONTENT_READER_END_WITH_ERROR
@@ -101,9 +104,109 @@ void FreeBody(void* cls) { delete static_cast<HttpBody*>(cls); }
 
 void ReleaseOwner(void* cls) { delete static_cast<std::shared_ptr<const void>*>(cls); }
 
-MHD_Result Queue(MHD_Connection* connection, HttpResponse answer) {
+}  // namespace
+
+// The response of one HttpEventBody: the body, its connection, and whether
+// that is suspended. Shared by the response, until libmicrohttpd frees it,
+// and by the body's wake function, which may outlive it.
+struct HttpEventStream {
+  HttpEventStream(std::unique_ptr<HttpEventBody> body, MHD_Connection* connection,
+                  HttpServer* server)
+      : body(std::move(body)), connection(connection), server(server) {}
+
+  // A response sending `body` on `connection`, registered with `server`
+  // until it is freed; null if libmicrohttpd cannot make one.
+  static MHD_Response* Respond(HttpServer* server, MHD_Connection* connection,
+                               std::unique_ptr<HttpEventBody> body) {
+    auto stream =
+        std::make_shared<HttpEventStream>(std::move(body), connection, server);
+    auto* holder = new std::shared_ptr<HttpEventStream>(stream);
+    MHD_Response* response = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, kEventBlockBytes, &HttpEventStream::Read, holder,
+        &HttpEventStream::Free);
+    if (response == nullptr) {
+      delete holder;
+      return nullptr;
+    }
+    {
+      absl::MutexLock lock(&server->streams_mu_);
+      server->streams_.insert(stream.get());
+      if (server->stopping_) stream->Wake(/*end=*/true);
+    }
+    stream->body->Start([weak = std::weak_ptr<HttpEventStream>(stream)] {
+      if (std::shared_ptr<HttpEventStream> alive = weak.lock()) alive->Wake(false);
+    });
+    return response;
+  }
+
+  // libmicrohttpd's content reader: Read, suspending the connection when
+  // there is nothing yet (a reader that returns 0 is called again at once).
+  static ssize_t Read(void* cls, uint64_t /*position*/, char* out,
+                      size_t capacity) {
+    HttpEventStream& stream = **static_cast<std::shared_ptr<HttpEventStream>*>(cls);
+    {
+      absl::MutexLock lock(&stream.mu);
+      if (stream.ending) return MHD_CONTENT_READER_END_OF_STREAM;
+      stream.woken = false;
+    }
+    const int64_t read = stream.body->Read(out, capacity);
+    if (read == HttpEventBody::kEnd) return MHD_CONTENT_READER_END_OF_STREAM;
+    if (read != HttpEventBody::kNothingYet) return static_cast<ssize_t>(read);
+    absl::MutexLock lock(&stream.mu);
+    if (!stream.woken && !stream.ending) {
+      stream.suspended = true;
+      MHD_suspend_connection(stream.connection);
+    }
+    return 0;
+  }
+
+  // libmicrohttpd is done with the response.
+  static void Free(void* cls) {
+    auto* holder = static_cast<std::shared_ptr<HttpEventStream>*>(cls);
+    HttpEventStream& stream = **holder;
+    {
+      absl::MutexLock lock(&stream.server->streams_mu_);
+      stream.server->streams_.erase(&stream);
+    }
+    {
+      absl::MutexLock lock(&stream.mu);
+      stream.freed = true;
+    }
+    // Here, unlocked: the body's destructor may wait for its wake function.
+    stream.body.reset();
+    delete holder;
+  }
+
+  // Has Read called again; with `end`, for the last time.
+  void Wake(bool end) {
+    absl::MutexLock lock(&mu);
+    woken = true;
+    ending = ending || end;
+    if (suspended && !freed) {
+      suspended = false;
+      MHD_resume_connection(connection);
+    }
+  }
+
+  std::unique_ptr<HttpEventBody> body;  // used on the connection's thread
+  MHD_Connection* const connection;
+  HttpServer* const server;
+  absl::Mutex mu;
+  bool suspended ABSL_GUARDED_BY(mu) = false;
+  bool woken ABSL_GUARDED_BY(mu) = false;  // since Read last began
+  bool ending ABSL_GUARDED_BY(mu) = false;
+  bool freed ABSL_GUARDED_BY(mu) = false;
+};
+
+namespace {
+
+MHD_Result Queue(HttpServer* server, MHD_Connection* connection,
+                 HttpResponse answer) {
   MHD_Response* response = nullptr;
-  if (answer.stream != nullptr) {
+  if (answer.events != nullptr) {
+    response =
+        HttpEventStream::Respond(server, connection, std::move(answer.events));
+  } else if (answer.stream != nullptr) {
     response = MHD_create_response_from_callback(
         static_cast<uint64_t>(answer.stream_bytes), HttpServer::kBodyBlockBytes,
         &ReadBody, answer.stream.get(), &FreeBody);
@@ -187,8 +290,8 @@ struct HttpDispatch {
                            const char* /*version*/, const char* upload_data,
                            size_t* upload_data_size, void** request_state) {
     auto* state = static_cast<RequestState*>(*request_state);
+    HttpServer& server = *static_cast<HttpServer*>(cls);
     if (state == nullptr) {
-      const HttpServer& server = *static_cast<const HttpServer*>(cls);
       server.header_deadlines_->Forget(connection);
       state = new RequestState;
       *request_state = state;
@@ -203,10 +306,10 @@ struct HttpDispatch {
       return MHD_YES;
     }
     if (!state->answer.has_value()) state->answer = state->upload->Finish();
-    return Queue(connection, *std::move(state->answer));
+    return Queue(&server, connection, *std::move(state->answer));
   }
 
-  static MHD_Result Start(const HttpServer& server, MHD_Connection* connection,
+  static MHD_Result Start(HttpServer& server, MHD_Connection* connection,
                           const char* url, const char* method,
                           RequestState* state) {
     HttpRequest request;
@@ -227,7 +330,7 @@ struct HttpDispatch {
     // A body nobody takes is refused at once, closing the connection, so
     // that a client is not kept sending it; otherwise the connection stays
     // open for the next request.
-    if (HasBody(connection)) return Queue(connection, std::move(response));
+    if (HasBody(connection)) return Queue(&server, connection, std::move(response));
     state->answer = std::move(response);
     return MHD_YES;
   }
@@ -251,7 +354,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     // is drained, so a client that closes right after its last bytes (an
     // upload cut off mid-body) goes unnoticed until the idle timeout, and
     // its staging write with it. poll() reports the pending end of stream.
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    // Suspend and resume: event bodies wait for events without a thread.
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (parsed->ipv6) flags |= MHD_USE_IPv6;
     std::vector<MHD_OptionItem> settings = {
         {MHD_OPTION_SOCK_ADDR, 0, &parsed->storage},
@@ -309,6 +414,11 @@ HttpServer::HttpServer(Handler handler, bool verify_clients,
           std::chrono::seconds(timeout_seconds))) {}
 
 HttpServer::~HttpServer() {
+  {
+    absl::MutexLock lock(&streams_mu_);
+    stopping_ = true;
+    for (HttpEventStream* stream : streams_) stream->Wake(/*end=*/true);
+  }
   for (MHD_Daemon* daemon : daemons_) MHD_stop_daemon(daemon);
 }
 

@@ -2,7 +2,8 @@
 // address, each polling (poll()) in a small internal thread pool, plain
 // HTTP or HTTPS. A handler answers each request once its headers are read:
 // with a whole response, with a response whose body is produced as the
-// client takes it (HttpBody), or by taking the request's body first
+// client takes it (HttpBody), with an endless one that waits for what it
+// sends (HttpEventBody), or by taking the request's body first
 // (HttpUpload). libmicrohttpd enforces the connection limits, per-IP
 // limits, the idle timeout and per-connection memory (which bounds the
 // request line and headers), so a slow or hostile client costs one
@@ -26,14 +27,18 @@
 #include <variant>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 struct MHD_Daemon;
 
 namespace matcache {
 
 class HeaderDeadlines;
+struct HttpEventStream;
 
 struct HttpRequest {
   std::string method;  // "GET", "PUT", ...
@@ -58,6 +63,29 @@ class HttpBody {
   virtual size_t Read(char* out, size_t capacity) = 0;
 };
 
+// A response body of unknown length (sent chunked) that may have nothing
+// to send for a while, as an event stream. Read is called from the
+// connection's thread; while it has nothing, the connection is suspended:
+// it holds no thread and is not polled (nor can a client's departure be
+// seen) until the wake function given to Start is called. A server that
+// stops ends every such body without reading it again.
+class HttpEventBody {
+ public:
+  // What Read returns besides a byte count.
+  static constexpr int64_t kNothingYet = 0;
+  static constexpr int64_t kEnd = -1;
+
+  virtual ~HttpEventBody() = default;
+  // Called once, before the first Read, with the function that has Read
+  // called again. `wake` may be called from any thread, any number of
+  // times, until the body is destroyed; it takes no lock of the body's.
+  virtual void Start(std::function<void()> wake) = 0;
+  // Copies at most `capacity` next bytes to `out` and returns how many;
+  // kNothingYet to be called again after the next wake (at once if one
+  // came during this call); kEnd to end the body.
+  virtual int64_t Read(char* out, size_t capacity) = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
@@ -71,6 +99,8 @@ struct HttpResponse {
   // unchanged until the response is done; never copied.
   std::vector<absl::string_view> regions;
   std::shared_ptr<const void> owner;
+  // If set, the body instead: what it sends until it ends.
+  std::unique_ptr<HttpEventBody> events;
 };
 
 // Takes the body of a request as it arrives, in pieces of at most the
@@ -127,7 +157,8 @@ class HttpServer {
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       HttpServerOptions options, Handler handler);
 
-  // Stops every daemon; running handlers finish first.
+  // Ends every event body, then stops every daemon; running handlers
+  // finish first.
   ~HttpServer();
 
   HttpServer(const HttpServer&) = delete;
@@ -139,6 +170,7 @@ class HttpServer {
  private:
   HttpServer(Handler handler, bool verify_clients, unsigned timeout_seconds);
   friend struct HttpDispatch;
+  friend struct HttpEventStream;
 
   const Handler handler_;
   const bool verify_clients_;
@@ -148,6 +180,11 @@ class HttpServer {
   std::optional<HttpTlsOptions> tls_;
   std::vector<MHD_Daemon*> daemons_;
   std::vector<std::string> addresses_;
+  // The event bodies being sent, ended before the daemons stop (which
+  // libmicrohttpd forbids while a connection is suspended).
+  absl::Mutex streams_mu_;
+  absl::flat_hash_set<HttpEventStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  bool stopping_ ABSL_GUARDED_BY(streams_mu_) = false;
 };
 
 }  // namespace matcache

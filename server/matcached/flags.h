@@ -33,7 +33,7 @@ absl::Status ApplyAccessFlags(ServerOptions* options);
 absl::Status ApplyCredentialFlags(ServerOptions* options);
 
 // What one client may hold: message size, streams, gRPC memory, idle
-// streams, worker threads.
+// streams, HTTP connections, watch queues and heartbeats, worker threads.
 absl::Status ApplyLimitFlags(ServerOptions* options);
 
 }  // namespace matcache

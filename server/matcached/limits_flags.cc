@@ -38,6 +38,12 @@ ABSL_FLAG(std::string, http_connection_memory, "64K",
 ABSL_FLAG(int64_t, http_json_max_elements, 1000000,
           "Most elements one HTTP data response with format=json may hold; "
           "larger slices are refused (400) and should use format=npy.");
+ABSL_FLAG(int32_t, watch_queue_events, 1024,
+          "Events a watcher (a Watch stream, an HTTP event stream) may fall "
+          "behind; one that falls further is ended as having lost events.");
+ABSL_FLAG(int32_t, sse_heartbeat_seconds, 15,
+          "An HTTP event stream (/v1/events) with nothing to send gets a "
+          "comment line this often.");
 ABSL_FLAG(int32_t, worker_threads, 4,
           "Threads for blocking work: creating, hashing and removing "
           "segments, loading sources, and computing previews.");
@@ -101,6 +107,15 @@ absl::Status ApplyLimitFlags(ServerOptions* options) {
     return absl::InvalidArgumentError("--http_json_max_elements must be positive");
   }
   options->http_json_max_elements = absl::GetFlag(FLAGS_http_json_max_elements);
+  if (absl::GetFlag(FLAGS_watch_queue_events) <= 0) {
+    return absl::InvalidArgumentError("--watch_queue_events must be positive");
+  }
+  options->watch_queue_events =
+      static_cast<size_t>(absl::GetFlag(FLAGS_watch_queue_events));
+  if (absl::GetFlag(FLAGS_sse_heartbeat_seconds) <= 0) {
+    return absl::InvalidArgumentError("--sse_heartbeat_seconds must be positive");
+  }
+  options->sse_heartbeat = absl::Seconds(absl::GetFlag(FLAGS_sse_heartbeat_seconds));
   if (absl::GetFlag(FLAGS_worker_threads) <= 0) {
     return absl::InvalidArgumentError("--worker_threads must be positive");
   }

@@ -29,14 +29,16 @@ prometheus::MetricFamily Family(std::string name, std::string help,
   return {std::move(name), std::move(help), type, {std::move(metric)}};
 }
 
-// The store's own figures, read at each scrape.
+// The store's own figures and the watchers', read at each scrape.
 class StoreCollector : public prometheus::Collectable {
  public:
-  explicit StoreCollector(const Store* store) : store_(store) {}
+  StoreCollector(const Store* store, const WatchHub* watches)
+      : store_(store), watches_(watches) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     using prometheus::MetricType;
     const StoreStats stats = store_->Stats();
+    const WatchCounts watches = watches_->counts();
     std::vector<prometheus::MetricFamily> families = {
         Family("matcache_matrices", "Published matrices.", MetricType::Gauge,
                static_cast<double>(stats.matrix_count)),
@@ -70,6 +72,11 @@ class StoreCollector : public prometheus::Collectable {
                MetricType::Counter, static_cast<double>(stats.expirations)),
         Family("matcache_loads_total", "Matrices read from their .npy source.",
                MetricType::Counter, static_cast<double>(stats.loads)),
+        Family("matcache_watchers", "Watch streams and HTTP event streams open.",
+               MetricType::Gauge, static_cast<double>(watches.watchers)),
+        Family("matcache_watchers_dropped_total",
+               "Watchers ended because they fell behind and lost events.",
+               MetricType::Counter, static_cast<double>(watches.dropped)),
     };
     prometheus::MetricFamily lookups{
         "matcache_lookups_total", "Lookups (Info, Read, Preview) by result.",
@@ -92,11 +99,12 @@ class StoreCollector : public prometheus::Collectable {
 
  private:
   const Store* const store_;
+  const WatchHub* const watches_;
 };
 
 }  // namespace
 
-Metrics::Metrics(const Store* store)
+Metrics::Metrics(const Store* store, const WatchHub* watches)
     : registry_(std::make_shared<prometheus::Registry>()),
       requests_(prometheus::BuildCounter()
                     .Name("matcache_requests_total")
@@ -111,7 +119,7 @@ Metrics::Metrics(const Store* store)
                       .Name("matcache_sent_bytes_total")
                       .Help("Bytes of response bodies sent, by transport.")
                       .Register(*registry_)) {
-  collector_ = std::make_shared<StoreCollector>(store);
+  collector_ = std::make_shared<StoreCollector>(store, watches);
 }
 
 void Metrics::CountRequest(absl::string_view transport, absl::string_view method,

@@ -1,9 +1,10 @@
 // Metrics: what matcached exposes to Prometheus. Store-wide figures are read
-// from Store::Stats at each scrape, so they are never stale; requests are
+// from Store::Stats (and the watchers' from WatchHub::counts) at each
+// scrape, so they are never stale; requests are
 // counted, timed and their response bytes summed by the transports as they
 // finish. No label ever holds a matrix name (their number is unbounded).
 //
-// Thread-safe. `store` must outlive the Metrics.
+// Thread-safe. `store` and `watches` must outlive the Metrics.
 #ifndef MATCACHE_SERVER_METRICS_METRICS_H_
 #define MATCACHE_SERVER_METRICS_METRICS_H_
 
@@ -18,12 +19,13 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "server/core/cache/store.h"
+#include "server/watch/watch_hub.h"
 
 namespace matcache {
 
 class Metrics {
  public:
-  explicit Metrics(const Store* store);
+  Metrics(const Store* store, const WatchHub* watches);
 
   Metrics(const Metrics&) = delete;
   Metrics& operator=(const Metrics&) = delete;
@@ -42,7 +44,8 @@ class Metrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  std::shared_ptr<const prometheus::Collectable> collector_;  // the store's
+  // The store's and the watchers' figures.
+  std::shared_ptr<const prometheus::Collectable> collector_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Counter>& sent_bytes_;

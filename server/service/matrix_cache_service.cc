@@ -15,16 +15,19 @@
 #include "server/service/put_reactor.h"
 #include "server/service/read_reactor.h"
 #include "server/service/refused_call.h"
+#include "server/service/watch_reactor.h"
 
 namespace matcache {
 MatrixCacheService::MatrixCacheService(Store* store, WorkerPool* pool,
                                        StreamWatchdog* watchdog,
                                        const SharedAccessPolicy* access,
+                                       WatchHub* hub,
                                        ServiceOptions options)
     : store_(store),
       pool_(pool),
       watchdog_(watchdog),
       access_(access),
+      hub_(hub),
       options_(options) {}
 
 grpc::ServerUnaryReactor* MatrixCacheService::Answer(
@@ -283,7 +286,19 @@ grpc::ServerUnaryReactor* MatrixCacheService::Stats(
   if (auto* refused = Refused(context, Access::kRead, "Stats")) return refused;
   ToProto(store_->Stats(), store_->options().shm_dir, response);
   response->set_version(std::string(Version()));
+  const WatchCounts watches = hub_->counts();
+  response->set_watchers(watches.watchers);
+  response->set_dropped_watchers(watches.dropped);
   return Answer(context, "Stats", absl::OkStatus());
+}
+
+grpc::ServerWriteReactor<v1::WatchEvent>* MatrixCacheService::Watch(
+    grpc::CallbackServerContext* context, const v1::WatchRequest* request) {
+  if (absl::Status allowed = Authorize(*context, Access::kRead, "Watch");
+      !allowed.ok()) {
+    return new RefusedWriteCall<v1::WatchEvent>(ToGrpcStatus("Watch", allowed));
+  }
+  return new WatchReactor(hub_, *request);
 }
 
 }  // namespace matcache

@@ -3,8 +3,8 @@
 // preallocating, hashing, unlinking) runs on a WorkerPool so that reactions
 // never block; lookups answer inline.
 //
-// Thread-safe. `store` and `pool` must outlive the service, and the gRPC
-// server must be shut down before either is destroyed.
+// Thread-safe. `store`, `pool` and `hub` must outlive the service, and the
+// gRPC server must be shut down before any of them is destroyed.
 #ifndef MATCACHE_SERVER_SERVICE_MATRIX_CACHE_SERVICE_H_
 #define MATCACHE_SERVER_SERVICE_MATRIX_CACHE_SERVICE_H_
 
@@ -19,6 +19,7 @@
 #include "server/access/shared_access_policy.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
+#include "server/watch/watch_hub.h"
 
 namespace matcache {
 
@@ -47,9 +48,10 @@ class MatrixCacheService final
  public:
   // `watchdog` (may be null, and must outlive the service) cancels streams
   // that stall; `access` (must outlive the service) says which tokens
-  // callers must present.
+  // callers must present; `hub` serves Watch.
   MatrixCacheService(Store* store, WorkerPool* pool, StreamWatchdog* watchdog,
-                     const SharedAccessPolicy* access, ServiceOptions options);
+                     const SharedAccessPolicy* access, WatchHub* hub,
+                     ServiceOptions options);
 
   grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext* context,
                                    const v1::CreateRequest* request,
@@ -89,6 +91,9 @@ class MatrixCacheService final
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* context,
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;
+  grpc::ServerWriteReactor<v1::WatchEvent>* Watch(
+      grpc::CallbackServerContext* context,
+      const v1::WatchRequest* request) override;
 
  private:
   // Finishes a unary call with `status` right away.
@@ -118,6 +123,7 @@ class MatrixCacheService final
   WorkerPool* const pool_;
   StreamWatchdog* const watchdog_;
   const SharedAccessPolicy* const access_;
+  WatchHub* const hub_;
   const ServiceOptions options_;
 };
 

@@ -138,6 +138,7 @@ absl::StatusOr<std::unique_ptr<MatcacheServer>> MatcacheServer::Start(
   std::unique_ptr<MatcacheServer> server(
       new MatcacheServer(std::move(options), std::move(store)));
   server->access_token_file_ = std::move(access_token_file);
+  server->store_->AddListener(server->watches_.get());
   RETURN_IF_ERROR(server->Preload());
   server->StartPersisting();
   RETURN_IF_ERROR(server->StartGrpc());
@@ -152,14 +153,17 @@ MatcacheServer::MatcacheServer(ServerOptions options, std::unique_ptr<Store> sto
       tls_credentials_(options_.tls.has_value()
                            ? std::make_shared<ReloadableTlsCredentials>(*options_.tls)
                            : nullptr),
+      watches_(std::make_unique<WatchHub>(store.get(),
+                                          options_.watch_queue_events)),
       store_(std::move(store)),
       pool_(std::make_unique<WorkerPool>(options_.worker_threads,
                                          options_.max_queued_work)),
       watchdog_(options_.stream_idle_timeout),
-      metrics_(store_.get()),
+      metrics_(store_.get(), watches_.get()),
       calls_(&metrics_),
       service_(std::make_unique<MatrixCacheService>(
-          store_.get(), pool_.get(), &watchdog_, &access_, options_.service)) {}
+          store_.get(), pool_.get(), &watchdog_, &access_, watches_.get(),
+          options_.service)) {}
 
 std::shared_ptr<grpc::ServerCredentials> MatcacheServer::CredentialsFor(
     const ListenAddress& address) const {
@@ -311,8 +315,9 @@ absl::Status MatcacheServer::StartHttp() {
   }
   gateway.json_max_elements = options_.http_json_max_elements;
   gateway.preview_threads = options_.service.preview_threads;
+  gateway.sse_heartbeat = options_.sse_heartbeat;
   ASSIGN_OR_RETURN(gateway_, Gateway::Start(std::move(gateway), store_.get(),
-                                             &access_, &metrics_));
+                                             watches_.get(), &access_, &metrics_));
   return absl::OkStatus();
 }
 
@@ -327,6 +332,8 @@ void MatcacheServer::Shutdown() {
     stopping_ = true;
   }
   if (gateway_ != nullptr) gateway_->SetReady(false);
+  // Watch streams would otherwise keep the grace period waiting.
+  watches_->Close();
   if (sweeper_.joinable()) sweeper_.join();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->SetServingStatus(false);

@@ -1,7 +1,8 @@
 // MatcacheServer: a running matcached: the store, the worker pool, the gRPC
 // server with the v1 service, health checking and reflection, the fd
-// sockets that hand staging files to their writers, and the sweeper that
-// aborts expired leases.
+// sockets that hand staging files to their writers, the watch hub that
+// feeds Watch and the HTTP event streams, and the sweeper that aborts
+// expired leases.
 #ifndef MATCACHE_SERVER_SERVICE_SERVER_H_
 #define MATCACHE_SERVER_SERVICE_SERVER_H_
 
@@ -33,6 +34,7 @@
 #include "server/service/reloadable_tls_credentials.h"
 #include "server/service/stream_watchdog.h"
 #include "server/service/worker_pool.h"
+#include "server/watch/watch_hub.h"
 
 namespace matcache {
 
@@ -88,6 +90,11 @@ struct ServerOptions {
   HttpServerOptions http;
   // Most elements an HTTP format=json data response may hold.
   int64_t http_json_max_elements = 1'000'000;
+  // Events a watcher (Watch, /v1/events) may fall behind before it is
+  // dropped.
+  size_t watch_queue_events = WatchHub::kDefaultQueueEvents;
+  // How often an idle HTTP event stream gets a comment line.
+  absl::Duration sse_heartbeat = absl::Seconds(15);
   // Every *.npy file here becomes the source of a matrix named after its
   // stem, at start (read on first access). Empty: none.
   std::string preload_dir;
@@ -149,8 +156,10 @@ class MatcacheServer {
   SharedAccessPolicy access_;
   // Set with options_.tls; shared by every TCP listener.
   std::shared_ptr<ReloadableTlsCredentials> tls_credentials_;
-  // Told of the store's changes (it outlives the store): persists puts.
+  // Told of the store's changes (they outlive the store): persists puts;
+  // feeds the watchers.
   std::unique_ptr<CatalogueListener> persister_;
+  std::unique_ptr<WatchHub> watches_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<WorkerPool> pool_;
   StreamWatchdog watchdog_;

@@ -14,7 +14,7 @@ from matcache import channel, cli
 
 _SERVICE = "/matcache.v1.MatrixCache/"
 _STREAMED_REQUESTS = {"Put"}
-_STREAMED_RESPONSES = {"Read", "Preview"}
+_STREAMED_RESPONSES = {"Read", "Preview", "Watch"}
 
 
 class RefusingServer:
@@ -87,6 +87,8 @@ _CALLS = {
     "pin": lambda connect: connect().pin("x"),
     "unpin": lambda connect: connect().unpin("x"),
     "stats": lambda connect: connect().stats(),
+    "watch": lambda connect: next(connect().watch()),
+    "wait_for": lambda connect: connect().wait_for("x"),
 }
 
 
@@ -99,7 +101,7 @@ def test_every_call_sends_the_token(refusing):
             call(connect)
     sent = server.authorizations()
     assert set(sent) == {"Create", "Put", "Info", "Read", "Preview", "List",
-                         "Delete", "Load", "Pin", "Unpin", "Stats"}
+                         "Delete", "Load", "Pin", "Unpin", "Stats", "Watch"}
     assert set(sent.values()) == {"Bearer s3cret-token"}
 
 

@@ -7,11 +7,13 @@ def test_service_has_every_v1_rpc():
     service = matcache_pb2.DESCRIPTOR.services_by_name["MatrixCache"]
     assert sorted(m.name for m in service.methods) == sorted(
         ["Create", "Commit", "Abort", "Put", "Info", "List", "Delete", "Load",
-         "Pin", "Unpin", "Read", "Preview", "Stats"])
+         "Pin", "Unpin", "Read", "Preview", "Stats", "Watch"])
     put = service.methods_by_name["Put"]
     read = service.methods_by_name["Read"]
+    watch = service.methods_by_name["Watch"]
     assert put.client_streaming and not put.server_streaming
     assert read.server_streaming and not read.client_streaming
+    assert watch.server_streaming and not watch.client_streaming
 
 
 def test_dtype_enum_starts_unspecified_and_matches_core_codes():

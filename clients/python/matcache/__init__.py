@@ -7,6 +7,9 @@ matcached server.
         a = c.get("prices")        # read-only array, a view of shared memory
         w = c.read("prices", np.s_[::10, 100:-100], dtype="float32")
         h = c.preview("prices", (500, 500), method="max")   # streamed
+        info = c.wait_for("prices", newer_than=info.generation)  # a newer one
+        for event in c.watch("pri"):   # puts and deletes as they happen
+            ...
 
 See Client for the API and matcache.errors for the exceptions.
 """
@@ -14,6 +17,8 @@ See Client for the API and matcache.errors for the exceptions.
 from matcache._version import __version__
 from matcache.client import Client
 from matcache.errors import (
+    DeadlineExceededError,
+    EventsLostError,
     FailedPreconditionError,
     InvalidArgumentError,
     LocalIOError,
@@ -27,9 +32,13 @@ from matcache.errors import (
     UnavailableError,
 )
 from matcache.info import MatrixInfo, Stats
+from matcache.watch import Event, Watch
 
 __all__ = [
     "Client",
+    "DeadlineExceededError",
+    "Event",
+    "EventsLostError",
     "FailedPreconditionError",
     "InvalidArgumentError",
     "LocalIOError",
@@ -43,4 +52,5 @@ __all__ = [
     "StatusError",
     "UnauthenticatedError",
     "UnavailableError",
+    "Watch",
 ]

@@ -1,8 +1,9 @@
 """The `matcache` command line: list, inspect, put, get (whole, sliced or
-cast), preview and remove matrices.
+cast), preview, remove and watch matrices.
 
 Every failure prints one line, "matcache: error: <message>", to stderr and
-exits with status 1.
+exits with status 1. Ctrl-C (SIGINT) ends any command, `watch` included,
+with status 130 and no traceback.
 """
 
 import argparse
@@ -159,6 +160,26 @@ def _cmd_unpin(client, args):
     client.unpin(args.name)
 
 
+def format_event(event):
+    """Returns one line telling a watch Event: "put NAME generation G
+    (REASON): SHAPE DTYPE, SIZE", "delete NAME generation G (REASON)" or
+    "snapshot complete"."""
+    if event.kind == "snapshot_complete":
+        return "snapshot complete"
+    line = f"{event.kind} {event.name} generation {event.generation} ({event.reason})"
+    if event.kind == "put":
+        info = event.info
+        line += (f": {format_shape(info.shape)} {info.dtype}, "
+                 f"{format_bytes(info.nbytes)}")
+    return line
+
+
+def _cmd_watch(client, args):
+    with client.watch(args.prefix, initial=args.initial) as events:
+        for event in events:
+            print(format_event(event), flush=True)
+
+
 def _cmd_stats(client, args):
     s = client.stats()
     print(f"matrices:     {s.matrix_count} ({format_bytes(s.matrix_bytes)})\n"
@@ -173,7 +194,9 @@ def _cmd_stats(client, args):
           f"shm dir:      {s.shm_dir}\n"
           f"shm free:     {format_bytes(s.shm_dir_free_bytes)} of "
           f"{format_bytes(s.shm_dir_total_bytes)}\n"
-          f"quarantined:  {s.quarantined_count}")
+          f"quarantined:  {s.quarantined_count}\n"
+          f"watchers:     {s.watchers} ({s.dropped_watchers} dropped for "
+          f"falling behind)")
     if s.last_access:
         rows = [("NAME", "LAST ACCESS")]
         rows += [(name, format_time(when)) for name, when in s.last_access.items()]
@@ -274,6 +297,14 @@ def _parser():
     unpin = commands.add_parser("unpin", help="let matrix NAME be evicted")
     unpin.add_argument("name", metavar="NAME")
     unpin.set_defaults(run=_cmd_unpin)
+
+    watch = commands.add_parser(
+        "watch", help="print a line per change of the matrices, until Ctrl-C")
+    watch.add_argument("prefix", nargs="?", default="", metavar="PREFIX",
+                       help="only names starting with PREFIX")
+    watch.add_argument("--initial", action="store_true",
+                       help="first print a line per matrix published now")
+    watch.set_defaults(run=_cmd_watch)
 
     stats = commands.add_parser("stats", help="show server-wide counters")
     stats.set_defaults(run=_cmd_stats)

@@ -12,6 +12,7 @@ import numpy as np
 
 from matcache import channel, dtypes, errors, handoff, index, segment, wire
 from matcache.info import MatrixInfo, Stats
+from matcache.watch import Watch
 from matcache.v1 import matcache_pb2 as pb
 from matcache.v1 import matcache_pb2_grpc as pb_grpc
 
@@ -95,8 +96,9 @@ class Client:
     PermissionDeniedError (a wrong token, among others),
     UnauthenticatedError (a PermissionDeniedError: the server wants a token
     and got none), FailedPreconditionError, UnavailableError (server
-    unreachable, or a TLS handshake that failed), StatusError (any other
-    status), LocalIOError (an OSError too: a system call of the client's
+    unreachable, or a TLS handshake that failed), EventsLostError (a watch
+    that fell behind), DeadlineExceededError (a TimeoutError too),
+    StatusError (any other status), LocalIOError (an OSError too: a system call of the client's
     own failed, writing a staging file say).
     """
 
@@ -396,6 +398,52 @@ class Client:
         """Unpins `name` and returns its MatrixInfo."""
         return MatrixInfo.from_proto(
             self._stub.Unpin(pb.PinRequest(name=name), timeout=self.timeout))
+
+    def watch(self, prefix="", initial=False):
+        """Returns a Watch: an iterator of an Event per change of every
+        matrix whose name starts with `prefix` (all with ""), kind "put" or
+        "delete", in the server's commit order (across names too), each once
+        info() can see it.
+
+        With `initial`, the watch first yields a "put" Event (reason
+        "snapshot") per matrix published now, in name order, then one
+        "snapshot_complete"; the changes that follow are exactly those made
+        after that snapshot. Without it, the changes made from about now.
+
+        The watch has no deadline; iterate it in any thread and end it with
+        its cancel() from any other, or use it as a context manager. A
+        watcher that falls behind (the server keeps 1024 events for each, by
+        default) is ended with EventsLostError: list again and watch anew.
+        Sources not read yet are not in the snapshot; their first read is a
+        "put" with reason "load".
+        """
+        return self._watch(prefix, initial, None)
+
+    def _watch(self, prefix, initial, timeout):
+        return Watch(self._stub.Watch(
+            pb.WatchRequest(prefix=prefix, initial=initial), timeout=timeout),
+            self.address)
+
+    @_translating_errors
+    def wait_for(self, name, newer_than=0, timeout=None):
+        """Returns the MatrixInfo of the first version of `name` whose
+        generation is greater than `newer_than`: the current one at once if
+        it is, else the first one published after. With `timeout` (seconds;
+        None waits as long as it takes), DeadlineExceededError (also a
+        TimeoutError) once that passes without one. Sources not read yet
+        are not waited for: info() reads them."""
+        try:
+            with self._watch(name, True, timeout) as events:
+                for event in events:
+                    if (event.kind == "put" and event.name == name
+                            and event.generation > newer_than):
+                        return event.info
+        except errors.DeadlineExceededError as e:
+            raise errors.DeadlineExceededError(
+                f"no generation of {name!r} newer than {newer_than} within "
+                f"{timeout} s", e.code) from None
+        raise errors.MatcacheError(
+            f"the server ended the watch of {name!r} without an error")
 
     @_translating_errors
     def stats(self):

@@ -63,8 +63,19 @@ class UnavailableError(MatcacheError):
 
 
 class StatusError(MatcacheError):
-    """Any other non-OK status (UNIMPLEMENTED, INTERNAL, DEADLINE_EXCEEDED,
-    ...); `code` tells which."""
+    """Any other non-OK status (UNIMPLEMENTED, INTERNAL, ...); `code` tells
+    which."""
+
+
+class DeadlineExceededError(StatusError, TimeoutError):
+    """A call ran past its deadline (DEADLINE_EXCEEDED), as wait_for does
+    past its timeout. Also a TimeoutError (an OSError with no errno)."""
+
+
+class EventsLostError(MatcacheError):
+    """The server ended a watch that fell behind (ABORTED): more events
+    waited for it than the server keeps for one watcher, and some were
+    lost. List the matrices again, then watch anew."""
 
 
 class NotLocalError(MatcacheError):
@@ -93,6 +104,8 @@ _BY_CODE = {
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+    grpc.StatusCode.ABORTED: EventsLostError,
 }
 
 

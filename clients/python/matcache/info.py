@@ -106,6 +106,8 @@ class Stats:
     loads: int
     hits: int
     misses: int
+    watchers: int
+    dropped_watchers: int
 
     last_access: dict = dataclasses.field(default_factory=dict)
 

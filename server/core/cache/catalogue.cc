@@ -37,13 +37,13 @@ absl::StatusOr<std::shared_ptr<const Segment>> Catalogue::Lookup(
 }
 
 std::shared_ptr<const Segment> Catalogue::Publish(
-    std::shared_ptr<const Segment> segment, ChangeReason reason, absl::Time now) {
+    std::shared_ptr<const Segment> segment, ChangeReason reason, MatrixInfo info) {
   const std::string& name = segment->header().name;
   const uint64_t generation = segment->header().generation;
-  last_access_[name] = now;
+  last_access_[name] = info.last_access;
   std::shared_ptr<const Segment>& current = versions_[name];
   std::shared_ptr<const Segment> previous = std::exchange(current, segment);
-  Record(reason, name, std::move(segment), generation);
+  Record(reason, name, std::move(segment), generation, std::move(info));
   return previous;
 }
 
@@ -54,7 +54,7 @@ std::shared_ptr<const Segment> Catalogue::Remove(absl::string_view name,
   const std::string key = it->first;
   versions_.erase(it);
   last_access_.erase(key);
-  Record(reason, key, nullptr, removed->header().generation);
+  Record(reason, key, nullptr, removed->header().generation, MatrixInfo());
   return removed;
 }
 
@@ -82,11 +82,12 @@ bool Catalogue::TakeChanges(bool delivering,
 
 void Catalogue::Record(ChangeReason reason, const std::string& name,
                        std::shared_ptr<const Segment> segment,
-                       uint64_t generation) {
+                       uint64_t generation, MatrixInfo info) {
   ++counts_[static_cast<size_t>(reason)];
+  ++last_sequence_;
   if (listeners_.empty()) return;
-  pending_.push_back(
-      CatalogueChange{reason, name, generation, std::move(segment)});
+  pending_.push_back(CatalogueChange{reason, name, generation, last_sequence_,
+                                     std::move(segment), std::move(info)});
 }
 
 }  // namespace matcache

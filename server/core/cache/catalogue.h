@@ -23,25 +23,23 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "matcache/change_reason.h"
+#include "server/core/cache/matrix_info.h"
 #include "server/core/storage/segment.h"
 
 namespace matcache {
-
-// Why a version was published or removed.
-enum class ChangeReason {
-  kPut,       // published by a write without a source
-  kLoad,      // published from its .npy source
-  kDelete,    // removed by Delete
-  kEviction,  // removed to make room in the budget
-  kExpiry,    // removed when its retention ran out
-};
 
 struct CatalogueChange {
   ChangeReason reason;
   std::string name;
   uint64_t generation = 0;  // of the version published or removed
+  // The change's place in commit order: 1 for the first change since the
+  // catalogue was made, one more for each change after it.
+  uint64_t sequence = 0;
   // The version published (null for a removal).
   std::shared_ptr<const Segment> segment;
+  // The version published as Info described it then (empty for a removal).
+  MatrixInfo info;
 
   bool published() const {
     return reason == ChangeReason::kPut || reason == ChangeReason::kLoad;
@@ -78,10 +76,11 @@ class Catalogue {
   absl::StatusOr<std::shared_ptr<const Segment>> Lookup(
       absl::string_view name, uint64_t generation) const;
 
-  // Makes `segment` the published version of its name, last accessed `now`,
-  // and records the change; returns the version it replaces, if any.
+  // Makes `segment` the published version of its name, described by `info`
+  // (as Info describes it from now on: last accessed info.last_access), and
+  // records the change with `info`; returns the version it replaces, if any.
   std::shared_ptr<const Segment> Publish(std::shared_ptr<const Segment> segment,
-                                         ChangeReason reason, absl::Time now);
+                                         ChangeReason reason, MatrixInfo info);
 
   // Removes the published version of `name` (which must exist) and records
   // the change; returns it.
@@ -100,6 +99,8 @@ class Catalogue {
   int64_t changes(ChangeReason reason) const {
     return counts_[static_cast<size_t>(reason)];
   }
+  // The sequence of the last change recorded; 0 before the first.
+  uint64_t last_sequence() const { return last_sequence_; }
 
   // `listener` (not owned; it must outlive the catalogue) is told of every
   // change recorded from now on.
@@ -115,13 +116,15 @@ class Catalogue {
 
  private:
   void Record(ChangeReason reason, const std::string& name,
-              std::shared_ptr<const Segment> segment, uint64_t generation);
+              std::shared_ptr<const Segment> segment, uint64_t generation,
+              MatrixInfo info);
 
   Versions versions_;
   mutable absl::flat_hash_map<std::string, absl::Time> last_access_;
   mutable int64_t hits_ = 0;
   mutable int64_t misses_ = 0;
   std::array<int64_t, 5> counts_{};
+  uint64_t last_sequence_ = 0;
   std::vector<CatalogueListener*> listeners_;
   std::vector<CatalogueChange> pending_;
   bool delivering_ = false;

@@ -342,9 +342,12 @@ absl::StatusOr<MatrixInfo> Store::Publish(
   const ChangeReason reason = segment->header().source.empty()
                                   ? ChangeReason::kPut
                                   : ChangeReason::kLoad;
-  *previous = catalogue_.Publish(segment, reason, absl::Now());
+  // Described before the catalogue has it: last accessed as it publishes.
+  MatrixInfo info = DescribeLocked(name, *segment);
+  info.last_access = absl::Now();
+  *previous = catalogue_.Publish(segment, reason, info);
   *published = segment;
-  return DescribeLocked(name, *segment);
+  return info;
 }
 
 absl::Status Store::Abort(absl::string_view write_id) {

@@ -135,6 +135,13 @@ struct StoreStats {
   std::vector<std::pair<std::string, absl::Time>> last_access;
 };
 
+// The published versions at one moment (see Store::Snapshot).
+struct CatalogueSnapshot {
+  std::vector<MatrixInfo> matrices;  // in name order
+  // The last change they reflect (CatalogueChange::sequence); 0 if none.
+  uint64_t sequence = 0;
+};
+
 class Store {
  public:
   // Opens the store: validates the options, locks the namespace, and
@@ -272,6 +279,13 @@ class Store {
   std::vector<MatrixInfo> List(absl::string_view prefix,
                                absl::string_view start_after = "",
                                size_t limit = SIZE_MAX) const;
+
+  // The published versions whose names start with `prefix` (not the
+  // sources not read yet), in name order, and the sequence of the last
+  // change they reflect, taken at once; not counted as lookups. A listener
+  // added before the call is told of every change after that sequence (and
+  // perhaps of some before it, which the snapshot reflects already).
+  CatalogueSnapshot Snapshot(absl::string_view prefix) const;
 
   // Removes `name`. If `generation` is non-zero, only if it is the current
   // one (else FAILED_PRECONDITION). NOT_FOUND if there is no such matrix.

@@ -73,6 +73,18 @@ std::vector<MatrixInfo> Store::List(absl::string_view prefix,
   return result;
 }
 
+CatalogueSnapshot Store::Snapshot(absl::string_view prefix) const {
+  CatalogueSnapshot snapshot;
+  absl::MutexLock lock(&mu_);
+  const Catalogue::Versions& versions = catalogue_.versions();
+  for (auto it = versions.lower_bound(prefix);
+       it != versions.end() && absl::StartsWith(it->first, prefix); ++it) {
+    snapshot.matrices.push_back(DescribeLocked(it->first, *it->second));
+  }
+  snapshot.sequence = catalogue_.last_sequence();
+  return snapshot;
+}
+
 absl::Status Store::Delete(absl::string_view name, uint64_t generation) {
   RETURN_IF_ERROR(ValidateName(name));
   const std::string key(name);

@@ -69,15 +69,24 @@ class CatalogueTest : public testing::StoreTestBase {
                     .ok());
     return std::make_shared<const Segment>(*std::move(segment));
   }
+
+  // Publishes `segment` in `catalogue`, last accessed `now`.
+  static std::shared_ptr<const Segment> Publish(
+      Catalogue* catalogue, std::shared_ptr<const Segment> segment,
+      ChangeReason reason, absl::Time now) {
+    MatrixInfo info = DescribeSegment(*segment);
+    info.last_access = now;
+    return catalogue->Publish(std::move(segment), reason, std::move(info));
+  }
 };
 
 TEST_F(CatalogueTest, PublishReplacesAndLookupCountsHitsAndMisses) {
   Catalogue catalogue;
-  EXPECT_EQ(catalogue.Publish(Make("a", 1), ChangeReason::kPut, absl::Now()),
+  EXPECT_EQ(Publish(&catalogue, Make("a", 1), ChangeReason::kPut, absl::Now()),
             nullptr);
   std::shared_ptr<const Segment> second = Make("a", 2);
   std::shared_ptr<const Segment> first =
-      catalogue.Publish(second, ChangeReason::kPut, absl::Now());
+      Publish(&catalogue, second, ChangeReason::kPut, absl::Now());
   ASSERT_NE(first, nullptr);
   EXPECT_EQ(first->header().generation, 1u);
   EXPECT_EQ(*catalogue.Lookup("a", 0), second);
@@ -92,7 +101,7 @@ TEST_F(CatalogueTest, PublishReplacesAndLookupCountsHitsAndMisses) {
 TEST_F(CatalogueTest, RemembersLastAccessAndForgetsItOnRemoval) {
   Catalogue catalogue;
   const absl::Time then = absl::FromUnixSeconds(1000);
-  catalogue.Publish(Make("a", 1), ChangeReason::kPut, then);
+  Publish(&catalogue, Make("a", 1), ChangeReason::kPut, then);
   EXPECT_EQ(catalogue.last_access("a"), then);
   ASSERT_TRUE(catalogue.Lookup("a", 0).ok());
   EXPECT_GT(catalogue.last_access("a"), then);
@@ -106,8 +115,8 @@ TEST_F(CatalogueTest, RecordsEveryChangeInOrderWithItsReason) {
   Recorder recorder;
   catalogue.AddListener(&recorder);
   catalogue.Restore(Make("old", 1), absl::Now());  // not a change
-  catalogue.Publish(Make("a", 2), ChangeReason::kPut, absl::Now());
-  catalogue.Publish(Make("b", 3), ChangeReason::kLoad, absl::Now());
+  Publish(&catalogue, Make("a", 2), ChangeReason::kPut, absl::Now());
+  Publish(&catalogue, Make("b", 3), ChangeReason::kLoad, absl::Now());
   catalogue.Remove("a", ChangeReason::kEviction);
   catalogue.Remove("b", ChangeReason::kExpiry);
   catalogue.Remove("old", ChangeReason::kDelete);
@@ -119,7 +128,13 @@ TEST_F(CatalogueTest, RecordsEveryChangeInOrderWithItsReason) {
                           "eviction a 2 info=-", "expiry b 3 info=-",
                           "delete old 1 info=-"));
   EXPECT_NE(changes[0].segment, nullptr);
+  EXPECT_EQ(changes[0].info.name, "a");
+  EXPECT_EQ(changes[0].info.generation, 2u);
   EXPECT_EQ(changes[2].segment, nullptr);
+  for (size_t i = 0; i < changes.size(); ++i) {
+    EXPECT_EQ(changes[i].sequence, i + 1);
+  }
+  EXPECT_EQ(catalogue.last_sequence(), 5u);
   EXPECT_EQ(catalogue.changes(ChangeReason::kEviction), 1);
   // Delivered: nothing left, and the delivery is over.
   EXPECT_FALSE(catalogue.TakeChanges(true, &changes));
@@ -129,10 +144,10 @@ TEST_F(CatalogueTest, OneCallerDeliversAtATime) {
   Catalogue catalogue;
   Recorder recorder;
   catalogue.AddListener(&recorder);
-  catalogue.Publish(Make("a", 1), ChangeReason::kPut, absl::Now());
+  Publish(&catalogue, Make("a", 1), ChangeReason::kPut, absl::Now());
   std::vector<CatalogueChange> first, second;
   ASSERT_TRUE(catalogue.TakeChanges(false, &first));
-  catalogue.Publish(Make("b", 2), ChangeReason::kPut, absl::Now());
+  Publish(&catalogue, Make("b", 2), ChangeReason::kPut, absl::Now());
   // Another caller leaves b to the one delivering, who takes it next.
   EXPECT_FALSE(catalogue.TakeChanges(false, &second));
   ASSERT_TRUE(catalogue.TakeChanges(true, &second));
@@ -181,6 +196,58 @@ TEST_F(CatalogueTest, StoreReportsExpiry) {
   EXPECT_EQ(store->DeleteExpired(absl::Now()), 1);
   ASSERT_EQ(recorder.changes.size(), 2u);
   EXPECT_THAT(recorder.changes[1], ::testing::MatchesRegex("expiry e [0-9]+ info=none"));
+}
+
+TEST_F(CatalogueTest, StoreTellsWhatInfoSaysOfEachPublishedVersion) {
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  std::vector<CatalogueChange> told;
+  class Keeper : public CatalogueListener {
+   public:
+    explicit Keeper(std::vector<CatalogueChange>* told) : told_(told) {}
+    void OnChange(const CatalogueChange& change) override {
+      told_->push_back(change);
+    }
+
+   private:
+    std::vector<CatalogueChange>* const told_;
+  } keeper(&told);
+  store->AddListener(&keeper);
+  Retention retention;
+  retention.pinned = true;
+  retention.expires = absl::Now() + absl::Hours(1);
+  absl::StatusOr<StagingWrite> write =
+      store->BeginWrite("p", {kCount}, DType::kInt64, Segment::Prefault::kNo,
+                        absl::InfiniteFuture(), retention);
+  ASSERT_TRUE(write.ok());
+  absl::StatusOr<MatrixInfo> committed = store->Commit(write->write_id);
+  ASSERT_TRUE(committed.ok());
+  ASSERT_EQ(told.size(), 1u);
+  const MatrixInfo& info = told[0].info;
+  EXPECT_EQ(info.generation, committed->generation);
+  EXPECT_EQ(info.id, committed->id);
+  EXPECT_EQ(info.path, committed->path);
+  EXPECT_TRUE(info.pinned);
+  EXPECT_EQ(info.expires, committed->expires);
+  EXPECT_EQ(info.last_access, committed->last_access);
+}
+
+TEST_F(CatalogueTest, SnapshotHoldsThePublishedVersionsAndTheLastChange) {
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Snapshot("").sequence, 0u);
+  ASSERT_TRUE(PutFilled(*store, "x.b", 1).ok());
+  ASSERT_TRUE(PutFilled(*store, "x.a", 2).ok());
+  ASSERT_TRUE(PutFilled(*store, "y", 3).ok());
+  ASSERT_TRUE(store->Delete("y").ok());
+  const int64_t hits = store->Stats().hits;
+  CatalogueSnapshot snapshot = store->Snapshot("x.");
+  ASSERT_EQ(snapshot.matrices.size(), 2u);
+  EXPECT_EQ(snapshot.matrices[0].name, "x.a");
+  EXPECT_EQ(snapshot.matrices[1].name, "x.b");
+  EXPECT_EQ(snapshot.sequence, 4u);  // three puts and a delete
+  EXPECT_EQ(store->Stats().hits, hits);  // no lookups
+  EXPECT_TRUE(store->Snapshot("z").matrices.empty());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 //   client->Put("prices", xt::xarray<double>{{1, 2}, {3, 4}});
 //   absl::StatusOr<MappedMatrix> m = client->Get("prices");  // zero copies
 //   auto view = m->View<double>();                            // xtensor view
+//   std::unique_ptr<matcache::WatchStream> changes = client->Watch("pri");
 //
 // Every call returns the server's status (NOT_FOUND, INVALID_ARGUMENT,
 // RESOURCE_EXHAUSTED, ...) or UNAVAILABLE naming the address when the server
@@ -35,6 +36,8 @@
 #include "matcache/mapped_matrix.h"
 #include "matcache/matrix_info.h"
 #include "matcache/preview_method.h"
+#include "matcache/watch_event.h"
+#include "matcache/watch_stream.h"
 
 namespace matcache {
 
@@ -140,11 +143,22 @@ class Client {
   absl::StatusOr<std::vector<MatrixInfo>> List(absl::string_view prefix = "");
   absl::Status Delete(absl::string_view name);
 
+  // Watches the changes of every matrix whose name starts with `prefix`,
+  // in the server's commit order, with the snapshot first if `initial`
+  // (see WatchStream). No deadline: Cancel the stream to end it.
+  std::unique_ptr<WatchStream> Watch(absl::string_view prefix = "",
+                                     bool initial = false);
+  // The same, calling `on_event` with each event until it returns false
+  // (then OK), or the stream's error. Blocks meanwhile.
+  absl::Status Watch(absl::string_view prefix, bool initial,
+                     absl::FunctionRef<bool(const WatchEvent&)> on_event);
+
   ~Client();
 
  private:
   // The gRPC channel and the calls made on it (client.cc).
   class Connection;
+  friend class WatchStream::Call;
   // Receives a streamed result's shape and byte size and returns where its
   // bytes go, or an error that cancels the stream.
   using Allocate = absl::FunctionRef<absl::StatusOr<char*>(
