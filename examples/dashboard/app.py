@@ -101,6 +101,11 @@ def create_app(client):
     generations = Generations(client)
     plotly_js = get_plotlyjs()
 
+    @app.errorhandler(matcache.MatcacheError)
+    def matcache_error(error):
+        status = 404 if isinstance(error, matcache.NotFoundError) else 502
+        return flask.jsonify(error=str(error)), status
+
     @app.get("/")
     def index():
         return flask.Response(PAGE, mimetype="text/html")
@@ -151,8 +156,6 @@ def create_app(client):
                 window = [r0, r1, c0, c1]
                 log.info("read %s[%d:%d:%d, %d:%d:%d]", name, r0, r1,
                          row_step, c0, c1, col_step)
-        except matcache.NotFoundError as error:
-            return flask.jsonify(error=str(error)), 404
         except (matcache.InvalidArgumentError, ValueError) as error:
             return flask.jsonify(error=str(error)), 400
         body = {"name": name, "shape": [rows, cols], "dtype": str(info.dtype),

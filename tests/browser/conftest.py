@@ -32,14 +32,28 @@ def start_server():
         srv = ServerProcess(workdir, shm_dir, f"b{secrets.token_hex(4)}", args)
         cleanups.append(lambda: srv.kill() if srv.running() else None)
         srv.start()
-        cleanups.append(lambda: srv.stop() if srv.running() else None)
+        cleanups.append(lambda: _stopped(srv))
         return srv
 
     try:
         yield start
     finally:
+        errors = []
         for cleanup in reversed(cleanups):
-            cleanup()
+            try:
+                cleanup()
+            except Exception as e:  # keep cleaning up; report below
+                errors.append(e)
+        if errors:
+            raise errors[0]
+
+
+def _stopped(srv):
+    """Stops a server still running and checks that it exited cleanly (a
+    sanitizer report, say, would not)."""
+    if srv.running():
+        status = srv.stop()
+        assert status == 0, f"matcached exited with {status}:\n{srv.log()}"
 
 
 @pytest.fixture

@@ -110,6 +110,9 @@ def test_pick_zoom_and_follow_a_replace(dashboard, page, screenshot_path):
     z_shape = page.evaluate("(() => { const z = document.getElementById('plot').data[0].z;"
                             " return [z.length, z[0].length]; })()")
     assert z_shape == [300, 400]
+    origins = page.evaluate("[...new Set(performance.getEntriesByType('resource')"
+                            ".map(e => new URL(e.name).origin))]")
+    assert origins == [app.url]
     assert "the whole matrix" in page.evaluate("document.getElementById('info').textContent")
 
     # A zoom by dragging a box over the plot: the app reads that window.

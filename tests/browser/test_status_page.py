@@ -93,7 +93,7 @@ class StatusPage:
 
     def wait_for_thumbnails(self, count):
         """Waits until `count` thumbnails are shown and all have loaded;
-        returns their names and natural widths."""
+        returns [name, naturalWidth, naturalHeight] of each."""
         return self.page.wait_for(f"""(() => {{
             const images = [...document.querySelectorAll('#rows td.thumb img')];
             if (images.length !== {count} ||
@@ -124,6 +124,10 @@ def test_the_page_asks_for_the_token_once_then_shows_the_server(status):
     # Previews at most 48 x 32 (columns x rows), smaller matrices whole.
     assert sizes["prices"] == (48, 32)
     assert sizes["tiny"] == (4, 3)
+    # Everything from the server itself: no CDN, no fonts from elsewhere.
+    origins = page.evaluate("[...new Set(performance.getEntriesByType('resource')"
+                            ".map(e => new URL(e.name).origin))]")
+    assert set(origins) <= {f"http://{status.address}"}, origins
     # The 1-D matrix has a row but no heatmap.
     assert page.evaluate(
         "document.querySelector('#rows tr[data-name=\"weights\"] td.thumb img')") is None
