@@ -24,6 +24,9 @@ readonly PACKAGES=(
   # and dask reading the Zarr view over fsspec's HTTP; PIL decoding PNGs
   prometheus python3-zarr python3-fsspec python3-aiohttp python3-dask
   python3-pil
+  # Browser tests: the status page and the example dashboard (Flask and
+  # Plotly) in headless Chromium, driven through the DevTools protocol
+  chromium python3-websocket python3-flask python3-plotly
   # systemd: sd_notify for matcached, systemd-analyze to verify the units
   libsystemd-dev systemd
   # Packaging: dpkg-shlibdeps for the .deb's dependencies, the Python

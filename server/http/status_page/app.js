@@ -84,7 +84,8 @@ async function loadStats() {
   $("version").textContent = "version " + stats.version;
   $("uptime").textContent = duration(stats.uptime_seconds);
   $("shm-dir").textContent = `${stats.shm_dir} (${stats.fs_type})`;
-  $("huge-pages").textContent = stats.huge_pages === "never" ? "no" : stats.huge_pages;
+  $("huge-pages").textContent =
+      stats.huge_pages === "never" ? "no" : `yes (${stats.huge_pages})`;
   $("matrix-count").textContent = `${stats.matrices} (${bytes(stats.matrix_bytes)})`;
   $("hits").textContent = `${stats.hits} / ${stats.misses}`;
   $("evictions").textContent = stats.evictions;
@@ -208,14 +209,18 @@ $("filter").addEventListener("input", () => render());
 
 // ---- the detail view and its window reads
 
+function describe(info) {
+  return `(${info.shape.join(", ")}) ${info.dtype}, ${bytes(info.nbytes)}, ` +
+         `generation ${info.generation}`;
+}
+
 async function openDetail(name) {
   const info = matrices.get(name);
   if (!info) return;
-  detail = {name, info, view: [0, info.shape[0], 0, info.shape[1] || 1]};
+  detail = {name, info, view: [0, info.shape[0], 0, info.shape[1] || 1], zoomed: false};
   $("detail").hidden = false;
   $("detail-name").textContent = name;
-  $("detail-info").textContent =
-      `(${info.shape.join(", ")}) ${info.dtype}, ${bytes(info.nbytes)}, generation ${info.generation}`;
+  $("detail-info").textContent = describe(info);
   $("window-info").textContent = "";
   $("window-canvas").hidden = true;
   const heatmap = $("heatmap");
@@ -262,6 +267,8 @@ window.addEventListener("mouseup", (event) => {
   const [x0, y0] = dragStart;
   dragStart = null;
   $("selection").hidden = true;
+  // A click, or the view closed meanwhile: nothing to read.
+  if (!detail || (Math.abs(x - x0) < 3 && Math.abs(y - y0) < 3)) return;
   const [r0, r1, c0, c1] = detail.view;
   const rowAt = (fraction) => r0 + Math.floor(fraction * (r1 - r0));
   const colAt = (fraction) => c0 + Math.floor(fraction * (c1 - c0));
@@ -278,13 +285,22 @@ async function readWindow(view) {
   const rowStep = Math.max(1, Math.ceil((r1 - r0) / DETAIL_SHAPE[0]));
   const colStep = Math.max(1, Math.ceil((c1 - c0) / DETAIL_SHAPE[1]));
   const slice = `${r0}:${r1}:${rowStep},${c0}:${c1}:${colStep}`;
-  const window = await (await api(
-      `/v1/matrices/${encodeURIComponent(detail.name)}/data?slice=${slice}` +
-      `&format=json&dtype=float64`)).json();
+  const shown = detail;
+  let window;
+  try {
+    window = await (await api(
+        `/v1/matrices/${encodeURIComponent(shown.name)}/data?slice=${slice}` +
+        `&format=json&dtype=float64`)).json();
+  } catch (error) {
+    if (detail === shown) $("window-info").textContent = error.message;
+    return;
+  }
+  if (detail !== shown) return;  // closed or another one opened meanwhile
   detail.view = view;
+  detail.zoomed = true;
   $("window-info").textContent =
       `rows ${r0}–${r1 - 1}, columns ${c0}–${c1 - 1}` +
-      (rowStep > 1 || colStep > 1 ? ` (every ${rowStep}th row, ${colStep}th column)` : "");
+      (rowStep > 1 || colStep > 1 ? ` (one row in ${rowStep}, one column in ${colStep})` : "");
   draw(window.data);
 }
 
@@ -293,8 +309,16 @@ function draw(values) {
   const canvas = $("window-canvas");
   canvas.width = Math.max(cols, 1);
   canvas.height = Math.max(rows, 1);
-  const finite = values.flat().filter((v) => v !== null);
-  const low = Math.min(...finite), high = Math.max(...finite);
+  // A loop, not Math.min(...values): a window has up to 240,000 of them,
+  // more arguments than a call takes.
+  let low = Infinity, high = -Infinity;
+  for (const line of values) {
+    for (const value of line) {
+      if (value === null) continue;
+      if (value < low) low = value;
+      if (value > high) high = value;
+    }
+  }
   const image = canvas.getContext("2d").createImageData(canvas.width, canvas.height);
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
@@ -318,6 +342,8 @@ function live(on) {
   $("live").classList.toggle("off", !on);
 }
 
+let statsSoon = null;
+
 function onEvent(kind, data) {
   const change = JSON.parse(data);
   if (kind === "put") {
@@ -328,15 +354,44 @@ function onEvent(kind, data) {
     return;
   }
   render(change.name);
-  if (detail && detail.name === change.name && kind === "put") openDetail(change.name);
+  if (detail && detail.name === change.name) {
+    if (kind === "delete") {
+      $("detail-info").textContent = "deleted";
+    } else if (detail.zoomed && change.info.shape.length === 2) {
+      // The same window of the new version, as far as it still goes.
+      const [r0, r1, c0, c1] = detail.view;
+      const [rows, cols] = change.info.shape;
+      detail.info = change.info;
+      $("detail-info").textContent = describe(change.info);
+      if (r0 < rows && c0 < cols) {
+        readWindow([r0, Math.min(r1, rows), c0, Math.min(c1, cols)]);
+      } else {
+        openDetail(change.name);
+      }
+    } else {
+      openDetail(change.name);
+    }
+  }
+  // The summary too, once a burst of changes is over.
+  clearTimeout(statsSoon);
+  statsSoon = setTimeout(() => loadStats().catch(() => {}), 300);
 }
 
+let watching = false;
+
 async function watchEvents() {
+  if (watching) return;
+  watching = true;
   for (;;) {
+    let response = null;
     try {
-      const response = await api("/v1/events");
+      response = await api("/v1/events");
       live(true);
+      // Watching from here on: the list read now misses nothing that the
+      // events do not bring after it.
+      await loadMatrices();
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      response = null;  // the reader's now
       let buffer = "", kind = "message", data = [];
       for (;;) {
         const {value, done} = await reader.read();
@@ -358,28 +413,34 @@ async function watchEvents() {
         }
       }
     } catch (error) {
-      if (error instanceof NeedsToken) return;
+      if (response) response.body.cancel().catch(() => {});
+      if (error instanceof NeedsToken) break;
+      // No events for now: the table as it is, at least.
+      try { await loadMatrices(); } catch (error) {}
     }
     live(false);
     await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
-    // Events may have been missed meanwhile: list again.
-    try { await loadMatrices(); } catch (error) {}
   }
+  live(false);
+  watching = false;
 }
 
 // ---- start
+
+let statsTimer = null;
 
 async function start() {
   try {
     await loadStats();
     colormap = colormap || await (await api("/status/viridis.json")).json();
-    await loadMatrices();
   } catch (error) {
     if (!(error instanceof NeedsToken)) $("token-error").textContent = error.message;
     return;
   }
-  setInterval(() => loadStats().catch(() => {}), STATS_PERIOD_MS);
-  watchEvents();
+  if (statsTimer === null) {
+    statsTimer = setInterval(() => loadStats().catch(() => {}), STATS_PERIOD_MS);
+  }
+  watchEvents();  // lists the matrices once it watches their changes
 }
 
 start();
