@@ -3,10 +3,7 @@ tests/python), headless Chromium pages, and where screenshots go."""
 
 import os
 import pathlib
-import secrets
-import shutil
 import sys
-import tempfile
 
 import pytest
 
@@ -14,7 +11,7 @@ _TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(_TESTS / "browser"), str(_TESTS / "python")]
 
 from browser import Browser  # noqa: E402
-from serverproc import ServerProcess  # noqa: E402
+from serverproc import new_server, run_cleanups  # noqa: E402
 
 
 @pytest.fixture
@@ -25,12 +22,7 @@ def start_server():
     cleanups = []
 
     def start(*args):
-        workdir = tempfile.mkdtemp(prefix="matcache-browser-")
-        cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
-        shm_dir = tempfile.mkdtemp(prefix="matcache-browser-", dir="/dev/shm")
-        cleanups.append(lambda: shutil.rmtree(shm_dir, ignore_errors=True))
-        srv = ServerProcess(workdir, shm_dir, f"b{secrets.token_hex(4)}", args)
-        cleanups.append(lambda: srv.kill() if srv.running() else None)
+        srv = new_server(args, cleanups, prefix="b")
         srv.start()
         cleanups.append(lambda: _stopped(srv))
         return srv
@@ -38,14 +30,7 @@ def start_server():
     try:
         yield start
     finally:
-        errors = []
-        for cleanup in reversed(cleanups):
-            try:
-                cleanup()
-            except Exception as e:  # keep cleaning up; report below
-                errors.append(e)
-        if errors:
-            raise errors[0]
+        run_cleanups(cleanups)
 
 
 def _stopped(srv):

@@ -8,12 +8,12 @@ import pathlib
 import re
 import subprocess
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 
 import matcache
+from httpclient import requests_total
 from serverproc import die_with_us, run_python
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -23,17 +23,6 @@ STARTUP_SECONDS = 30
 _RUNNING = re.compile(r"Running on (http://127\.0\.0\.1:\d+)")
 
 
-def _grpc_requests(address, method):
-    """matcache_requests_total of the gRPC `method`, all codes, from the
-    server's /metrics."""
-    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as r:
-        text = r.read().decode()
-    total = 0.0
-    for labels, value in re.findall(
-            r'^matcache_requests_total\{([^}]*)\} (\S+)$', text, re.M):
-        if 'transport="grpc"' in labels and f'method="{method}"' in labels:
-            total += float(value)
-    return total
 
 
 class Dashboard:
@@ -116,7 +105,7 @@ def test_pick_zoom_and_follow_a_replace(dashboard, page, screenshot_path):
     assert "the whole matrix" in page.evaluate("document.getElementById('info').textContent")
 
     # A zoom by dragging a box over the plot: the app reads that window.
-    reads = _grpc_requests(http, "Read")
+    reads = requests_total(http, "grpc", "Read")
     x, y, w, h = page.box("#plot .nsewdrag")
     page.drag((x + w * 0.25, y + h * 0.25), (x + w * 0.5, y + h * 0.5), steps=10)
     info = page.wait_for("(() => { const t = document.getElementById('info').textContent;"
@@ -126,7 +115,7 @@ def test_pick_zoom_and_follow_a_replace(dashboard, page, screenshot_path):
     # About the second quarter of each axis.
     assert abs(r0 - 100) <= 5 and abs(r1 - 199) <= 5, info
     assert abs(c0 - 150) <= 5 and abs(c1 - 299) <= 5, info
-    assert _grpc_requests(http, "Read") == reads + 1
+    assert requests_total(http, "grpc", "Read") == reads + 1
     assert re.search(rf"read waves\[{r0}:{r1 + 1}:1, {c0}:{c1 + 1}:1\]", app.log())
     # The window itself, element by element.
     z = np.array(page.evaluate("document.getElementById('plot').data[0].z"), float)

@@ -8,12 +8,12 @@ import json
 import re
 import struct
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 
 import matcache
+from httpclient import requests_total
 from serverproc import run_python
 
 BUDGET = 64 << 20
@@ -31,16 +31,6 @@ TWO_D = sorted(name for name, array in MATRICES.items() if array.ndim == 2)
 ROW_NAMES = "[...document.querySelectorAll('#rows tr')].map(tr => tr.dataset.name)"
 
 
-def _http_requests(address, method):
-    """matcache_requests_total of the HTTP gateway's `method`, all codes."""
-    with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as r:
-        text = r.read().decode()
-    total = 0.0
-    for labels, value in re.findall(
-            r'^matcache_requests_total\{([^}]*)\} (\S+)$', text, re.M):
-        if 'transport="http"' in labels and f'method="{method}"' in labels:
-            total += float(value)
-    return total
 
 
 def _window_shown(page, expected):
@@ -250,7 +240,7 @@ def test_dragging_over_the_detail_heatmap_reads_that_window(status):
     # The detail preview: at most 600 x 400, the whole of 500 x 300 here.
     assert page.evaluate("[document.getElementById('heatmap').naturalWidth,"
                          " document.getElementById('heatmap').naturalHeight]") == [500, 300]
-    reads = _http_requests(status.address, "data")
+    reads = requests_total(status.address, "http", "data")
 
     # The heatmap is drawn 600 x 400: a drag from (100, 50) to (300, 200)
     # covers rows 37 to 150 and columns 83 to 250 of the 300 x 500 matrix.
@@ -260,7 +250,7 @@ def test_dragging_over_the_detail_heatmap_reads_that_window(status):
     page.wait_for("!document.getElementById('window-canvas').hidden")
     # (A pixel either way: the mouse lands on whole pixels.)
     r0, r1, c0, c1 = _window_shown(page, (37, 150, 83, 250))
-    assert _http_requests(status.address, "data") == reads + 1
+    assert requests_total(status.address, "http", "data") == reads + 1
     assert page.evaluate("document.getElementById('heatmap').hidden")
     # The canvas holds the window itself: one pixel per element.
     assert page.evaluate("[document.getElementById('window-canvas').width,"
@@ -283,11 +273,11 @@ def test_dragging_over_the_detail_heatmap_reads_that_window(status):
                   f" !== {json.dumps(info)}")
     rows, cols = r1 - r0 + 1, c1 - c0 + 1
     _window_shown(page, (r0, r0 + 199 * rows // 400, c0, c0 + 299 * cols // 600))
-    assert _http_requests(status.address, "data") == reads + 2
+    assert requests_total(status.address, "http", "data") == reads + 2
 
     # A click without a drag reads nothing.
     page.click(fx + 10, fy + 10)
-    assert _http_requests(status.address, "data") == reads + 2
+    assert requests_total(status.address, "http", "data") == reads + 2
 
     # The whole matrix again.
     page.evaluate("document.getElementById('detail-reset').click()")
@@ -348,7 +338,7 @@ def test_a_zoomed_window_follows_a_replace(status):
     page.drag((fx + 100, fy + 50), (fx + 300, fy + 200))
     page.wait_for("!document.getElementById('window-canvas').hidden")
     shown = _window_shown(page, (37, 150, 83, 250))
-    reads = _http_requests(status.address, "data")
+    reads = requests_total(status.address, "http", "data")
     with matcache.Client(status.srv.address) as client:
         generation = client.put("prices", -MATRICES["prices"]).generation
     page.wait_for("document.getElementById('detail-info').textContent"
@@ -362,4 +352,4 @@ def test_a_zoomed_window_follows_a_replace(status):
         return JSON.stringify([...d.slice(0, 3)]) === '{json.dumps(colormap[255], separators=(",", ":"))}';
     }})()""", timeout=2)
     assert _window_shown(page, shown) == shown
-    assert _http_requests(status.address, "data") == reads + 1
+    assert requests_total(status.address, "http", "data") == reads + 1

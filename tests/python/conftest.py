@@ -3,38 +3,15 @@ demand, and unique matrix names."""
 
 import os
 import secrets
-import shutil
-import tempfile
 
 import pytest
 
 import matcache
-from serverproc import ServerProcess
+from serverproc import new_server, run_cleanups
 
 # Small enough that a 2 GiB + 8 byte request (test_errors) is refused
 # without touching memory.
 MAX_MATRIX_BYTES = 2 << 30
-
-
-def _new_server(args, cleanups):
-    workdir = tempfile.mkdtemp(prefix="matcache-test-")
-    cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
-    shm_dir = tempfile.mkdtemp(prefix="matcache-test-", dir="/dev/shm")
-    cleanups.append(lambda: shutil.rmtree(shm_dir, ignore_errors=True))
-    server = ServerProcess(workdir, shm_dir, f"t{secrets.token_hex(4)}", args)
-    cleanups.append(lambda: server.kill() if server.running() else None)
-    return server
-
-
-def _run_cleanups(cleanups):
-    errors = []
-    for cleanup in reversed(cleanups):
-        try:
-            cleanup()
-        except Exception as e:  # keep cleaning up; report below
-            errors.append(e)
-    if errors:
-        raise errors[0]
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +21,7 @@ def server():
     cleanups = []
     saved_address = os.environ.get("MATCACHE_ADDRESS")
     try:
-        srv = _new_server(["--lease_seconds", "60",
+        srv = new_server(["--lease_seconds", "60",
                            "--max_matrix_bytes", str(MAX_MATRIX_BYTES)],
                           cleanups)
         srv.start()
@@ -56,7 +33,7 @@ def server():
             os.environ.pop("MATCACHE_ADDRESS", None)
         else:
             os.environ["MATCACHE_ADDRESS"] = saved_address
-        _run_cleanups(cleanups)
+        run_cleanups(cleanups)
 
 
 def _server_starter():
@@ -66,14 +43,14 @@ def _server_starter():
     cleanups = []
 
     def start(*args):
-        srv = _new_server(args, cleanups)
+        srv = new_server(args, cleanups)
         srv.start()
         return srv
 
     try:
         yield start
     finally:
-        _run_cleanups(cleanups)
+        run_cleanups(cleanups)
 
 
 @pytest.fixture

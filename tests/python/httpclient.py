@@ -5,6 +5,8 @@ whole or chunked bodies, and checks of problem+json answers."""
 import http.client
 import io
 import json
+import re
+import urllib.request
 
 import numpy as np
 
@@ -123,3 +125,18 @@ def assert_problem(response, status, grpc_code, *words):
     if status == 401:
         assert response.headers["WWW-Authenticate"] == "Bearer"
     return problem
+
+
+def requests_total(http_address, transport, method):
+    """matcache_requests_total of `method` over `transport` ("grpc" or
+    "http"), all codes summed, from the server's /metrics."""
+    with urllib.request.urlopen(f"http://{http_address}/metrics",
+                                timeout=10) as response:
+        text = response.read().decode()
+    total = 0.0
+    for labels, value in re.findall(
+            r'^matcache_requests_total\{([^}]*)\} (\S+)$', text, re.M):
+        if f'transport="{transport}"' in labels and \
+                f'method="{method}"' in labels:
+            total += float(value)
+    return total

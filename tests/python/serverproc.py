@@ -9,10 +9,12 @@ fixtures can clean up.
 import os
 import pathlib
 import re
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import matcache
@@ -212,3 +214,30 @@ def run_python(code, address, timeout=60):
                           capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def new_server(args, cleanups, prefix="t"):
+    """A ServerProcess (not started) with the extra flags `args`, in fresh
+    directories under /tmp and /dev/shm and a random namespace starting
+    with `prefix`; appends to `cleanups` what removes them and kills it."""
+    workdir = tempfile.mkdtemp(prefix="matcache-test-")
+    cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    shm_dir = tempfile.mkdtemp(prefix="matcache-test-", dir="/dev/shm")
+    cleanups.append(lambda: shutil.rmtree(shm_dir, ignore_errors=True))
+    server = ServerProcess(workdir, shm_dir, f"{prefix}{secrets.token_hex(4)}",
+                           args)
+    cleanups.append(lambda: server.kill() if server.running() else None)
+    return server
+
+
+def run_cleanups(cleanups):
+    """Runs `cleanups` last first, all of them; then raises the first error
+    any of them raised."""
+    errors = []
+    for cleanup in reversed(cleanups):
+        try:
+            cleanup()
+        except Exception as e:  # keep cleaning up; report below
+            errors.append(e)
+    if errors:
+        raise errors[0]
