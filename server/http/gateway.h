@@ -68,6 +68,11 @@ class Gateway {
     return server_->addresses();
   }
 
+  // HttpServer::ReplaceTls.
+  absl::Status ReplaceTls(const HttpTlsOptions& tls) {
+    return server_->ReplaceTls(tls);
+  }
+
  private:
   Gateway(GatewayOptions options, ServerFacts facts, Store* store,
           WatchHub* watches, const SharedAccessPolicy* access, Metrics* metrics)

@@ -12,7 +12,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/core/base/status_macros.h"
 #include "server/http/header_deadlines.h"
+#include "server/http/http_tls_credentials.h"
 
 namespace matcache {
 
@@ -73,22 +75,6 @@ std::optional<std::string> Header(MHD_Connection* connection, const char* name) 
       MHD_lookup_connection_value(connection, MHD_HEADER_KIND, name);
   if (value == nullptr) return std::nullopt;
   return std::string(value);
-}
-
-// Whether the TLS client of `connection` presented a certificate that
-// verifies against the daemon's trusted CAs.
-bool ClientVerified(MHD_Connection* connection) {
-  const MHD_ConnectionInfo* info =
-      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-  if (info == nullptr || info->tls_session == nullptr) return false;
-  auto session = static_cast<gnutls_session_t>(info->tls_session);
-  unsigned int peers = 0;
-  if (gnutls_certificate_get_peers(session, &peers) == nullptr || peers == 0) {
-    return false;
-  }
-  unsigned int verdict = 0;
-  return gnutls_certificate_verify_peers2(session, &verdict) == GNUTLS_E_SUCCESS &&
-         verdict == 0;
 }
 
 // Bytes of an event body asked for per read: a few events.
@@ -256,6 +242,15 @@ bool HasBody(MHD_Connection* connection) {
 
 }  // namespace
 
+// What a connection holds from its start to its close.
+struct HttpConnectionState {
+  explicit HttpConnectionState(HttpServer* server) : server(server) {}
+
+  HttpServer* const server;
+  // Over HTTPS, from its handshake on: the credentials that handshake used.
+  std::shared_ptr<const HttpTlsCredentials> tls;
+};
+
 // libmicrohttpd's calls about connections and requests beginning and
 // ending, besides the access handler's.
 struct HttpDispatch {
@@ -263,14 +258,56 @@ struct HttpDispatch {
   // (its TLS handshake, if any, included), and it is forgotten before its
   // socket is closed.
   static void ConnectionEvent(void* cls, MHD_Connection* connection,
-                              void** /*socket_state*/,
+                              void** socket_state,
                               MHD_ConnectionNotificationCode event) {
-    HeaderDeadlines& deadlines = *static_cast<HttpServer*>(cls)->header_deadlines_;
+    auto* server = static_cast<HttpServer*>(cls);
     if (event == MHD_CONNECTION_NOTIFY_STARTED) {
-      deadlines.Await(connection);
+      *socket_state = new HttpConnectionState(server);
+      server->header_deadlines_->Await(connection);
     } else {
-      deadlines.Forget(connection);
+      server->header_deadlines_->Forget(connection);
+      delete static_cast<HttpConnectionState*>(*socket_state);
+      *socket_state = nullptr;
     }
+  }
+
+  static HttpConnectionState& StateOf(MHD_Connection* connection) {
+    return *static_cast<HttpConnectionState*>(
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT)
+            ->socket_context);
+  }
+
+  // GnuTLS asks for the server's certificate during a handshake (a
+  // gnutls_certificate_retrieve_function2): the credentials in force then,
+  // kept by the connection. Clients asked for a certificate get no list of
+  // CA names, which would be those of the start.
+  static int PresentCertificate(gnutls_session_t session,
+                                const gnutls_datum_t* /*req_ca_rdn*/,
+                                int /*nreqs*/,
+                                const gnutls_pk_algorithm_t* /*pk_algos*/,
+                                int /*pk_algos_length*/, gnutls_pcert_st** chain,
+                                unsigned int* chain_length,
+                                gnutls_privkey_t* key) {
+    // libmicrohttpd sets each session's pointer to its connection.
+    HttpConnectionState& state =
+        StateOf(static_cast<MHD_Connection*>(gnutls_session_get_ptr(session)));
+    if (state.tls == nullptr) state.tls = state.server->tls();
+    gnutls_certificate_send_x509_rdn_sequence(session, 1);
+    state.tls->Present(chain, chain_length, key);
+    return 0;
+  }
+
+  // Whether the TLS client of `connection` presented a certificate that its
+  // handshake's client CAs verify.
+  static bool ClientVerified(MHD_Connection* connection) {
+    const HttpConnectionState& state = StateOf(connection);
+    const MHD_ConnectionInfo* info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (state.tls == nullptr || info == nullptr || info->tls_session == nullptr) {
+      return false;
+    }
+    return state.tls->VerifiesClient(
+        static_cast<gnutls_session_t>(info->tls_session));
   }
 
   // A request ended: those of the next request are awaited. (A connection
@@ -338,11 +375,14 @@ struct HttpDispatch {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     HttpServerOptions options, Handler handler) {
-  const bool verify_clients =
-      options.tls.has_value() && !options.tls->client_ca.empty();
-  std::unique_ptr<HttpServer> server(
-      new HttpServer(std::move(handler), verify_clients, options.timeout_seconds));
-  server->tls_ = std::move(options.tls);
+  std::shared_ptr<const HttpTlsCredentials> tls;
+  if (options.tls.has_value()) {
+    ASSIGN_OR_RETURN(tls, HttpTlsCredentials::FromPem(*options.tls));
+  }
+  std::unique_ptr<HttpServer> server(new HttpServer(
+      std::move(handler), options.timeout_seconds, std::move(tls),
+      options.tls.has_value() ? options.tls->client_ca : ""));
+  const bool https = options.tls.has_value();
   // MHD_OPTION_LISTENING_ADDRESS_REUSE stays unset: libmicrohttpd then sets
   // SO_REUSEADDR (a restart binds despite connections in TIME_WAIT) and
   // never SO_REUSEPORT (one server per port).
@@ -371,16 +411,16 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         {MHD_OPTION_NOTIFY_CONNECTION,
          reinterpret_cast<intptr_t>(&HttpDispatch::ConnectionEvent), server.get()},
     };
-    if (server->tls_.has_value()) {
+    if (https) {
       flags |= MHD_USE_TLS;
-      const HttpTlsOptions& tls = *server->tls_;
-      settings.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0,
-                          const_cast<char*>(tls.certificate_chain.c_str())});
-      settings.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0,
-                          const_cast<char*>(tls.private_key.c_str())});
-      if (!tls.client_ca.empty()) {
+      settings.push_back(
+          {MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+           reinterpret_cast<void*>(&HttpDispatch::PresentCertificate)});
+      // libmicrohttpd asks for client certificates only with a trust list;
+      // they are verified against the connection's credentials instead.
+      if (server->verify_clients_) {
         settings.push_back({MHD_OPTION_HTTPS_MEM_TRUST, 0,
-                            const_cast<char*>(tls.client_ca.c_str())});
+                            const_cast<char*>(server->start_client_ca_.c_str())});
       }
     }
     settings.push_back({MHD_OPTION_END, 0, nullptr});
@@ -389,11 +429,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
         MHD_OPTION_ARRAY, settings.data(), MHD_OPTION_END);
     if (daemon == nullptr) {
       return absl::UnavailableError(absl::StrCat(
-          "cannot listen for HTTP", server->tls_.has_value() ? "S" : "", " on ",
-          address,
-          ": another process may be using it, it is no address of this host",
-          server->tls_.has_value() ? ", or the TLS certificate or key is unusable"
-                                   : ""));
+          "cannot listen for HTTP", https ? "S" : "", " on ", address,
+          ": another process may be using it, or it is no address of this "
+          "host"));
     }
     server->daemons_.push_back(daemon);
     const MHD_DaemonInfo* info =
@@ -406,12 +444,38 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   return server;
 }
 
-HttpServer::HttpServer(Handler handler, bool verify_clients,
-                       unsigned timeout_seconds)
+HttpServer::HttpServer(Handler handler, unsigned timeout_seconds,
+                       std::shared_ptr<const HttpTlsCredentials> tls,
+                       std::string client_ca)
     : handler_(std::move(handler)),
-      verify_clients_(verify_clients),
+      verify_clients_(tls != nullptr && tls->verifies_clients()),
       header_deadlines_(std::make_unique<HeaderDeadlines>(
-          std::chrono::seconds(timeout_seconds))) {}
+          std::chrono::seconds(timeout_seconds))),
+      tls_(std::move(tls)),
+      start_client_ca_(std::move(client_ca)) {}
+
+absl::Status HttpServer::ReplaceTls(const HttpTlsOptions& tls) {
+  if (this->tls() == nullptr) {
+    return absl::FailedPreconditionError(
+        "the HTTP listeners speak plain HTTP: TLS cannot be turned on while "
+        "the server runs");
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const HttpTlsCredentials> fresh,
+                   HttpTlsCredentials::FromPem(tls));
+  if (fresh->verifies_clients() != verify_clients_) {
+    return absl::InvalidArgumentError(
+        "client certificates can be neither required nor dropped while the "
+        "server runs");
+  }
+  absl::MutexLock lock(&tls_mu_);
+  tls_ = std::move(fresh);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<const HttpTlsCredentials> HttpServer::tls() const {
+  absl::MutexLock lock(&tls_mu_);
+  return tls_;
+}
 
 HttpServer::~HttpServer() {
   {

@@ -12,6 +12,8 @@
 // byte now and then (slow-loris), hold a connection for ever: each request's
 // headers must also arrive within the timeout, counted from the connection's
 // start or the end of its previous request, or the connection is closed.
+// Over HTTPS, each handshake takes the certificates in force then
+// (ReplaceTls changes them).
 //
 // Thread-safe: the handler is called from the pools' threads, concurrently.
 #ifndef MATCACHE_SERVER_HTTP_HTTP_SERVER_H_
@@ -32,12 +34,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "server/http/http_tls_options.h"
 
 struct MHD_Daemon;
 
 namespace matcache {
 
 class HeaderDeadlines;
+class HttpTlsCredentials;
 struct HttpEventStream;
 
 struct HttpRequest {
@@ -121,14 +125,6 @@ class HttpUpload {
 // A handler's answer to a request's headers.
 using HttpAnswer = std::variant<HttpResponse, std::unique_ptr<HttpUpload>>;
 
-struct HttpTlsOptions {
-  std::string certificate_chain;  // PEM
-  std::string private_key;        // PEM
-  // Non-empty: clients are asked for a certificate, checked against these
-  // PEM CA certificates (see HttpRequest::client_verified).
-  std::string client_ca;
-};
-
 struct HttpServerOptions {
   // "HOST:PORT" addresses (IPv4 or [IPv6]); port 0 picks a free one.
   std::vector<std::string> listen;
@@ -139,7 +135,7 @@ struct HttpServerOptions {
   // have to arrive in.
   unsigned timeout_seconds = 30;
   size_t connection_memory_bytes = 64 << 10;  // request line, headers, buffers
-  // Set: the listeners speak HTTPS only.
+  // Set: the listeners speak HTTPS only (see ReplaceTls).
   std::optional<HttpTlsOptions> tls;
 };
 
@@ -167,17 +163,31 @@ class HttpServer {
   // "HOST:PORT" of each address, with the port chosen for port 0.
   const std::vector<std::string>& addresses() const { return addresses_; }
 
+  // The certificate chain, key and client CAs for the TLS handshakes from
+  // now on; connections already made keep theirs. Whether clients are asked
+  // for certificates stays as it was at the start. FAILED_PRECONDITION on
+  // plain HTTP listeners; INVALID_ARGUMENT, changing nothing, for unusable
+  // PEM (as Start) or a client CA given or dropped.
+  absl::Status ReplaceTls(const HttpTlsOptions& tls) ABSL_LOCKS_EXCLUDED(tls_mu_);
+
  private:
-  HttpServer(Handler handler, bool verify_clients, unsigned timeout_seconds);
+  HttpServer(Handler handler, unsigned timeout_seconds,
+             std::shared_ptr<const HttpTlsCredentials> tls, std::string client_ca);
   friend struct HttpDispatch;
   friend struct HttpEventStream;
+
+  // The credentials for the next handshake; null on plain HTTP.
+  std::shared_ptr<const HttpTlsCredentials> tls() const ABSL_LOCKS_EXCLUDED(tls_mu_);
 
   const Handler handler_;
   const bool verify_clients_;
   // Closes connections whose request headers are late; outlives daemons_.
   const std::unique_ptr<HeaderDeadlines> header_deadlines_;
-  // Kept for the daemons, which point into them.
-  std::optional<HttpTlsOptions> tls_;
+  mutable absl::Mutex tls_mu_;
+  std::shared_ptr<const HttpTlsCredentials> tls_ ABSL_GUARDED_BY(tls_mu_);
+  // The client CAs the daemons started with, which they point into: set,
+  // they ask clients for certificates.
+  const std::string start_client_ca_;
   std::vector<MHD_Daemon*> daemons_;
   std::vector<std::string> addresses_;
   // The event bodies being sent, ended before the daemons stop (which

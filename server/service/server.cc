@@ -24,6 +24,10 @@
 namespace matcache {
 namespace {
 
+HttpTlsOptions HttpTlsFrom(const TlsOptions& tls) {
+  return {tls.certificate_chain, tls.private_key, tls.client_ca};
+}
+
 absl::StatusOr<std::string> CanonicalDirectory(const std::string& dir,
                                                absl::string_view flag) {
   std::error_code error;
@@ -308,11 +312,7 @@ absl::Status MatcacheServer::StartHttp() {
   if (options_.http.listen.empty()) return absl::OkStatus();
   GatewayOptions gateway;
   gateway.server = options_.http;
-  if (options_.tls.has_value()) {
-    gateway.server.tls = HttpTlsOptions{options_.tls->certificate_chain,
-                                        options_.tls->private_key,
-                                        options_.tls->client_ca};
-  }
+  if (options_.tls.has_value()) gateway.server.tls = HttpTlsFrom(*options_.tls);
   gateway.json_max_elements = options_.http_json_max_elements;
   gateway.preview_threads = options_.service.preview_threads;
   gateway.sse_heartbeat = options_.sse_heartbeat;
@@ -367,6 +367,17 @@ absl::Status MatcacheServer::Reload(AccessPolicy tokens,
   if (tls.has_value() != (tls_credentials_ != nullptr)) {
     return absl::InvalidArgumentError(
         "TLS can be neither turned on nor off while the server runs");
+  }
+  if (tls.has_value() &&
+      tls->client_ca.empty() != options_.tls->client_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "client certificates can be neither required nor dropped while the "
+        "server runs");
+  }
+  // The HTTPS listeners check the certificates first: nothing changes if
+  // they are unusable.
+  if (tls.has_value() && gateway_ != nullptr) {
+    RETURN_IF_ERROR(gateway_->ReplaceTls(HttpTlsFrom(*tls)));
   }
   if (token_files) access_.Replace(std::move(tokens));
   if (tls.has_value()) tls_credentials_->Replace(*std::move(tls));

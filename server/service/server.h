@@ -128,11 +128,11 @@ class MatcacheServer {
   // Takes up changed token files and TLS certificates (SIGHUP): `tokens`,
   // the policy of the token files, replaces the one in force if the server
   // was started with token files (the generated access token stays
-  // otherwise); `tls` replaces the certificates of the gRPC listeners for
-  // handshakes from now on. Calls and connections in progress go on. The
-  // HTTPS listeners keep the certificates they started with.
-  // INVALID_ARGUMENT, changing nothing, if `tokens` has none where token
-  // files are in use, or `tls` is set without TLS or unset with it.
+  // otherwise); `tls` replaces the certificates of the gRPC and HTTPS
+  // listeners for handshakes from now on. Calls and connections in progress
+  // go on. INVALID_ARGUMENT, changing nothing, if `tokens` has none where
+  // token files are in use, `tls` is set without TLS or unset with it, gives
+  // a client CA or drops it, or (with HTTPS listeners) is unusable.
   absl::Status Reload(AccessPolicy tokens, std::optional<TlsOptions> tls);
 
  private:
