@@ -33,8 +33,9 @@ readonly PACKAGES=(
   # package's build backend and a venv to install it into
   dpkg-dev python3-setuptools python3-wheel python3-venv
   # Deployment tests: compose files parsed as YAML, Kubernetes manifests
-  # checked against the API's models
-  python3-yaml python3-kubernetes
+  # checked against the API's models, and a Debian tree booted under a real
+  # systemd with the package installed
+  python3-yaml python3-kubernetes mmdebstrap systemd-container
   # Sanitizer and fuzz build (build-asan): clang, its sanitizer and libFuzzer
   # runtimes, and llvm-symbolizer for readable reports
   clang-14 libclang-rt-14-dev llvm-14

@@ -44,10 +44,11 @@ set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION misc)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-# Besides the shared libraries: what the Python client imports, and
-# systemd-sysusers and systemd-tmpfiles for the maintainer scripts.
+# Besides the shared libraries: what the Python client imports,
+# systemd-sysusers and systemd-tmpfiles for the maintainer scripts, and
+# /bin/kill for the unit's ExecReload=.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "python3, python3-grpcio, python3-numpy, python3-protobuf, systemd")
+    "python3, python3-grpcio, python3-numpy, python3-protobuf, systemd, procps")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/deploy/debian/conffiles
     ${PROJECT_SOURCE_DIR}/deploy/debian/postinst

@@ -3,11 +3,18 @@ and running commands that must succeed."""
 
 import os
 import pathlib
+import re
 import subprocess
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+VERSION = re.search(r"project\(matcache VERSION (\S+)",
+                    (REPO / "CMakeLists.txt").read_text())[1]
 BUILD = pathlib.Path(os.environ.get("MATCACHE_BUILD_DIR", REPO / "build"))
 CONSUMER = pathlib.Path(__file__).resolve().parent / "consumer"
+# The exposure score systemd-analyze gives the service; the README quotes it.
+EXPOSURE = "1.5"
+# Run as a member of the group matcache (see its docstring).
+MEMBER_CLIENT = pathlib.Path(__file__).resolve().parent / "member_client.py"
 
 
 def run(command, timeout=300, **kwargs):

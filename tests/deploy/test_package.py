@@ -19,10 +19,8 @@ import time
 
 import pytest
 
-from deploysupport import BUILD, REPO, build_consumer, run
+from deploysupport import MEMBER_CLIENT, VERSION, build_consumer, run
 
-VERSION = re.search(r"project\(matcache VERSION (\S+)",
-                    (REPO / "CMakeLists.txt").read_text())[1]
 UNITS = ["/lib/systemd/system/matcached.service",
          "/lib/systemd/system/var-lib-matcache-shm.mount"]
 FLAGS = "/etc/matcache/matcached.flags"
@@ -37,18 +35,6 @@ def _installed():
     done = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "matcache"],
                           capture_output=True, text=True)
     return "installed" in done.stdout or "config-files" in done.stdout
-
-
-@pytest.fixture(scope="module")
-def deb():
-    """The package, built afresh in the build directory."""
-    for old in BUILD.glob("matcache_*.deb"):
-        old.unlink()
-    run(["cpack", "-G", "DEB"], cwd=BUILD, timeout=600)
-    (package,) = BUILD.glob("matcache_*.deb")
-    arch = run(["dpkg", "--print-architecture"]).strip()
-    assert package.name == f"matcache_{VERSION}_{arch}.deb"
-    return package
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +80,7 @@ def test_contents_and_dependencies(deb):
     depends = {d.strip().split()[0] for d in control.split(",")}
     # From dpkg-shlibdeps, and the ones given by hand.
     assert {"libc6", "libgrpc++1.51", "libsystemd0", "python3-grpcio",
-            "python3-numpy"} <= depends, control
+            "python3-numpy", "procps"} <= depends, control
     conffiles = subprocess.run(["dpkg-deb", "--info", deb, "conffiles"],
                                capture_output=True, text=True).stdout
     assert conffiles.split() == [FLAGS]
@@ -135,19 +121,6 @@ def test_a_consumer_builds_against_the_installed_client(installed, tmp_path):
                         run([program]))
 
 
-_MEMBER_CLIENT = """
-import json, sys
-import numpy as np
-import matcache
-address, shm_dir = sys.argv[1], sys.argv[2]
-with matcache.Client(address) as c:
-    c.put("shared", np.arange(1 << 20, dtype=np.float64))
-    a = c.get("shared")
-    info = c.info("shared")
-maps = open("/proc/self/maps").read()
-print(json.dumps({"sum": float(a.sum()), "writeable": a.flags.writeable,
-                  "mapped": info.path in maps and info.path.startswith(shm_dir)}))
-"""
 
 
 def test_installed_server_run_as_the_unit_serves_the_group_zero_copy(
@@ -166,8 +139,8 @@ def test_installed_server_run_as_the_unit_serves_the_group_zero_copy(
             directory.mkdir(mode=0o750)
             os.chown(directory, daemon.pw_uid, group.gr_gid)
         server = subprocess.Popen(
-            ["setpriv", f"--reuid={daemon.pw_uid}", f"--regid={daemon.pw_gid}",
-             "--groups", str(group.gr_gid), "--", "/usr/bin/matcached",
+            ["setpriv", f"--reuid={daemon.pw_uid}", f"--regid={group.gr_gid}",
+             "--init-groups", "--", "/usr/bin/matcached",
              f"--flagfile={FLAGS}", f"--shm_dir={shm_dir}",
              f"--listen=unix:{runtime}/matcached.sock", "--http_listen=",
              ],
@@ -188,7 +161,7 @@ def test_installed_server_run_as_the_unit_serves_the_group_zero_copy(
             output = run(
                 ["setpriv", f"--reuid={member.pw_uid}",
                  f"--regid={member.pw_gid}", "--init-groups", "--",
-                 "/usr/bin/python3", "-c", _MEMBER_CLIENT,
+                 "/usr/bin/python3", MEMBER_CLIENT,
                  f"unix:{socket_path}", str(shm_dir)],
                 cwd="/", env={"PATH": "/usr/bin:/bin"}, timeout=60)
             result = json.loads(output)
