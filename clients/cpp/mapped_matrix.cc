@@ -16,9 +16,10 @@ absl::StatusOr<MappedMatrix> MappedMatrix::Open(const MatrixInfo& info) {
         info.path, " is not generation ", info.generation, " of \"",
         info.name, "\" (its id differs)"));
   }
-  auto owned = std::make_shared<const Segment>(*std::move(segment));
-  const void* data = owned->data();
-  return MappedMatrix(info, std::move(owned), data);
+  absl::StatusOr<std::shared_ptr<const SegmentData>> data = segment->MapData();
+  if (!data.ok()) return data.status();
+  const void* bytes = (*data)->data();
+  return MappedMatrix(info, *std::move(data), bytes);
 }
 
 }  // namespace matcache

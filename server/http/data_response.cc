@@ -25,9 +25,9 @@ namespace {
 // of the segment in its own dtype).
 class NpyBody : public HttpBody {
  public:
-  NpyBody(std::shared_ptr<const Segment> segment, std::string header,
+  NpyBody(std::shared_ptr<const SegmentData> data, std::string header,
           SelectionStream stream)
-      : segment_(std::move(segment)),
+      : data_(std::move(data)),
         header_(std::move(header)),
         stream_(std::move(stream)) {}
 
@@ -49,7 +49,7 @@ class NpyBody : public HttpBody {
   }
 
  private:
-  const std::shared_ptr<const Segment> segment_;  // keeps the data mapped
+  const std::shared_ptr<const SegmentData> data_;  // what stream_ reads
   const std::string header_;
   size_t header_sent_ = 0;
   SelectionStream stream_;
@@ -57,7 +57,7 @@ class NpyBody : public HttpBody {
 
 // What the regions of a borrowed .npy response point into.
 struct BorrowedNpy {
-  std::shared_ptr<const Segment> segment;
+  std::shared_ptr<const SegmentData> data;
   std::string header;
 };
 
@@ -117,7 +117,8 @@ absl::StatusOr<HttpResponse> DataResponse(
   ASSIGN_OR_RETURN(std::vector<DimSelection> selection,
                    ResolveIndices(header.shape, indices));
   const std::vector<int64_t> shape = SelectedShape(selection);
-  SelectionStream stream(segment->data(), header.shape, header.dtype, selection,
+  ASSIGN_OR_RETURN(std::shared_ptr<const SegmentData> data, segment->MapData());
+  SelectionStream stream(data->data(), header.shape, header.dtype, selection,
                          dtype);
   if (format == "json") {
     return JsonData(header, std::move(stream), shape, dtype, json_max_elements);
@@ -127,13 +128,13 @@ absl::StatusOr<HttpResponse> DataResponse(
   if (stream.borrowable()) {
     // Sent straight from the mapping, after the header.
     auto owner = std::make_shared<BorrowedNpy>(
-        BorrowedNpy{segment, NpyHeaderFor(dtype, shape)});
+        BorrowedNpy{std::move(data), NpyHeaderFor(dtype, shape)});
     const size_t bytes = static_cast<size_t>(stream.total_bytes());
     response.regions = {owner->header, absl::string_view(stream.Take(bytes), bytes)};
     response.owner = std::move(owner);
     return response;
   }
-  auto body = std::make_unique<NpyBody>(segment, NpyHeaderFor(dtype, shape),
+  auto body = std::make_unique<NpyBody>(std::move(data), NpyHeaderFor(dtype, shape),
                                         std::move(stream));
   response.stream_bytes = body->size();
   response.stream = std::move(body);

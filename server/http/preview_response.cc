@@ -102,8 +102,10 @@ absl::StatusOr<HttpResponse> PreviewResponse(
   RETURN_IF_ERROR(params.CheckAllTaken(
       format == "png" ? "shape, method, format, colormap, vmin, vmax"
                       : "shape, method, format"));
+  ASSIGN_OR_RETURN(const std::shared_ptr<const SegmentData> data,
+                   segment->MapData());
   ASSIGN_OR_RETURN(const Previewer previewer,
-                   Previewer::Create(segment->data(), header.shape, header.dtype,
+                   Previewer::Create(data->data(), header.shape, header.dtype,
                                      target, method));
   std::string values(static_cast<size_t>(previewer.rows() * previewer.row_bytes()), '\0');
   previewer.ComputeRows(0, previewer.rows(), values.data(), threads);

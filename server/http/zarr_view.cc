@@ -84,17 +84,17 @@ HttpResponse ConsolidatedMetadata(const Store& store) {
 
 // A chunk sent straight from the segment's mapping, which the response
 // keeps, and its padding from kZeros, as many times as it takes.
-HttpResponse ChunkResponse(std::shared_ptr<const Segment> segment,
+HttpResponse ChunkResponse(std::shared_ptr<const SegmentData> data,
                            const ZarrChunk& chunk) {
   HttpResponse response;
   response.content_type = "application/octet-stream";
-  response.regions.emplace_back(segment->data() + chunk.offset,
+  response.regions.emplace_back(data->data() + chunk.offset,
                                 static_cast<size_t>(chunk.data_bytes));
   for (int64_t left = chunk.padding_bytes; left > 0; left -= kZeroBytes) {
     response.regions.emplace_back(
         kZeros, static_cast<size_t>(std::min(left, kZeroBytes)));
   }
-  response.owner = std::move(segment);
+  response.owner = std::move(data);
   return response;
 }
 
@@ -116,7 +116,8 @@ absl::StatusOr<HttpResponse> MatrixKey(Store* store, absl::string_view matrix,
     return absl::NotFoundError(
         absl::StrCat("/zarr/", matrix, ": ", chunk.status().message()));
   }
-  return ChunkResponse(std::move(segment), *chunk);
+  ASSIGN_OR_RETURN(std::shared_ptr<const SegmentData> data, segment->MapData());
+  return ChunkResponse(std::move(data), *chunk);
 }
 
 absl::StatusOr<HttpResponse> Respond(Store* store, absl::string_view path) {

@@ -41,9 +41,10 @@ absl::Status PreviewReactor::Start(const Store& store,
                    PreviewMethodFromProto(request.method()));
   ASSIGN_OR_RETURN(segment_, store.Acquire(request.name(), request.generation()));
   const SegmentHeader& header = segment_->header();
+  ASSIGN_OR_RETURN(data_, segment_->MapData());
   ASSIGN_OR_RETURN(
       Previewer previewer,
-      Previewer::Create(segment_->data(), header.shape, header.dtype,
+      Previewer::Create(data_->data(), header.shape, header.dtype,
                         ShapeFromProto(request.shape()), method));
   previewer_.emplace(std::move(previewer));
   v1::ReadHeader out;

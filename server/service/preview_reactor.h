@@ -54,6 +54,7 @@ class PreviewReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   const int threads_;
   std::atomic<bool> cancelled_{false};
   std::shared_ptr<const Segment> segment_;
+  std::shared_ptr<const SegmentData> data_;  // what previewer_ reads
   std::optional<Previewer> previewer_;
   int64_t chunk_bytes_ = 0;
   int64_t next_row_ = 0;

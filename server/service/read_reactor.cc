@@ -50,7 +50,8 @@ absl::Status ReadReactor::Start(const Store& store,
   }
   ASSIGN_OR_RETURN(std::vector<DimSelection> selection,
                    ResolveIndices(header.shape, indices));
-  stream_.emplace(segment_->data(), header.shape, header.dtype, selection,
+  ASSIGN_OR_RETURN(data_, segment_->MapData());
+  stream_.emplace(data_->data(), header.shape, header.dtype, selection,
                   output_dtype);
   const int64_t output_item = GetDTypeInfo(output_dtype).item_size;
   chunk_bytes_ = std::max<int64_t>(1, chunk_bytes / output_item) * output_item;

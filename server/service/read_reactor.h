@@ -50,6 +50,7 @@ class ReadReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void WriteNextChunk();
 
   std::shared_ptr<const Segment> segment_;
+  std::shared_ptr<const SegmentData> data_;  // what stream_ reads
   std::optional<SelectionStream> stream_;
   int64_t chunk_bytes_ = 0;  // whole output elements per message
   grpc::ByteBuffer frame_;

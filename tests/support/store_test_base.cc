@@ -36,7 +36,9 @@ absl::StatusOr<MatrixInfo> StoreTestBase::PutFilled(Store& store,
 }
 
 bool StoreTestBase::AllEqual(const Segment& segment, int64_t value) {
-  const int64_t* data = reinterpret_cast<const int64_t*>(segment.data());
+  absl::StatusOr<std::shared_ptr<const SegmentData>> mapped = segment.MapData();
+  if (!mapped.ok()) return false;
+  const int64_t* data = reinterpret_cast<const int64_t*>((*mapped)->data());
   return std::all_of(data, data + kCount,
                      [value](int64_t v) { return v == value; });
 }

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "server/core/base/logging.h"
 #include "server/core/base/posix_error.h"
+#include "server/core/base/status_macros.h"
 #include "server/core/format/name.h"
 #include "server/core/format/npy.h"
 #include "server/core/storage/atomic_file.h"
@@ -26,15 +27,17 @@ absl::StatusOr<std::string> Persister::WriteAside(const std::string& dir,
   const std::string aside = absl::StrCat(dir, "/.", header.name, ".",
                                          header.generation, ".tmp");
   const std::string npy_header = NpyHeaderFor(header.dtype, header.shape);
+  ASSIGN_OR_RETURN(const std::shared_ptr<const SegmentData> data,
+                   segment.MapData());
   const int fd = open(aside.c_str(),
                       O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return PosixError(errno, "create", aside);
   absl::Status written = absl::OkStatus();
-  for (const auto& [data, size] :
+  for (const auto& [bytes, size] :
        {std::pair<const char*, size_t>{npy_header.data(), npy_header.size()},
-        {segment.data(), static_cast<size_t>(header.data_length)}}) {
+        {data->data(), static_cast<size_t>(header.data_length)}}) {
     for (size_t done = 0; written.ok() && done < size;) {
-      const ssize_t n = write(fd, data + done, size - done);
+      const ssize_t n = write(fd, bytes + done, size - done);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) written = PosixError(errno, "write", aside);
       if (n > 0) done += static_cast<size_t>(n);

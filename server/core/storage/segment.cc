@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "server/core/base/crash_point.h"
 #include "server/core/base/fd_closer.h"
 #include "server/core/base/logging.h"
@@ -59,7 +61,35 @@ absl::StatusOr<char*> Map(int fd, size_t size, int protection,
   return static_cast<char*>(map);
 }
 
+// Sealed segments kept mapped in this process (Segment::kMaxKeptMappings).
+std::atomic<int64_t> kept_mappings{0};
+
+// Counts one more kept mapping, unless there are as many as may be.
+bool TakeKeptMapping() {
+  int64_t kept = kept_mappings.load(std::memory_order_relaxed);
+  while (kept < Segment::kMaxKeptMappings) {
+    if (kept_mappings.compare_exchange_weak(kept, kept + 1,
+                                            std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+SegmentData::~SegmentData() { munmap(map_, map_size_); }
+
+// The mappings of a sealed segment, shared by the threads that read it.
+struct Segment::Mappings {
+  absl::Mutex mu;
+  // Kept while the segment lives: one of kMaxKeptMappings (counted), or
+  // made as the file was unlinked.
+  std::shared_ptr<const SegmentData> kept ABSL_GUARDED_BY(mu);
+  bool counted ABSL_GUARDED_BY(mu) = false;
+  // Otherwise the mapping, for as long as anyone holds it.
+  std::weak_ptr<const SegmentData> held ABSL_GUARDED_BY(mu);
+};
 
 Segment::Segment(std::string path, SegmentHeader header, int fd, char* map,
                  size_t map_size)
@@ -75,6 +105,9 @@ Segment::Segment(Segment&& other) noexcept
       fd_(std::exchange(other.fd_, -1)),
       map_(std::exchange(other.map_, nullptr)),
       map_size_(std::exchange(other.map_size_, 0)),
+      device_(other.device_),
+      inode_(other.inode_),
+      mappings_(std::move(other.mappings_)),
       writable_(std::exchange(other.writable_, false)),
       writers_gone_(std::exchange(other.writers_gone_, false)),
       handed_out_(std::exchange(other.handed_out_, false)) {}
@@ -87,6 +120,9 @@ Segment& Segment::operator=(Segment&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     map_ = std::exchange(other.map_, nullptr);
     map_size_ = std::exchange(other.map_size_, 0);
+    device_ = other.device_;
+    inode_ = other.inode_;
+    mappings_ = std::move(other.mappings_);
     writable_ = std::exchange(other.writable_, false);
     writers_gone_ = std::exchange(other.writers_gone_, false);
     handed_out_ = std::exchange(other.handed_out_, false);
@@ -101,6 +137,12 @@ void Segment::Release() {
   if (fd_ >= 0) close(fd_);
   map_ = nullptr;
   fd_ = -1;
+  if (mappings_ != nullptr) {
+    absl::MutexLock lock(&mappings_->mu);
+    if (mappings_->counted) kept_mappings.fetch_sub(1, std::memory_order_relaxed);
+    mappings_->counted = false;
+  }
+  mappings_.reset();  // holders of a SegmentData keep theirs
 }
 
 absl::StatusOr<Segment> Segment::Create(std::string path, SegmentHeader header,
@@ -194,19 +236,73 @@ absl::StatusOr<Segment> Segment::OpenReadOnly(std::string path, Verify verify) {
         "%s: file has %d bytes but its header describes %d", path,
         static_cast<int64_t>(st.st_size), expected_size));
   }
-  ASSIGN_OR_RETURN(char* map, Map(fd, expected_size, PROT_READ, path));
-  Segment segment(std::move(path), *std::move(header), /*fd=*/-1, map,
-                  expected_size);
-  if (verify == Verify::kChecksum &&
-      segment.ComputeChecksum() != segment.header().data_checksum) {
-    return absl::DataLossError(
-        absl::StrCat(segment.path(), ": data does not match its checksum"));
+  if (verify == Verify::kChecksum) {
+    ASSIGN_OR_RETURN(char* map, Map(fd, expected_size, PROT_READ, path));
+    const SegmentData data(map, expected_size, header->data_offset);
+    if (DataChecksum(data.data(), header->data_length, /*threads=*/1) !=
+        header->data_checksum) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": data does not match its checksum"));
+    }
   }
+  Segment segment(std::move(path), *std::move(header), /*fd=*/-1,
+                  /*map=*/nullptr, expected_size);
+  segment.BecomeSealed(st.st_dev, st.st_ino, /*map=*/nullptr);
   return segment;
 }
 
 uint64_t Segment::ComputeChecksum(int threads) const {
-  return DataChecksum(data(), header_.data_length, threads);
+  return DataChecksum(map_ + header_.data_offset, header_.data_length, threads);
+}
+
+void Segment::BecomeSealed(dev_t device, ino_t inode, char* map) {
+  device_ = device;
+  inode_ = inode;
+  mappings_ = std::make_unique<Mappings>();
+  if (map == nullptr) return;
+  auto data = std::make_shared<const SegmentData>(map, map_size_,
+                                                  header_.data_offset);
+  if (!TakeKeptMapping()) return;  // unmapped here
+  absl::MutexLock lock(&mappings_->mu);
+  mappings_->kept = std::move(data);
+  mappings_->counted = true;
+}
+
+absl::StatusOr<std::shared_ptr<const SegmentData>> Segment::MapFile() const {
+  const int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return PosixError(errno, "open", path_);
+  FdCloser closer(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return PosixError(errno, "fstat", path_);
+  if (st.st_dev != device_ || st.st_ino != inode_) {
+    return absl::DataLossError(
+        absl::StrCat(path_, " was replaced by another file"));
+  }
+  if (static_cast<size_t>(st.st_size) != map_size_) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s: file has %d bytes but its header describes %d", path_,
+        static_cast<int64_t>(st.st_size), map_size_));
+  }
+  ASSIGN_OR_RETURN(char* map, Map(fd, map_size_, PROT_READ, path_));
+  return std::make_shared<const SegmentData>(map, map_size_, header_.data_offset);
+}
+
+absl::StatusOr<std::shared_ptr<const SegmentData>> Segment::MapData() const {
+  if (mappings_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(path_, " is not sealed"));
+  }
+  absl::MutexLock lock(&mappings_->mu);
+  if (mappings_->kept != nullptr) return mappings_->kept;
+  if (std::shared_ptr<const SegmentData> held = mappings_->held.lock()) {
+    return held;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const SegmentData> data, MapFile());
+  if (TakeKeptMapping()) {
+    mappings_->kept = data;
+    mappings_->counted = true;
+  }
+  mappings_->held = data;
+  return data;
 }
 
 absl::StatusOr<int> Segment::Reopen(int flags) const {
@@ -320,6 +416,7 @@ absl::Status Segment::Seal(const std::string& published_path,
   close(std::exchange(fd_, -1));
   path_ = published_path;
   header_ = std::move(sealed_header);
+  BecomeSealed(frozen.st_dev, frozen.st_ino, std::exchange(map_, nullptr));
   return absl::OkStatus();
 }
 
@@ -413,6 +510,21 @@ absl::Status Segment::CheckFileSize() const {
 }
 
 absl::Status Segment::Unlink() const {
+  if (mappings_ != nullptr) {
+    absl::MutexLock lock(&mappings_->mu);
+    if (mappings_->kept == nullptr) {
+      mappings_->kept = mappings_->held.lock();
+      if (mappings_->kept == nullptr) {
+        absl::StatusOr<std::shared_ptr<const SegmentData>> mapped = MapFile();
+        if (mapped.ok()) {
+          mappings_->kept = *std::move(mapped);
+        } else {
+          LogWarning("%s: unlinked without a mapping, so what still holds it "
+                     "cannot read it: %s", path_, mapped.status().message());
+        }
+      }
+    }
+  }
   if (unlink(path_.c_str()) != 0) return PosixError(errno, "unlink", path_);
   return absl::OkStatus();
 }

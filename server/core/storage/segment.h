@@ -1,19 +1,23 @@
 // Segment: RAII owner of one segment file in the shm directory and of its
-// memory mapping. The mapping is released in the destructor; unlinking the
-// file leaves the mapping valid (tmpfs frees the pages at the last unmap).
+// memory mappings.
 //
 // A segment is either staging (created here, mapped read-write, not yet
 // visible under a published name) or sealed (read-only from then on). A
-// sealed segment is never written, truncated or shrunk again.
+// sealed segment is never written, truncated or shrunk again. A staging
+// segment holds its mapping; a sealed one is mapped when its data is first
+// asked for (MapData), so that a process can hold more sealed segments than
+// it may have mappings (vm.max_map_count, 65530 by default). Unlinking the
+// file leaves every mapping valid (tmpfs frees the pages at the last unmap).
 //
-// Not thread-safe for mutation (Seal, Unlink); concurrent reads of data() and
-// header() are safe once no thread mutates.
+// Not thread-safe for mutation (Seal); MapData, Unlink and header() may be
+// called concurrently once no thread mutates.
 #ifndef MATCACHE_SERVER_CORE_STORAGE_SEGMENT_H_
 #define MATCACHE_SERVER_CORE_STORAGE_SEGMENT_H_
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -23,6 +27,27 @@
 #include "server/core/storage/spare_file.h"
 
 namespace matcache {
+
+// A read-only mapping of a sealed segment's file: its data stays valid while
+// this is held.
+class SegmentData {
+ public:
+  // Takes over the mapping [map, map + map_size).
+  SegmentData(char* map, size_t map_size, uint64_t data_offset)
+      : map_(map), map_size_(map_size), data_offset_(data_offset) {}
+  ~SegmentData();
+
+  SegmentData(const SegmentData&) = delete;
+  SegmentData& operator=(const SegmentData&) = delete;
+
+  // header().data_length bytes of the segment's data.
+  const char* data() const { return map_ + data_offset_; }
+
+ private:
+  char* const map_;
+  const size_t map_size_;
+  const uint64_t data_offset_;
+};
 
 class Segment {
  public:
@@ -66,8 +91,19 @@ class Segment {
   const SegmentHeader& header() const { return header_; }
   bool sealed() const { return header_.state == SegmentState::kSealed; }
 
-  // header().data_length bytes of data.
-  const char* data() const { return map_ + header_.data_offset; }
+  // Sealed segments a process keeps mapped once their data was asked for;
+  // the mappings of those beyond last only while they are held.
+  static constexpr int64_t kMaxKeptMappings = 16384;
+
+  // The data of a sealed segment, mapped on first use (the file is checked
+  // to be the one sealed, of the size its header says, so reading it can
+  // never fault) and kept mapped while the segment lives, unless
+  // kMaxKeptMappings segments are so already. Errors: FAILED_PRECONDITION
+  // for a staging segment; NOT_FOUND if the file is gone; DATA_LOSS if it
+  // was replaced or resized; RESOURCE_EXHAUSTED if the process may map no
+  // more.
+  absl::StatusOr<std::shared_ptr<const SegmentData>> MapData() const;
+
   // Writable data of a staging segment; nullptr once frozen or sealed.
   char* mutable_data() { return writable_ ? map_ + header_.data_offset : nullptr; }
 
@@ -77,7 +113,8 @@ class Segment {
   absl::Status CopyDataFrom(int fd, int64_t offset, int64_t size,
                             const std::string& what);
 
-  // DataChecksum of the data as it is now, on up to `threads` threads.
+  // DataChecksum of a staging segment's data as it is now, on up to
+  // `threads` threads.
   uint64_t ComputeChecksum(int threads = 1) const;
 
   // A new file description of a staging segment's file, open for reading
@@ -115,7 +152,8 @@ class Segment {
   // read-only), or fstat's error.
   absl::Status CheckFileSize() const;
 
-  // Removes the file's name from the directory. The mapping stays valid.
+  // Removes the file's name from the directory. A sealed segment is mapped
+  // first (if it is not), so that its holders can still read it.
   absl::Status Unlink() const;
 
  private:
@@ -133,12 +171,23 @@ class Segment {
   absl::StatusOr<int> Reopen(int flags) const;
   // Freeze's first part: no new writers, no writable mapping or file here.
   absl::Status DropWriteAccess();
+  // A sealed segment's file mapped anew.
+  absl::StatusOr<std::shared_ptr<const SegmentData>> MapFile() const;
+  // Makes the segment, whose header is sealed now and whose file is
+  // `device`:`inode`, keep `map` (its read-only mapping, taken over, or
+  // null) if it may.
+  void BecomeSealed(dev_t device, ino_t inode, char* map);
 
   std::string path_;
   SegmentHeader header_;
   int fd_ = -1;  // open only while staging
-  char* map_ = nullptr;
+  char* map_ = nullptr;  // only while staging
   size_t map_size_ = 0;
+  // Of a sealed segment: the file's identity, and its mappings.
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
+  struct Mappings;
+  std::unique_ptr<Mappings> mappings_;
   bool writable_ = false;  // fd_ and map_ may write: staging, not frozen
   bool writers_gone_ = false;  // Freeze found no other writer
   bool handed_out_ = false;    // OpenForWriting gave a descriptor away

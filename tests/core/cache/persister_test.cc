@@ -39,6 +39,10 @@ class PersisterTest : public ::testing::Test {
     for (int64_t i = 0; i < 4; ++i) {
       reinterpret_cast<int64_t*>(segment->mutable_data())[i] = i;
     }
+    const absl::Status sealed =
+        segment->Seal(absl::StrCat(shm_.path(), "/", name, ".1.shm"), 1,
+                      segment->ComputeChecksum(), 0400);
+    EXPECT_TRUE(sealed.ok()) << sealed;
     return *std::move(segment);
   }
   std::string Read(const std::string& path) {

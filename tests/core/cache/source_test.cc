@@ -82,7 +82,10 @@ class SourceTest : public matcache::testing::StoreTestBase {
 
   static std::vector<int32_t> Values(const Segment& segment) {
     std::vector<int32_t> values(segment.header().data_length / 4);
-    std::memcpy(values.data(), segment.data(), segment.header().data_length);
+    absl::StatusOr<std::shared_ptr<const SegmentData>> data = segment.MapData();
+    EXPECT_TRUE(data.ok()) << data.status();
+    if (!data.ok()) return {};
+    std::memcpy(values.data(), (*data)->data(), segment.header().data_length);
     return values;
   }
 

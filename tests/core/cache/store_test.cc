@@ -145,7 +145,10 @@ TEST_F(StoreTest, AStagingFileIsHandedOutOnceAndCommitWaitsForItsClose) {
   ASSERT_TRUE(info.ok()) << info.status();
   absl::StatusOr<std::shared_ptr<const Segment>> published = store->Acquire("m");
   ASSERT_TRUE(published.ok()) << published.status();
-  EXPECT_EQ(std::string((*published)->data(), 8), "abcdefgh");
+  absl::StatusOr<std::shared_ptr<const SegmentData>> data =
+      (*published)->MapData();
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(std::string((*data)->data(), 8), "abcdefgh");
   EXPECT_EQ(store->OpenStagingForClient(write->write_id, 7).status().code(),
             absl::StatusCode::kNotFound);
 }

@@ -12,13 +12,16 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/format/checksum.h"
 #include "tests/support/temp_dir.h"
 
 namespace matcache {
@@ -130,10 +133,12 @@ TEST_F(SegmentTest, ForkedChildSeesTheSameBytesAndCannotWrite) {
     absl::StatusOr<Segment> segment =
         Segment::OpenReadOnly(path, Segment::Verify::kChecksum);
     if (!segment.ok()) _exit(2);
-    if (std::memcmp(segment->data(), expected.data(), kCount * 8) != 0) _exit(3);
+    absl::StatusOr<std::shared_ptr<const SegmentData>> mapped = segment->MapData();
+    if (!mapped.ok()) _exit(6);
+    if (std::memcmp((*mapped)->data(), expected.data(), kCount * 8) != 0) _exit(3);
     // The file was opened O_RDONLY: the kernel refuses a writable mapping
     // even to root.
-    void* data = const_cast<char*>(segment->data());
+    void* data = const_cast<char*>((*mapped)->data());
     if (mprotect(data, kCount * 8, PROT_READ | PROT_WRITE) == 0) _exit(4);
     if (errno != EACCES) _exit(5);
     _exit(0);
@@ -148,8 +153,10 @@ TEST_F(SegmentTest, ForkedChildSeesTheSameBytesAndCannotWrite) {
     absl::StatusOr<Segment> segment =
         Segment::OpenReadOnly(path, Segment::Verify::kHeaderOnly);
     if (!segment.ok()) _exit(2);
+    absl::StatusOr<std::shared_ptr<const SegmentData>> mapped = segment->MapData();
+    if (!mapped.ok()) _exit(6);
     signal(SIGSEGV, SIG_DFL);  // a sanitizer's handler would exit instead
-    const_cast<char*>(segment->data())[0] = 1;  // must fault
+    const_cast<char*>((*mapped)->data())[0] = 1;  // must fault
     _exit(0);
   }
   status = Wait(writer);
@@ -328,7 +335,9 @@ TEST_F(SegmentTest, OpenForWritingHandsOutADescriptionOfItsOwn) {
   EXPECT_THAT(frozen.message(), HasSubstr("still open for writing"));
   close(*writer);
   ASSERT_TRUE(segment->Freeze().ok());
-  EXPECT_EQ(std::memcmp(segment->data(), values.data(), kCount * 8), 0);
+  EXPECT_EQ(segment->ComputeChecksum(),
+            DataChecksum(reinterpret_cast<const char*>(values.data()), kCount * 8,
+                         /*threads=*/1));
   absl::StatusOr<int> again = segment->OpenForWriting();
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
 }
@@ -379,16 +388,99 @@ TEST_F(SegmentTest, CheckFileSizeRefusesWhatItCannotCheck) {
   EXPECT_EQ(checked.code(), absl::StatusCode::kFailedPrecondition) << checked;
 }
 
-TEST_F(SegmentTest, UnlinkKeepsTheMappingValid) {
+TEST_F(SegmentTest, UnlinkKeepsTheDataReadable) {
   const std::string path = Publish();
   absl::StatusOr<Segment> segment =
       Segment::OpenReadOnly(path, Segment::Verify::kHeaderOnly);
   ASSERT_TRUE(segment.ok());
-  ASSERT_TRUE(segment->Unlink().ok());
+  ASSERT_TRUE(segment->Unlink().ok());  // never mapped before
   EXPECT_THAT(dir_.Entries(), IsEmpty());
+  absl::StatusOr<std::shared_ptr<const SegmentData>> data = segment->MapData();
+  ASSERT_TRUE(data.ok()) << data.status();
   const std::vector<int64_t> expected = Iota();
-  EXPECT_EQ(std::memcmp(segment->data(), expected.data(), kCount * 8), 0);
+  EXPECT_EQ(std::memcmp((*data)->data(), expected.data(), kCount * 8), 0);
   EXPECT_EQ(segment->Unlink().code(), absl::StatusCode::kNotFound);
+}
+
+// Mappings of files in `dir` that this process has.
+int MappingsIn(const std::string& dir) {
+  std::ifstream maps("/proc/self/maps");
+  int count = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (absl::StrContains(line, dir + "/")) ++count;
+  }
+  return count;
+}
+
+TEST_F(SegmentTest, SealedDataIsMappedOnFirstUseAndShared) {
+  const std::string path = Publish();  // its staging mapping is gone
+  absl::StatusOr<Segment> segment =
+      Segment::OpenReadOnly(path, Segment::Verify::kChecksum);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  EXPECT_EQ(MappingsIn(dir_.path()), 0);
+  absl::StatusOr<std::shared_ptr<const SegmentData>> first = segment->MapData();
+  absl::StatusOr<std::shared_ptr<const SegmentData>> second = segment->MapData();
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(*first, *second);
+  EXPECT_EQ(MappingsIn(dir_.path()), 1);
+  first->reset();
+  second->reset();
+  EXPECT_EQ(MappingsIn(dir_.path()), 1);  // kept while the segment lives
+  *segment = Segment::OpenReadOnly(path, Segment::Verify::kHeaderOnly).value();
+  EXPECT_EQ(MappingsIn(dir_.path()), 0);
+}
+
+TEST_F(SegmentTest, MapDataRefusesWhatIsNotTheSealedFile) {
+  const std::string path = Publish();
+  absl::StatusOr<Segment> segment =
+      Segment::OpenReadOnly(path, Segment::Verify::kHeaderOnly);
+  ASSERT_TRUE(segment.ok());
+  // Another file of the same size under its name.
+  ASSERT_EQ(rename(path.c_str(), PathOf("aside").c_str()), 0);
+  const std::string copy = PathOf("aside");
+  ASSERT_EQ(link(copy.c_str(), PathOf("link").c_str()), 0);
+  {
+    std::ifstream in(copy, std::ios::binary);
+    std::ofstream out(path, std::ios::binary);
+    out << in.rdbuf();
+  }
+  EXPECT_EQ(segment->MapData().status().code(), absl::StatusCode::kDataLoss);
+  ASSERT_EQ(unlink(path.c_str()), 0);
+  EXPECT_EQ(segment->MapData().status().code(), absl::StatusCode::kNotFound);
+
+  absl::StatusOr<Segment> staging = Segment::Create(
+      PathOf("n.1.staging.shm"), Header({kCount}, DType::kInt64), 0600,
+      Segment::Prefault::kNo);
+  ASSERT_TRUE(staging.ok());
+  EXPECT_EQ(staging->MapData().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SegmentTest, MappingsBeyondTheKeptOnesLastWhileHeld) {
+  // More sealed segments than a process keeps mapped: hard links of one.
+  const std::string path = Publish();
+  const int count = static_cast<int>(Segment::kMaxKeptMappings) + 100;
+  std::vector<Segment> segments;
+  segments.reserve(count);
+  for (int i = 0; i < count; ++i) {
+    const std::string name = PathOf(absl::StrCat("m.", i + 3, ".shm"));
+    ASSERT_EQ(link(path.c_str(), name.c_str()), 0) << std::strerror(errno);
+    absl::StatusOr<Segment> opened =
+        Segment::OpenReadOnly(name, Segment::Verify::kHeaderOnly);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    segments.push_back(*std::move(opened));
+  }
+  const std::vector<int64_t> expected = Iota();
+  for (const Segment& segment : segments) {
+    absl::StatusOr<std::shared_ptr<const SegmentData>> data = segment.MapData();
+    ASSERT_TRUE(data.ok()) << data.status();
+    ASSERT_EQ(std::memcmp((*data)->data(), expected.data(), kCount * 8), 0);
+  }
+  const int mapped = MappingsIn(dir_.path());
+  EXPECT_LE(mapped, Segment::kMaxKeptMappings);
+  EXPECT_GE(mapped, Segment::kMaxKeptMappings - 100);  // others may keep some
+  segments.clear();
+  EXPECT_EQ(MappingsIn(dir_.path()), 0);
 }
 
 }  // namespace
