@@ -10,6 +10,7 @@ namespace matcache {
 void Catalogue::Restore(std::shared_ptr<const Segment> segment, absl::Time now) {
   std::string name = segment->header().name;
   last_access_[name] = now;
+  data_bytes_ += static_cast<int64_t>(segment->header().data_length);
   versions_.emplace(std::move(name), std::move(segment));
 }
 
@@ -43,6 +44,10 @@ std::shared_ptr<const Segment> Catalogue::Publish(
   last_access_[name] = info.last_access;
   std::shared_ptr<const Segment>& current = versions_[name];
   std::shared_ptr<const Segment> previous = std::exchange(current, segment);
+  data_bytes_ += static_cast<int64_t>(segment->header().data_length);
+  if (previous != nullptr) {
+    data_bytes_ -= static_cast<int64_t>(previous->header().data_length);
+  }
   Record(reason, name, std::move(segment), generation, std::move(info));
   return previous;
 }
@@ -54,6 +59,7 @@ std::shared_ptr<const Segment> Catalogue::Remove(absl::string_view name,
   const std::string key = it->first;
   versions_.erase(it);
   last_access_.erase(key);
+  data_bytes_ -= static_cast<int64_t>(removed->header().data_length);
   Record(reason, key, nullptr, removed->header().generation, MatrixInfo());
   return removed;
 }

@@ -92,6 +92,8 @@ class Catalogue {
 
   // The published versions, in name order.
   const Versions& versions() const { return versions_; }
+  // The sum of their data bytes.
+  int64_t data_bytes() const { return data_bytes_; }
 
   int64_t hits() const { return hits_; }
   int64_t misses() const { return misses_; }
@@ -120,6 +122,7 @@ class Catalogue {
               MatrixInfo info);
 
   Versions versions_;
+  int64_t data_bytes_ = 0;
   mutable absl::flat_hash_map<std::string, absl::Time> last_access_;
   mutable int64_t hits_ = 0;
   mutable int64_t misses_ = 0;

@@ -175,13 +175,20 @@ StoreStats Store::Stats() const {
   stats.hits = catalogue_.hits();
   stats.misses = catalogue_.misses();
   stats.matrix_count = static_cast<int64_t>(catalogue_.versions().size());
-  for (const auto& [name, segment] : catalogue_.versions()) {
-    stats.last_access.emplace_back(name, catalogue_.last_access(name));
-    stats.matrix_bytes += static_cast<int64_t>(segment->header().data_length);
-  }
+  stats.matrix_bytes = catalogue_.data_bytes();
   stats.staging_count = staging_.count();
   stats.staging_bytes = staging_.data_bytes();
   return stats;
+}
+
+std::vector<std::pair<std::string, absl::Time>> Store::LastAccesses() const {
+  std::vector<std::pair<std::string, absl::Time>> accesses;
+  absl::MutexLock lock(&mu_);
+  accesses.reserve(catalogue_.versions().size());
+  for (const auto& [name, segment] : catalogue_.versions()) {
+    accesses.emplace_back(name, catalogue_.last_access(name));
+  }
+  return accesses;
 }
 
 void Store::AddListener(CatalogueListener* listener) {

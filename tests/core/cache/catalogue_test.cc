@@ -98,6 +98,20 @@ TEST_F(CatalogueTest, PublishReplacesAndLookupCountsHitsAndMisses) {
   EXPECT_EQ(catalogue.misses(), 1);  // Find is no lookup
 }
 
+TEST_F(CatalogueTest, DataBytesFollowEveryChange) {
+  Catalogue catalogue;
+  catalogue.Restore(Make("r", 1), absl::Now());  // 4 int64s each
+  EXPECT_EQ(catalogue.data_bytes(), 32);
+  Publish(&catalogue, Make("a", 2), ChangeReason::kPut, absl::Now());
+  EXPECT_EQ(catalogue.data_bytes(), 64);
+  Publish(&catalogue, Make("a", 3), ChangeReason::kPut, absl::Now());
+  EXPECT_EQ(catalogue.data_bytes(), 64);  // replaced
+  catalogue.Remove("r", ChangeReason::kEviction);
+  EXPECT_EQ(catalogue.data_bytes(), 32);
+  catalogue.Remove("a", ChangeReason::kDelete);
+  EXPECT_EQ(catalogue.data_bytes(), 0);
+}
+
 TEST_F(CatalogueTest, RemembersLastAccessAndForgetsItOnRemoval) {
   Catalogue catalogue;
   const absl::Time then = absl::FromUnixSeconds(1000);
