@@ -118,11 +118,11 @@ def matcached(binary, shm_parent, data_dir=None, cpus=None, extra_args=()):
     process = None
     try:
         with open(log, "wb") as stderr:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL,
-                                       stderr=stderr)
-        if cpus is not None:
-            os.sched_setaffinity(process.pid, cpus)
+            # Pinned before exec, so that every thread it starts is too.
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=stderr, preexec_fn=None if cpus is None
+                else lambda: os.sched_setaffinity(0, cpus))
 
         def probe():
             with matcache.Client(unix, timeout=1) as client:
