@@ -95,19 +95,28 @@ std::array<int, kKinds> ParseMix(const std::string& mix) {
   return weights;
 }
 
-// utime + stime of process `pid` in seconds (0 without a pid).
+// utime + stime of process `pid` in seconds; 0 without a pid, and exits
+// if the process is gone.
 double ProcessCpuSeconds(int pid) {
   if (pid == 0) return 0;
   std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(file)),
-                   std::istreambuf_iterator<char>());
+  const std::string stat((std::istreambuf_iterator<char>(file)),
+                         std::istreambuf_iterator<char>());
   // Fields after the parenthesised command name; utime and stime are the
   // 14th and 15th of the line.
-  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-  std::vector<std::string> fields{std::istream_iterator<std::string>(rest), {}};
-  if (fields.size() < 13) return 0;
-  return (std::stod(fields[11]) + std::stod(fields[12])) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
+  const size_t name_end = stat.rfind(')');
+  std::istringstream rest(name_end == std::string::npos
+                              ? std::string()
+                              : stat.substr(name_end + 1));
+  const std::vector<std::string> fields{
+      std::istream_iterator<std::string>(rest), {}};
+  double utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    std::fprintf(stderr, "load_gen: no CPU times in /proc/%d/stat\n", pid);
+    std::exit(1);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double OwnCpuSeconds() {
