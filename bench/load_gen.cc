@@ -12,10 +12,11 @@
 // one page), read (a --window square window of the float64 matrix
 // --read_name at a random place, through matcache::Client::Read), http
 // (the same window as .npy from GET /v1/matrices/{name}/data on --http).
-// Each call in flight is a thread making blocking calls; Info and List go
-// through the generated stub of its channel, so the generator measures the
-// server rather than the client's conversions. Each channel is a
-// connection of its own.
+// Info and List go through the generated stub of their channel, so that the
+// generator measures the server rather than the client's conversions. A
+// mix of only info and list runs each call in flight as a chain of
+// callback calls; a mix with read or http runs each as a thread of
+// blocking calls. Each channel is a connection of its own.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -146,16 +147,112 @@ struct Channel {
   std::unique_ptr<Client> client;
 };
 
-// Latencies (µs) and errors of the calls one thread measured, per kind.
+enum Phase { kWarmup, kMeasuring, kDone };
+
+// Latencies (µs) and errors of the calls one call in flight measured, per
+// kind.
 struct Tally {
+  // Counts a call of `kind` that took `elapsed` if it started and ended
+  // while measuring.
+  void Record(int kind, int started_in, int ended_in,
+              std::chrono::steady_clock::duration elapsed,
+              const absl::Status& status) {
+    if (started_in != kMeasuring || ended_in != kMeasuring) return;
+    if (!status.ok()) {
+      if (errors[kind]++ == 0 && first_error.empty()) {
+        first_error = status.ToString();
+      }
+      return;
+    }
+    latencies[kind].push_back(static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
+  }
+
   std::array<std::vector<uint32_t>, kKinds> latencies;
   std::array<int64_t, kKinds> errors{};
   std::string first_error;
 };
 
-enum Phase { kWarmup, kMeasuring, kDone };
+absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
 
-// The calls in flight on one thread, one after another until kDone.
+std::chrono::system_clock::time_point Deadline(const Plan& plan) {
+  return std::chrono::system_clock::now() +
+         absl::ToChronoMilliseconds(plan.timeout);
+}
+
+// A call in flight as a chain of callback calls (Info and List only), each
+// started by the end of the one before, until kDone; the generator then
+// spends no thread of its own on it.
+class UnaryChain {
+ public:
+  UnaryChain(const Plan& plan, v1::MatrixCache::Stub* stub, int seed,
+             const std::atomic<int>* phase, Tally* tally)
+      : plan_(plan),
+        stub_(stub),
+        random_(seed),
+        pick_(plan.weights.begin(), plan.weights.end()),
+        phase_(phase),
+        tally_(tally) {
+    info_request_.set_name(plan.info_name);
+    list_request_.set_prefix(plan.list_prefix);
+  }
+
+  void Start() { Next(); }
+
+  // Waits until the chain has stopped.
+  void Wait() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&stopped_));
+  }
+
+ private:
+  void Next() {
+    const int started_in = phase_->load(std::memory_order_relaxed);
+    if (started_in == kDone) {
+      absl::MutexLock lock(&mu_);
+      stopped_ = true;
+      return;
+    }
+    const int kind = pick_(random_);
+    // The previous call has ended: its context may go.
+    context_ = std::make_unique<grpc::ClientContext>();
+    context_->set_deadline(Deadline(plan_));
+    const auto start = std::chrono::steady_clock::now();
+    auto done = [this, kind, started_in, start](grpc::Status status) {
+      tally_->Record(kind, started_in, phase_->load(std::memory_order_relaxed),
+                     std::chrono::steady_clock::now() - start,
+                     FromGrpc(status));
+      Next();
+    };
+    if (kind == kInfo) {
+      stub_->async()->Info(context_.get(), &info_request_, &info_response_,
+                           std::move(done));
+    } else {
+      stub_->async()->List(context_.get(), &list_request_, &list_response_,
+                           std::move(done));
+    }
+  }
+
+  const Plan& plan_;
+  v1::MatrixCache::Stub* const stub_;
+  std::mt19937 random_;
+  std::discrete_distribution<int> pick_;
+  const std::atomic<int>* const phase_;
+  Tally* const tally_;
+  v1::InfoRequest info_request_;
+  v1::ListRequest list_request_;
+  v1::MatrixInfo info_response_;
+  v1::ListResponse list_response_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// A call in flight as a thread of blocking calls, one after another
+// until kDone.
 void Drive(const Plan& plan, Channel* channel, int seed,
            const std::atomic<int>* phase, Tally* tally) {
   std::mt19937 random(seed);
@@ -176,18 +273,14 @@ void Drive(const Plan& plan, Channel* channel, int seed,
     absl::Status status;
     if (kind == kInfo || kind == kList) {
       grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() +
-                           absl::ToChronoMilliseconds(plan.timeout));
-      grpc::Status done;
+      context.set_deadline(Deadline(plan));
       if (kind == kInfo) {
         v1::MatrixInfo response;
-        done = channel->stub->Info(&context, info_request, &response);
+        status = FromGrpc(channel->stub->Info(&context, info_request, &response));
       } else {
         v1::ListResponse response;
-        done = channel->stub->List(&context, list_request, &response);
+        status = FromGrpc(channel->stub->List(&context, list_request, &response));
       }
-      status = absl::Status(static_cast<absl::StatusCode>(done.error_code()),
-                            done.error_message());
     } else if (kind == kRead) {
       status = channel->client
                    ->Read<double>(plan.read_name,
@@ -209,19 +302,8 @@ void Drive(const Plan& plan, Channel* channel, int seed,
         if (absl::IsUnavailable(status)) http.reset();
       }
     }
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    if (started_in != kMeasuring ||
-        phase->load(std::memory_order_relaxed) != kMeasuring) {
-      continue;
-    }
-    if (!status.ok()) {
-      if (tally->errors[kind]++ == 0 && tally->first_error.empty()) {
-        tally->first_error = status.ToString();
-      }
-      continue;
-    }
-    tally->latencies[kind].push_back(static_cast<uint32_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()));
+    tally->Record(kind, started_in, phase->load(std::memory_order_relaxed),
+                  std::chrono::steady_clock::now() - start, status);
   }
 }
 
@@ -274,10 +356,20 @@ int Run() {
 
   std::atomic<int> phase{kWarmup};
   std::vector<Tally> tallies(static_cast<size_t>(channels) * in_flight);
+  // Threads only where a call blocks.
+  const bool unary = plan.weights[kRead] == 0 && plan.weights[kHttp] == 0;
+  std::vector<std::unique_ptr<UnaryChain>> chains;
   std::vector<std::thread> threads;
   for (size_t i = 0; i < tallies.size(); ++i) {
-    threads.emplace_back(Drive, std::cref(plan), &connections[i % channels],
-                         static_cast<int>(i), &phase, &tallies[i]);
+    Channel* channel = &connections[i % channels];
+    if (unary) {
+      chains.push_back(std::make_unique<UnaryChain>(
+          plan, channel->stub.get(), static_cast<int>(i), &phase, &tallies[i]));
+      chains.back()->Start();
+    } else {
+      threads.emplace_back(Drive, std::cref(plan), channel,
+                           static_cast<int>(i), &phase, &tallies[i]);
+    }
   }
   absl::SleepFor(absl::GetFlag(FLAGS_warmup));
   const int server_pid = absl::GetFlag(FLAGS_server_pid);
@@ -291,6 +383,7 @@ int Run() {
   const double own_cpu = OwnCpuSeconds() - own_before;
   const double server_cpu = ProcessCpuSeconds(server_pid) - server_before;
   for (std::thread& thread : threads) thread.join();
+  for (const std::unique_ptr<UnaryChain>& chain : chains) chain->Wait();
 
   int64_t calls = 0, errors = 0;
   std::string first_error;
