@@ -16,7 +16,9 @@
 // generator measures the server rather than the client's conversions. A
 // mix of only info and list runs each call in flight as a chain of
 // callback calls; a mix with read or http runs each as a thread of
-// blocking calls. Each channel is a connection of its own.
+// blocking calls. The stubs' channels are connections of their own; reads
+// go through one matcache::Client per channel, which gRPC may let share a
+// connection.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -322,6 +324,57 @@ uint32_t Percentile(std::vector<uint32_t>& sorted, double q) {
                          static_cast<size_t>(q * static_cast<double>(sorted.size())))];
 }
 
+// What one run measured, as the JSON line load_gen prints.
+struct Measured {
+  int channels;
+  int in_flight;
+  double seconds;
+  double own_cpu;     // seconds of this process's CPU while measuring
+  double server_cpu;  // and of the server's (0 without --server_pid)
+};
+
+void PrintJson(const Plan& plan, const std::vector<Tally>& tallies,
+               const Measured& measured) {
+  int64_t calls = 0, errors = 0;
+  std::string first_error;
+  std::vector<std::string> kinds;
+  for (int kind = 0; kind < kKinds; ++kind) {
+    if (plan.weights[kind] == 0) continue;
+    std::vector<uint32_t> latencies;
+    int64_t kind_errors = 0;
+    for (const Tally& tally : tallies) {
+      latencies.insert(latencies.end(), tally.latencies[kind].begin(),
+                       tally.latencies[kind].end());
+      kind_errors += tally.errors[kind];
+      if (first_error.empty()) first_error = tally.first_error;
+    }
+    std::sort(latencies.begin(), latencies.end());
+    calls += static_cast<int64_t>(latencies.size());
+    errors += kind_errors;
+    kinds.push_back(absl::StrFormat(
+        "\"%s\":{\"calls\":%d,\"calls_per_s\":%.1f,\"p50_us\":%d,"
+        "\"p99_us\":%d,\"errors\":%d}",
+        kKindNames[kind], latencies.size(), latencies.size() / measured.seconds,
+        Percentile(latencies, 0.50), Percentile(latencies, 0.99), kind_errors));
+  }
+  const double per_call = calls > 0 ? 1e6 / static_cast<double>(calls) : 0;
+  std::string escaped;
+  for (char ch : first_error) {
+    if (ch == '"' || ch == '\\') escaped += '\\';
+    escaped += (ch >= 0x20 ? ch : ' ');
+  }
+  absl::PrintF(
+      "{\"seconds\":%.3f,\"channels\":%d,\"in_flight\":%d,\"calls\":%d,"
+      "\"calls_per_s\":%.1f,\"errors\":%d,\"generator_cpu_s\":%.3f,"
+      "\"generator_cpu_us_per_call\":%.2f,\"server_cpu_s\":%.3f,"
+      "\"server_cpu_us_per_call\":%.2f,\"kinds\":{%s},\"first_error\":\"%s\"}\n",
+      measured.seconds, measured.channels, measured.in_flight, calls,
+      calls / measured.seconds, errors, measured.own_cpu,
+      measured.own_cpu * per_call, measured.server_cpu,
+      measured.server_cpu * per_call, absl::StrJoin(kinds, ","), escaped);
+  std::fflush(stdout);
+}
+
 int Run() {
   Plan plan;
   plan.weights = ParseMix(absl::GetFlag(FLAGS_mix));
@@ -385,43 +438,7 @@ int Run() {
   for (std::thread& thread : threads) thread.join();
   for (const std::unique_ptr<UnaryChain>& chain : chains) chain->Wait();
 
-  int64_t calls = 0, errors = 0;
-  std::string first_error;
-  std::vector<std::string> kinds;
-  for (int kind = 0; kind < kKinds; ++kind) {
-    if (plan.weights[kind] == 0) continue;
-    std::vector<uint32_t> latencies;
-    int64_t kind_errors = 0;
-    for (Tally& tally : tallies) {
-      latencies.insert(latencies.end(), tally.latencies[kind].begin(),
-                       tally.latencies[kind].end());
-      kind_errors += tally.errors[kind];
-      if (first_error.empty()) first_error = tally.first_error;
-    }
-    std::sort(latencies.begin(), latencies.end());
-    calls += static_cast<int64_t>(latencies.size());
-    errors += kind_errors;
-    kinds.push_back(absl::StrFormat(
-        "\"%s\":{\"calls\":%d,\"calls_per_s\":%.1f,\"p50_us\":%d,"
-        "\"p99_us\":%d,\"errors\":%d}",
-        kKindNames[kind], latencies.size(), latencies.size() / seconds,
-        Percentile(latencies, 0.50), Percentile(latencies, 0.99), kind_errors));
-  }
-  const double per_call = calls > 0 ? 1e6 / static_cast<double>(calls) : 0;
-  std::string escaped;
-  for (char ch : first_error) {
-    if (ch == '"' || ch == '\\') escaped += '\\';
-    escaped += (ch >= 0x20 ? ch : ' ');
-  }
-  absl::PrintF(
-      "{\"seconds\":%.3f,\"channels\":%d,\"in_flight\":%d,\"calls\":%d,"
-      "\"calls_per_s\":%.1f,\"errors\":%d,\"generator_cpu_s\":%.3f,"
-      "\"generator_cpu_us_per_call\":%.2f,\"server_cpu_s\":%.3f,"
-      "\"server_cpu_us_per_call\":%.2f,\"kinds\":{%s},\"first_error\":\"%s\"}\n",
-      seconds, channels, in_flight, calls, calls / seconds, errors, own_cpu,
-      own_cpu * per_call, server_cpu, server_cpu * per_call,
-      absl::StrJoin(kinds, ","), escaped);
-  std::fflush(stdout);
+  PrintJson(plan, tallies, {channels, in_flight, seconds, own_cpu, server_cpu});
   return 0;
 }
 
