@@ -119,10 +119,8 @@ def _load_gen(binary, server, kind, names, scale, cpus):
                "--read_name", names["read"],
                "--window", str(scale.capacity_window), "--http", server.http,
                "--server_pid", str(server.pid)]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 120,
-        preexec_fn=None if cpus is None
-        else lambda: os.sched_setaffinity(0, cpus))
+    done = subprocess.run(servers.pinned(command, cpus), capture_output=True,
+                          text=True, timeout=seconds + 120)
     if done.returncode != 0:
         raise RuntimeError(f"load_gen exited with {done.returncode}: "
                            f"{done.stderr}")
