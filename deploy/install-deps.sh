@@ -16,8 +16,9 @@ readonly PACKAGES=(
   # Python client, stubs and tests
   python3 python3-grpcio python3-numpy python3-protobuf python3-pytest
   python3-hypothesis
-  # Benchmark suite (bench/run): a peer to measure against, and the plots
-  redis-server python3-matplotlib
+  # Benchmark suite (bench/run): a peer to measure against, the plots, and
+  # perf to profile the server under bench/load_gen
+  redis-server python3-matplotlib linux-perf
   # Security tests: certificates for TLS
   openssl
   # HTTP tests: promtool and a real Prometheus to scrape the gateway; zarr

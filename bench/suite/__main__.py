@@ -13,15 +13,15 @@ import sys
 import tempfile
 import time
 
-from suite import (environment, fresh_pass, http, load_test, machine,
-                   plots, put_get, remote, report, round_trip, targets,
-                   watch)
+from suite import (capacity, environment, fresh_pass, http, load_test,
+                   machine, plots, put_get, remote, report, round_trip,
+                   targets, watch)
 from suite.scale import FULL, QUICK, SMOKE
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FAMILIES = {"put_get": put_get.run, "fresh_pass": fresh_pass.run,
             "remote": remote.run, "round_trip": round_trip.run,
-            "http": http.run, "watch": watch.run}
+            "http": http.run, "watch": watch.run, "capacity": capacity.run}
 ALL = (*FAMILIES, "load")
 
 

@@ -3,7 +3,8 @@ first and the plots embedded (PNG files beside it, from suite.plots)."""
 
 import collections
 
-from suite import fresh_pass, http, put_get, remote, round_trip, watch
+from suite import (capacity, fresh_pass, http, put_get, remote,
+                   round_trip, watch)
 from suite.samples import number, size_label
 
 FLAT_MIB = 32
@@ -79,6 +80,29 @@ def _summaries(measurements, family):
         p99 = number(m.percentile(99)) if m.unit == "ms" and m.values else ""
         rows.append([m.subject, size, m.summary(), p99])
     return _table(["", "matrix", "median (min–max)", "p99"], rows)
+
+
+def _capacity(measurements):
+    """A row per kind of call, a column per figure (median and range of
+    the runs), and the load average before and after."""
+    chosen = [m for m in measurements if m.family == capacity.FAMILY]
+    figures = {(m.subject, m.metric): m for m in chosen}
+
+    def cell(m):
+        if len(m.values) == 1:
+            return number(m.median)
+        return (f"{number(m.median)} ({number(min(m.values))}–"
+                f"{number(max(m.values))})")
+    rows = [[subject] + [cell(figures[subject, metric])
+                         for metric in capacity.METRICS]
+            for subject in dict.fromkeys(
+                m.subject for m in chosen
+                if m.subject != capacity.LOAD_AVERAGE)]
+    loads = [number(m.median) for m in chosen
+             if m.subject == capacity.LOAD_AVERAGE]
+    return [f"Load average (1 min) at the start and the end: "
+            f"{' and '.join(loads)}.", ""] + \
+        _table(["call", *capacity.METRICS], rows)
 
 
 def load_lines(load):
@@ -164,6 +188,11 @@ def write(path, command, machine, scale, measurements, targets, load):
                   "with watchers are timed in the same run as those "
                   "without, on a server of their own.", ""] + \
             _summaries(measurements, watch.FAMILY)
+    if any(m.family == capacity.FAMILY for m in measurements):
+        lines += ["", "## Capacity", "",
+                  "bench/load_gen against a server pinned to one CPU, from "
+                  "the other; medians (min–max) of the runs.", ""] + \
+            _capacity(measurements)
     if load is not None:
         lines += ["", "## Load test", ""] + _load_section(load)
     path.write_text("\n".join(lines) + "\n")

@@ -73,6 +73,16 @@ def _http_address(log):
         time.sleep(0.01)
 
 
+def pinned(command, cpus):
+    """`command` run on the CPU set `cpus` (None: any), through taskset,
+    which sets it before exec, so that every thread the program starts
+    has it too (and the pid stays the program's)."""
+    if cpus is None:
+        return list(command)
+    return ["taskset", "-c", ",".join(str(cpu) for cpu in sorted(cpus)),
+            *command]
+
+
 @dataclasses.dataclass(frozen=True)
 class Matcached:
     """A running matcached: `unix` and `tcp` addresses, `http` (HOST:PORT
@@ -118,11 +128,9 @@ def matcached(binary, shm_parent, data_dir=None, cpus=None, extra_args=()):
     process = None
     try:
         with open(log, "wb") as stderr:
-            process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL,
-                                       stderr=stderr)
-        if cpus is not None:
-            os.sched_setaffinity(process.pid, cpus)
+            process = subprocess.Popen(
+                pinned(command, cpus), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=stderr)
 
         def probe():
             with matcache.Client(unix, timeout=1) as client:

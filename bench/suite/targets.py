@@ -4,7 +4,7 @@ and its ratio to the target. Reported, never asserted: machines are noisy."""
 
 import dataclasses
 
-from suite import http, peers, put_get, remote, watch
+from suite import capacity, http, peers, put_get, remote, watch
 from suite.samples import number, size_label
 from suite.scale import GIB
 
@@ -160,6 +160,13 @@ def _idle_watchers(measurements):
     return _from(target, idle, idle.median / none.median)
 
 
+def _info_capacity(measurements):
+    rates = [m for m in measurements if m.family == capacity.FAMILY
+             and m.subject == capacity.INFO and m.metric == capacity.RATE]
+    return _from(Target("Info/s on the server's one core ≥ 20,000", 20000.0,
+                        "calls/s", True), rates[0] if rates else None)
+
+
 def check(measurements, sizes):
     """Every target, checked against `measurements` of a run whose
     put/get sizes were `sizes`."""
@@ -205,4 +212,5 @@ def check(measurements, sizes):
         _metrics_scrape(measurements),
         _watch_latency(measurements),
         _idle_watchers(measurements),
+        _info_capacity(measurements),
     ]

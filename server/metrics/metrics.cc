@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/text_serializer.h"
@@ -122,22 +123,51 @@ Metrics::Metrics(const Store* store, const WatchHub* watches)
   collector_ = std::make_shared<StoreCollector>(store, watches);
 }
 
+Metrics::RequestSeries Metrics::RequestSeriesFor(absl::string_view transport,
+                                                 absl::string_view method,
+                                                 absl::string_view code) {
+  const std::string key = absl::StrCat(transport, "\n", method, "\n", code);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    const auto found = request_series_.find(key);
+    if (found != request_series_.end()) return found->second;
+  }
+  absl::MutexLock lock(&mu_);
+  auto [series, added] = request_series_.try_emplace(key);
+  if (added) {
+    series->second = {
+        &requests_.Add({{"transport", std::string(transport)},
+                        {"method", std::string(method)},
+                        {"code", std::string(code)}}),
+        &durations_.Add({{"transport", std::string(transport)},
+                         {"method", std::string(method)}},
+                        kDurationBuckets)};
+  }
+  return series->second;
+}
+
+prometheus::Counter* Metrics::SentBytesFor(absl::string_view transport) {
+  const std::string key(transport);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    const auto found = sent_series_.find(key);
+    if (found != sent_series_.end()) return found->second;
+  }
+  absl::MutexLock lock(&mu_);
+  auto [series, added] = sent_series_.try_emplace(key);
+  if (added) series->second = &sent_bytes_.Add({{"transport", key}});
+  return series->second;
+}
+
 void Metrics::CountRequest(absl::string_view transport, absl::string_view method,
                            absl::string_view code, double seconds) {
-  requests_
-      .Add({{"transport", std::string(transport)},
-            {"method", std::string(method)},
-            {"code", std::string(code)}})
-      .Increment();
-  durations_
-      .Add({{"transport", std::string(transport)}, {"method", std::string(method)}},
-           kDurationBuckets)
-      .Observe(seconds);
+  const RequestSeries series = RequestSeriesFor(transport, method, code);
+  series.requests->Increment();
+  series.duration->Observe(seconds);
 }
 
 void Metrics::CountSentBytes(absl::string_view transport, int64_t bytes) {
-  sent_bytes_.Add({{"transport", std::string(transport)}})
-      .Increment(static_cast<double>(bytes));
+  SentBytesFor(transport)->Increment(static_cast<double>(bytes));
 }
 
 std::string Metrics::Scrape() const {

@@ -12,7 +12,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -43,12 +46,33 @@ class Metrics {
   std::string Scrape() const;
 
  private:
+  // The time series one kind of finished request adds to.
+  struct RequestSeries {
+    prometheus::Counter* requests;
+    prometheus::Histogram* duration;
+  };
+
+  // The series of (`transport`, `method`, `code`) and of `transport`,
+  // registered at first use and then found without building a metric:
+  // prometheus-cpp's Family::Add makes one (a histogram allocates every
+  // bucket) even when the labels are already there.
+  RequestSeries RequestSeriesFor(absl::string_view transport,
+                                 absl::string_view method,
+                                 absl::string_view code);
+  prometheus::Counter* SentBytesFor(absl::string_view transport);
+
   std::shared_ptr<prometheus::Registry> registry_;
   // The store's and the watchers' figures.
   std::shared_ptr<const prometheus::Collectable> collector_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Counter>& sent_bytes_;
+  absl::Mutex mu_;
+  // Keyed by the labels' values joined with '\n' (none holds one).
+  absl::flat_hash_map<std::string, RequestSeries> request_series_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, prometheus::Counter*> sent_series_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace matcache
