@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from suite import (capacity, environment, fresh_pass, http, load_test,
+from suite import (capacity, catalogue_scale, environment, fresh_pass, http, load_test,
                    machine, plots, put_get, remote, report, round_trip,
                    targets, watch)
 from suite.scale import FULL, QUICK, SMOKE
@@ -21,7 +21,8 @@ from suite.scale import FULL, QUICK, SMOKE
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FAMILIES = {"put_get": put_get.run, "fresh_pass": fresh_pass.run,
             "remote": remote.run, "round_trip": round_trip.run,
-            "http": http.run, "watch": watch.run, "capacity": capacity.run}
+            "http": http.run, "watch": watch.run, "capacity": capacity.run,
+            "scale": catalogue_scale.run}
 ALL = (*FAMILIES, "load")
 
 

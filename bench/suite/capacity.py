@@ -62,7 +62,7 @@ def run(env):
     results = [Measurement(FAMILY, LOAD_AVERAGE, "start", "",
                            values=[os.getloadavg()[0]])]
     env.log(f"capacity: load average {os.getloadavg()}")
-    load_gen = pathlib.Path(env.matcached).parent / "load_gen"
+    load_gen = load_gen_binary(env)
     server_cpus, generator_cpus = _cpus()
     runs = min(RUNS, scale.repeat)
     with servers.matcached(env.matcached, env.shm_parent,
@@ -74,8 +74,11 @@ def run(env):
                     f"generator on {generator_cpus}")
             figures = {metric: [] for metric in METRICS}
             for _ in range(runs):
-                measured = _load_gen(load_gen, server, kind, names, scale,
-                                     generator_cpus)
+                channels, in_flight = CONCURRENCY[kind]
+                measured = run_load_gen(
+                    load_gen, server, kind, names, scale.capacity_seconds,
+                    channels, in_flight, window=scale.capacity_window,
+                    cpus=generator_cpus)
                 figures[RATE].append(measured["calls_per_s"])
                 figures[P50].append(measured["kinds"][kind]["p50_us"])
                 figures[P99].append(measured["kinds"][kind]["p99_us"])
@@ -106,19 +109,28 @@ def _populate(writer, scale):
     return names
 
 
-def _load_gen(binary, server, kind, names, scale, cpus):
-    """One load_gen run of `kind` against `server`; its JSON line. Raises
-    RuntimeError if a call failed."""
-    channels, in_flight = CONCURRENCY[kind]
-    seconds = scale.capacity_seconds
+def load_gen_binary(env):
+    """bench/load_gen, built beside the server binary."""
+    return pathlib.Path(env.matcached).parent / "load_gen"
+
+
+def run_load_gen(binary, server, kind, names, seconds, channels, in_flight,
+                 window=0, cpus=None):
+    """One load_gen run of `kind` against `server` for `seconds`, with
+    `channels` × `in_flight` calls in flight on the matrices `names` (by
+    kind: "info", "list" prefix, "read") and windows of side `window`; its
+    JSON line. Raises RuntimeError if a call failed."""
     command = [str(binary), "--address", server.unix, "--mix", f"{kind}=1",
                "--channels", str(channels), "--in_flight", str(in_flight),
                "--duration", f"{seconds}s",
                "--warmup", f"{min(1.0, seconds)}s",
-               "--info_name", names["info"], "--list_prefix", names["list"],
-               "--read_name", names["read"],
-               "--window", str(scale.capacity_window), "--http", server.http,
-               "--server_pid", str(server.pid)]
+               "--http", server.http, "--server_pid", str(server.pid)]
+    for flag, key in (("--info_name", "info"), ("--list_prefix", "list"),
+                      ("--read_name", "read")):
+        if key in names:
+            command += [flag, names[key]]
+    if window:
+        command += ["--window", str(window)]
     done = subprocess.run(servers.pinned(command, cpus), capture_output=True,
                           text=True, timeout=seconds + 120)
     if done.returncode != 0:

@@ -3,8 +3,8 @@ first and the plots embedded (PNG files beside it, from suite.plots)."""
 
 import collections
 
-from suite import (capacity, fresh_pass, http, put_get, remote,
-                   round_trip, watch)
+from suite import (capacity, catalogue_scale, fresh_pass, http, put_get,
+                   remote, round_trip, watch)
 from suite.samples import number, size_label
 
 FLAT_MIB = 32
@@ -193,6 +193,12 @@ def write(path, command, machine, scale, measurements, targets, load):
                   "bench/load_gen against a server pinned to one CPU, from "
                   "the other; medians (min–max) of the runs.", ""] + \
             _capacity(measurements)
+    if any(m.family == catalogue_scale.FAMILY for m in measurements):
+        lines += ["", "## Scale", "",
+                  f"One server holding {catalogue_scale.FEW} small "
+                  "matrices, then many; the restart recovers them all.",
+                  ""] + \
+            _summaries(measurements, catalogue_scale.FAMILY)
     if load is not None:
         lines += ["", "## Load test", ""] + _load_section(load)
     path.write_text("\n".join(lines) + "\n")

@@ -26,6 +26,7 @@ class Scale:
     watch_puts: puts timed per case of the watch family.
     load_*: the load test: client processes, seconds, and the shared
         matrices (load_matrices squares of load_side) and window side.
+    scale_matrices: small matrices the scale family stores.
     capacity_*: the capacity family: seconds each load_gen run measures,
         the matrices List lists, and the side of the square float64 matrix
         whose windows (capacity_window square) Read and HTTP fetch.
@@ -51,6 +52,7 @@ class Scale:
     load_matrices: int
     load_side: int
     load_window: int
+    scale_matrices: int
     capacity_seconds: float
     capacity_matrices: int
     capacity_side: int
@@ -68,8 +70,8 @@ FULL = Scale(
     big_bytes=4 * GIB, windows=200, slow_ms=5.0, info_calls=5000,
     metrics_matrices=10000, watch_events=2000, watch_puts=1000,
     load_clients=16, load_seconds=30.0, load_matrices=6, load_side=3000,
-    load_window=500, capacity_seconds=10.0, capacity_matrices=100,
-    capacity_side=4000, capacity_window=1000, huge_tmpfs_bytes=9 * GIB)
+    load_window=500, scale_matrices=100_000, capacity_seconds=10.0,
+    capacity_matrices=100, capacity_side=4000, capacity_window=1000, huge_tmpfs_bytes=9 * GIB)
 
 QUICK = Scale(
     name="quick", sizes=(16 * MIB, 256 * MIB, GIB), repeat=3, big_repeat=3,
@@ -77,8 +79,8 @@ QUICK = Scale(
     big_bytes=GIB, windows=30, slow_ms=2.0, info_calls=500,
     metrics_matrices=10000, watch_events=500, watch_puts=300,
     load_clients=16, load_seconds=10.0, load_matrices=4, load_side=2000,
-    load_window=500, capacity_seconds=4.0, capacity_matrices=100,
-    capacity_side=2000, capacity_window=1000, huge_tmpfs_bytes=3 * GIB)
+    load_window=500, scale_matrices=100_000, capacity_seconds=4.0,
+    capacity_matrices=100, capacity_side=2000, capacity_window=1000, huge_tmpfs_bytes=3 * GIB)
 
 SMOKE = Scale(
     name="smoke", sizes=(MIB, 4 * MIB), repeat=2, big_repeat=2,
@@ -86,5 +88,6 @@ SMOKE = Scale(
     big_bytes=16 * MIB, windows=3, slow_ms=1.0, info_calls=50,
     metrics_matrices=100, watch_events=30, watch_puts=30,
     load_clients=4, load_seconds=3.0, load_matrices=2, load_side=400,
-    load_window=100, capacity_seconds=0.3, capacity_matrices=10,
+    load_window=100, scale_matrices=300, capacity_seconds=0.3,
+    capacity_matrices=10,
     capacity_side=200, capacity_window=100, huge_tmpfs_bytes=64 * MIB)

@@ -87,13 +87,14 @@ def pinned(command, cpus):
 class Matcached:
     """A running matcached: `unix` and `tcp` addresses, `http` (HOST:PORT
     of its HTTP gateway), its `pid`, and `shm_dir`, a directory of its own
-    (so every file in it is its)."""
+    (so every file in it is its), holding its `namespace`."""
 
     unix: str
     tcp: str
     http: str
     pid: int
     shm_dir: pathlib.Path
+    namespace: str
 
     def segment_files(self):
         """Names of the segment files (published or staging) it holds; not
@@ -103,19 +104,23 @@ class Matcached:
 
 
 @contextlib.contextmanager
-def matcached(binary, shm_parent, data_dir=None, cpus=None, extra_args=()):
+def matcached(binary, shm_parent, data_dir=None, cpus=None, extra_args=(),
+              shm_dir=None, namespace=None):
     """Starts `binary` on a fresh directory under the tmpfs `shm_parent`,
     listening on a private unix socket and on 127.0.0.1 at a free port,
     with no memory budget and a random namespace, optionally with
     --data_dir, `extra_args` and pinned to the CPU set `cpus`. Yields a
     Matcached; at exit stops it and removes its socket and shm
-    directories."""
+    directories. Given `shm_dir` and `namespace`, it serves those instead
+    (recovering what is there) and leaves the directory."""
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="matcache-bench-"))
-    shm_dir = pathlib.Path(tempfile.mkdtemp(prefix="matcache-bench-",
-                                            dir=shm_parent))
+    keep_shm_dir = shm_dir is not None
+    if not keep_shm_dir:
+        shm_dir = pathlib.Path(tempfile.mkdtemp(prefix="matcache-bench-",
+                                                dir=shm_parent))
     unix = f"unix:{workdir}/m.sock"
     tcp = f"127.0.0.1:{free_port()}"
-    namespace = f"bench{secrets.token_hex(4)}"
+    namespace = namespace or f"bench{secrets.token_hex(4)}"
     # Private to this run and on loopback only: TCP needs no access token,
     # so that every peer measures the same plain calls.
     command = [binary, "--listen", f"{unix},{tcp}", "--shm_dir", str(shm_dir),
@@ -136,12 +141,14 @@ def matcached(binary, shm_parent, data_dir=None, cpus=None, extra_args=()):
             with matcache.Client(unix, timeout=1) as client:
                 client.stats()
         _wait_until_ready(probe, f"matcached ({binary})", process, log)
-        yield Matcached(unix, tcp, _http_address(log), process.pid, shm_dir)
+        yield Matcached(unix, tcp, _http_address(log), process.pid, shm_dir,
+                        namespace)
     finally:
         if process is not None:
             _stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
-        shutil.rmtree(shm_dir, ignore_errors=True)
+        if not keep_shm_dir:
+            shutil.rmtree(shm_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,8 @@ and its ratio to the target. Reported, never asserted: machines are noisy."""
 
 import dataclasses
 
-from suite import capacity, http, peers, put_get, remote, watch
+from suite import (capacity, catalogue_scale, http, peers, put_get, remote,
+                   watch)
 from suite.samples import number, size_label
 from suite.scale import GIB
 
@@ -213,4 +214,43 @@ def check(measurements, sizes):
         _watch_latency(measurements),
         _idle_watchers(measurements),
         _info_capacity(measurements),
+        *_scale(measurements),
+    ]
+
+
+def _scale(measurements):
+    """The scale family's targets, stated for 100,000 matrices: ratios to
+    the same figure with a few matrices, and absolute limits."""
+    many = [m for m in measurements if m.family == catalogue_scale.FAMILY
+            and m.subject.endswith(" matrices")
+            and not m.subject.endswith(catalogue_scale.held(catalogue_scale.FEW))]
+    count = int(many[0].subject.rsplit(", ", 1)[1].split()[0]) if many else 0
+    held = catalogue_scale.held(count)
+    few = catalogue_scale.held(catalogue_scale.FEW)
+
+    def find(subject):
+        return _find(measurements, catalogue_scale.FAMILY, subject)
+
+    def label(text):
+        shown = f"{count:,}" if count else "100,000"
+        return text.format(held=f"{shown} matrices")
+
+    def against_few(text, figure):
+        target = Target(label(text), 1.2, "×", False)
+        ours = find(f"{figure}, {held}")
+        if ours is None or ours.skipped:
+            return _from(target, ours)
+        return _from(target, ours, ours.median / find(f"{figure}, {few}").median)
+
+    return [
+        against_few("Info p50 with {held} ≤ 1.2× its value with 10",
+                    catalogue_scale.INFO),
+        against_few("put with {held} ≤ 1.2× its time with 10",
+                    catalogue_scale.PUT),
+        _from(Target(label("server memory per matrix with {held} ≤ 2 KiB"),
+                     2048.0, "B", False), find(catalogue_scale.PER_MATRIX)),
+        _from(Target(label("restart recovering {held} ≤ 5 s"), 5.0, "s",
+                     False), find(f"{catalogue_scale.RESTART}, {held}")),
+        _from(Target(label("/metrics with {held} p50 ≤ 20 ms"), 20.0, "ms",
+                     False), find(f"{catalogue_scale.METRICS}, {held}")),
     ]
