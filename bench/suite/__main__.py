@@ -15,7 +15,7 @@ import time
 
 from suite import (capacity, catalogue_scale, environment, fresh_pass, http, load_test,
                    machine, plots, put_get, remote, report, round_trip,
-                   targets, watch)
+                   samples, targets, watch)
 from suite.scale import FULL, QUICK, SMOKE
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -83,6 +83,17 @@ def _raw(measurements, load):
     return raw
 
 
+def _measured(family, run, env):
+    """`run(env)`'s measurements, between the load average at its start and
+    at its end (logged too), so that a noisy family shows."""
+    start = samples.load_average(family, "start")
+    _log(f"{family}: load average {start.median:.2f} at the start")
+    measured = run(env)
+    end = samples.load_average(family, "end")
+    _log(f"{family}: load average {end.median:.2f} at the end")
+    return [start, *measured, end]
+
+
 def main():
     args = _arguments()
     # SIGTERM unwinds like Ctrl-C, so servers, mounts and files are cleaned.
@@ -99,7 +110,7 @@ def main():
                              args.shm_dir, _log) as env:
         for family, run in FAMILIES.items():
             if family in args.families:
-                measurements += run(env)
+                measurements += _measured(family, run, env)
         if "load" in args.families:
             seconds = args.minutes * 60 if args.minutes \
                 else args.scale.load_seconds

@@ -30,7 +30,6 @@ P99 = "p99 µs"
 SERVER_CPU = "server CPU µs/call"
 GENERATOR_CPU = "generator CPU µs/call"
 METRICS = (RATE, P50, P99, SERVER_CPU, GENERATOR_CPU)
-LOAD_AVERAGE = "load average (1 min)"
 RUNS = 3
 # (channels, calls in flight per channel) of each kind: enough to keep the
 # server's core busy; for HTTP every call in flight is a connection.
@@ -59,9 +58,7 @@ def _cpus():
 def run(env):
     """calls/s, latencies and CPU per call of each kind, RUNS runs each."""
     scale = env.scale
-    results = [Measurement(FAMILY, LOAD_AVERAGE, "start", "",
-                           values=[os.getloadavg()[0]])]
-    env.log(f"capacity: load average {os.getloadavg()}")
+    results = []
     load_gen = load_gen_binary(env)
     server_cpus, generator_cpus = _cpus()
     runs = min(RUNS, scale.repeat)
@@ -88,9 +85,6 @@ def run(env):
             results += [Measurement(FAMILY, subject, metric,
                                     metric.split()[-1], 0, values)
                         for metric, values in figures.items()]
-    env.log(f"capacity: load average {os.getloadavg()}")
-    results.append(Measurement(FAMILY, LOAD_AVERAGE, "end", "",
-                               values=[os.getloadavg()[0]]))
     return results
 
 

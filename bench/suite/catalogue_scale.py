@@ -4,9 +4,8 @@ same run and on the same server — Info p50 (bench/load_gen, one call in
 flight), a put of a small matrix, a /metrics scrape, the server's own memory
 (RssAnon: the heap, not the segments' pages), then a List of all of them
 (paged) and a restart that recovers them. The load average at the start
-and the end says how much else ran."""
+and the end (bench/run takes it) says how much else ran."""
 
-import os
 import pathlib
 import secrets
 import shutil
@@ -31,7 +30,6 @@ MEMORY = "server memory (RssAnon)"
 PER_MATRIX = "server memory per matrix"
 LIST = "List of every matrix (paged)"
 RESTART = "restart: recovery until the first answer"
-LOAD_AVERAGE = "load average (1 min)"
 INFO_SECONDS = 2.0
 PUTS = 50
 SCRAPES = 10
@@ -47,9 +45,7 @@ def held(count):
 def run(env):
     """The figures with FEW and with scale.scale_matrices matrices."""
     many = env.scale.scale_matrices
-    results = [Measurement(FAMILY, LOAD_AVERAGE, "start", "",
-                           values=[os.getloadavg()[0]])]
-    env.log(f"scale: load average {os.getloadavg()}")
+    results = []
     prefix = f"scale.{secrets.token_hex(4)}."
     names = [f"{prefix}{i:06d}" for i in range(many)]
     shm_dir = pathlib.Path(tempfile.mkdtemp(prefix="matcache-bench-scale-",
@@ -78,9 +74,6 @@ def run(env):
         results.append(_restart(env, store, many))
     finally:
         shutil.rmtree(shm_dir, ignore_errors=True)
-    env.log(f"scale: load average {os.getloadavg()}")
-    results.append(Measurement(FAMILY, LOAD_AVERAGE, "end", "",
-                               values=[os.getloadavg()[0]]))
     return results
 
 

@@ -26,6 +26,7 @@ NP_SAVE = "np.save (.npy on disk)"
 NP_LOAD = "np.load (.npy in page cache)"
 LOAD_SHM = "matcache Load (.npy, eager), /dev/shm"
 LOAD_HUGE = "matcache Load (.npy, eager), huge-page tmpfs"
+NP_LOAD_SOURCE = "np.load of the Load's source (.npy in page cache)"
 REDIS = "Redis"
 # The file Load peers read, written once per size before their puts.
 LOAD_SOURCE = "source.npy"
@@ -97,6 +98,14 @@ def _matcache_load(client, subject):
                 lambda size: check_vector(client.get(name), size))
 
 
+def _numpy_load(path):
+    """np.load of the file the Load peers read, as a "put" timed among
+    theirs: what Load is measured against."""
+    loaded = []
+    return Peer(NP_LOAD_SOURCE, lambda source: loaded.append(np.load(path)),
+                loaded.clear, [], lambda size: check_vector(loaded[0], size))
+
+
 def _hack():
     segments = []  # at most one
 
@@ -162,7 +171,8 @@ def all_peers(env, size, stack):
         peers.append(_matcache(huge, LOCAL_HUGE, LOCAL_HUGE, True))
     peers += [_matcache(client(env.shm.tcp, False), REMOTE, REMOTE, False),
               _hack(), _npy(env.data_dir / "saved.npy"),
-              _matcache_load(shm, LOAD_SHM)]
+              _matcache_load(shm, LOAD_SHM),
+              _numpy_load(env.data_dir / LOAD_SOURCE)]
     peers.append(_unavailable(LOAD_HUGE, env.huge_reason) if env.huge is None
                  else _matcache_load(huge, LOAD_HUGE))
     peers.append(_redis(env, size))

@@ -1,11 +1,12 @@
 """Put and get of a float64 vector at each size, for matcache and every
 peer a user would otherwise pick (suite.peers), in the same run.
 
-Puts are timed in blocks, one peer at a time, each block after one untimed
-put: memory a VM has not touched lately costs much more to fault in (the
-host reclaims what the guest frees), and that cost is the machine's, not the
-peer's. The blocks run in PASSES passes over all peers, so a burst of
-background load on a shared machine does not hit one peer only.
+Puts are timed interleaved, one put of each peer in turn (A B C A B C …),
+after one untimed put of each: memory a VM has not touched lately costs much
+more to fault in (the host reclaims what the guest frees), and that cost is
+the machine's, not the peer's; and a burst of background load on a shared
+machine then hits every peer alike. eager Load is timed among them against
+np.load of the same file.
 
 A get is timed to a usable array: matcache's local get is Info + map, the
 hack's an attach (view or .copy()), the others copy every byte."""
@@ -20,7 +21,6 @@ from suite.samples import Measurement, repeat_ms, size_label, time_ms
 FAMILY = "put_get"
 PUT = "put"
 GET = "get"
-PASSES = 2
 
 
 def run(env):
@@ -47,21 +47,18 @@ def run(env):
 
 
 def _puts(ready, size, repeat):
-    """Put times, at least `repeat` per peer: PASSES passes over the peers,
-    each a block of one untimed put and then timed ones; every copy is
-    removed right after its put (one copy at most is stored, and a put never
-    frees a previous copy while timed)."""
+    """`repeat` put times per peer, interleaved after one untimed put of
+    each; every copy is removed right after its put (one copy at most is
+    stored, and a put never frees a previous copy while timed)."""
     source = peers.vector(size)
     times = {peer.subject: [] for peer in ready}
-    per_block = -(-repeat // PASSES)
-    for _ in range(PASSES):
+    for peer in ready:
+        peer.put(source)
+        peer.remove()
+    for _ in range(repeat):
         for peer in ready:
-            peer.put(source)
+            times[peer.subject].append(time_ms(lambda: peer.put(source))[0])
             peer.remove()
-            for _ in range(per_block):
-                times[peer.subject].append(
-                    time_ms(lambda: peer.put(source))[0])
-                peer.remove()
     return [Measurement(FAMILY, subject, PUT, "ms", size, values)
             for subject, values in times.items()]
 

@@ -5,7 +5,7 @@ import collections
 
 from suite import (capacity, catalogue_scale, fresh_pass, http, put_get,
                    remote, round_trip, watch)
-from suite.samples import number, size_label
+from suite.samples import LOAD_AVERAGE, number, size_label
 
 FLAT_MIB = 32
 PLOTS = {"put_get": "put_get.png", "fresh_pass": "fresh_pass.png",
@@ -95,14 +95,18 @@ def _capacity(measurements):
                 f"{number(max(m.values))})")
     rows = [[subject] + [cell(figures[subject, metric])
                          for metric in capacity.METRICS]
-            for subject in dict.fromkeys(
-                m.subject for m in chosen
-                if m.subject != capacity.LOAD_AVERAGE)]
-    loads = [number(m.median) for m in chosen
-             if m.subject == capacity.LOAD_AVERAGE]
-    return [f"Load average (1 min) at the start and the end: "
-            f"{' and '.join(loads)}.", ""] + \
-        _table(["call", *capacity.METRICS], rows)
+            for subject in dict.fromkeys(m.subject for m in chosen)]
+    return _table(["call", *capacity.METRICS], rows)
+
+
+def _load_averages(loads):
+    """A row per family: the load average at its start and its end."""
+    by_family = collections.defaultdict(dict)
+    for m in loads:
+        by_family[m.family][m.metric] = number(m.median)
+    return _table(["family", "start", "end"],
+                  [[family, moments.get("start", ""), moments.get("end", "")]
+                   for family, moments in by_family.items()])
 
 
 def load_lines(load):
@@ -149,6 +153,8 @@ def _load_section(load):
 
 def write(path, command, machine, scale, measurements, targets, load):
     """Writes report.md to `path`. `load` may be None (not run)."""
+    loads = [m for m in measurements if m.subject == LOAD_AVERAGE]
+    measurements = [m for m in measurements if m.subject != LOAD_AVERAGE]
     lines = [
         "# matcache benchmark report", "",
         f"`{command}` ({scale.name} scale) on {machine}.", "",
@@ -159,6 +165,12 @@ def write(path, command, machine, scale, measurements, targets, load):
     ] + _table(["target", "measured", "verdict"],
                [[t.label, t.measured(), f"**{t.verdict}**"
                  if t.met is False else t.verdict] for t in targets])
+    if loads:
+        lines += ["", "## Machine load", "",
+                  "The 1-minute load average as each family began and "
+                  "ended: above the number of CPUs, something else ran "
+                  "too and the family's figures are suspect.", ""] + \
+            _load_averages(loads)
     put_get_table = _by_size(measurements, put_get.FAMILY, {
         put_get.PUT: "put (ms)", put_get.GET: "get, to a usable array (ms)"})
     if put_get_table:

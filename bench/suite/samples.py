@@ -1,10 +1,22 @@
 """Measurements: repeated values of one quantity, and how to take them."""
 
 import dataclasses
+import os
 import statistics
 import time
 
 import numpy as np
+
+
+# The subject of the machine's 1-minute load average, taken at the start
+# and the end of each family (metric "start", "end").
+LOAD_AVERAGE = "load average (1 min)"
+
+
+def load_average(family, moment):
+    """The Measurement of the load average now, at `moment` of `family`."""
+    return Measurement(family, LOAD_AVERAGE, moment, "",
+                       values=[os.getloadavg()[0]])
 
 
 @dataclasses.dataclass
