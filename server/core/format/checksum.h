@@ -4,7 +4,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 namespace matcache {
 
@@ -20,22 +19,6 @@ inline constexpr size_t kChecksumBlockBytes = size_t{16} << 20;
 // on up to `threads` threads, so a large matrix hashes at several times the
 // speed of one core.
 uint64_t DataChecksum(const char* data, size_t size, int threads);
-
-// DataChecksum, block by block as the data arrives. Not thread-safe.
-class DataChecksummer {
- public:
-  // The next block: kChecksumBlockBytes bytes, or fewer for the last.
-  void AddBlock(const char* data, size_t size) {
-    sums_.push_back(Checksum(data, size));
-  }
-  // DataChecksum of the blocks added.
-  uint64_t Finish() const {
-    return Checksum(sums_.data(), sums_.size() * sizeof(uint64_t));
-  }
-
- private:
-  std::vector<uint64_t> sums_;
-};
 
 }  // namespace matcache
 

@@ -11,7 +11,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <future>
 #include <memory>
 #include <utility>
 
@@ -253,7 +252,6 @@ absl::StatusOr<Segment> Segment::OpenReadOnly(std::string path, Verify verify) {
 }
 
 uint64_t Segment::ComputeChecksum(int threads) const {
-  if (copied_checksum_.has_value()) return *copied_checksum_;
   return DataChecksum(map_ + header_.data_offset, header_.data_length, threads);
 }
 
@@ -327,7 +325,6 @@ absl::StatusOr<int> Segment::OpenForWriting() {
   }
   ASSIGN_OR_RETURN(const int fd, Reopen(O_RDWR));
   handed_out_ = true;
-  copied_checksum_.reset();
   return fd;
 }
 
@@ -442,31 +439,8 @@ absl::Status Segment::CopyDataFrom(int fd, int64_t offset, int64_t size,
     return error == EXDEV || error == EINVAL || error == ENOSYS ||
            error == EOPNOTSUPP;
   };
-  copied_checksum_.reset();
-  // All of the data: each block copied is hashed on another thread (one at
-  // a time, in order) while the next is copied. Declared before the
-  // future, which joins its thread when it goes, also on an early return.
-  const bool whole = size == static_cast<int64_t>(header_.data_length);
-  DataChecksummer checksummer;
-  std::future<void> hashing;
-  int64_t hashed = 0;  // data bytes handed to hashing
-  const int64_t block = static_cast<int64_t>(kChecksumBlockBytes);
-  auto hash_copied = [&](int64_t copied) {
-    while (whole && hashed < copied && (copied - hashed >= block || copied == size)) {
-      if (hashing.valid()) hashing.get();
-      const char* begin = map_ + header_.data_offset + hashed;
-      const size_t bytes = static_cast<size_t>(std::min(block, size - hashed));
-      hashing = std::async(std::launch::async, [&checksummer, begin, bytes] {
-        checksummer.AddBlock(begin, bytes);
-      });
-      hashed += static_cast<int64_t>(bytes);
-    }
-  };
   while (left > 0) {
-    // Up to the end of the block being copied, so that it is hashed then.
-    const int64_t copied = size - left;
-    const size_t want = static_cast<size_t>(
-        whole ? std::min(left, block - copied % block) : left);
+    const size_t want = static_cast<size_t>(left);
     ssize_t n;
     if (method == Method::kCopyFileRange) {
       n = copy_file_range(fd, &in, fd_, &out, want, 0);
@@ -510,12 +484,6 @@ absl::Status Segment::CopyDataFrom(int fd, int64_t offset, int64_t size,
           absl::StrCat(what, " ends before the data it announces"));
     }
     left -= n;
-    hash_copied(size - left);
-  }
-  if (whole) {
-    hash_copied(size);  // no data: no blocks
-    if (hashing.valid()) hashing.get();
-    copied_checksum_ = checksummer.Finish();
   }
   return absl::OkStatus();
 }

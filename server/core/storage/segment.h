@@ -105,22 +105,16 @@ class Segment {
   absl::StatusOr<std::shared_ptr<const SegmentData>> MapData() const;
 
   // Writable data of a staging segment; nullptr once frozen or sealed.
-  char* mutable_data() {
-    copied_checksum_.reset();  // the caller may change the data
-    return writable_ ? map_ + header_.data_offset : nullptr;
-  }
+  char* mutable_data() { return writable_ ? map_ + header_.data_offset : nullptr; }
 
   // Fills the data of a staging segment with `size` bytes of the file `fd`
-  // from `offset`, copied inside the kernel, block by block; when that is
-  // all of the data, each block is hashed on another thread while the next
-  // one is copied, for ComputeChecksum. INVALID_ARGUMENT if the file ends
-  // early.
+  // from `offset`, copied inside the kernel (no page faults in this
+  // process). INVALID_ARGUMENT if the file ends early.
   absl::Status CopyDataFrom(int fd, int64_t offset, int64_t size,
                             const std::string& what);
 
   // DataChecksum of a staging segment's data as it is now, on up to
-  // `threads` threads; the one CopyDataFrom computed if nothing could
-  // change the data since (no mutable_data(), no OpenForWriting).
+  // `threads` threads.
   uint64_t ComputeChecksum(int threads = 1) const;
 
   // A new file description of a staging segment's file, open for reading
@@ -197,7 +191,6 @@ class Segment {
   bool writable_ = false;  // fd_ and map_ may write: staging, not frozen
   bool writers_gone_ = false;  // Freeze found no other writer
   bool handed_out_ = false;    // OpenForWriting gave a descriptor away
-  std::optional<uint64_t> copied_checksum_;  // see ComputeChecksum
 };
 
 }  // namespace matcache

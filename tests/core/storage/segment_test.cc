@@ -402,43 +402,6 @@ TEST_F(SegmentTest, UnlinkKeepsTheDataReadable) {
   EXPECT_EQ(segment->Unlink().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(SegmentTest, CopyDataFromHashesWhatItCopied) {
-  // Two whole checksum blocks and a part, after a 100-byte preamble.
-  const int64_t size = 2 * static_cast<int64_t>(kChecksumBlockBytes) + 12345;
-  std::string file(100 + size, '\0');
-  for (size_t i = 0; i < file.size(); ++i) file[i] = static_cast<char>(i * 7 + i / 4096);
-  const std::string source = PathOf("source");
-  {
-    std::ofstream out(source, std::ios::binary);
-    out << file;
-  }
-  const int fd = open(source.c_str(), O_RDONLY);
-  ASSERT_GE(fd, 0);
-  absl::StatusOr<Segment> segment =
-      Segment::Create(PathOf("m.1.staging.shm"), Header({size}, DType::kInt8),
-                      0600, Segment::Prefault::kNo);
-  ASSERT_TRUE(segment.ok()) << segment.status();
-  ASSERT_TRUE(segment->CopyDataFrom(fd, 100, size, source).ok());
-  close(fd);
-  const uint64_t expected = DataChecksum(file.data() + 100, size, /*threads=*/1);
-  EXPECT_EQ(segment->ComputeChecksum(), expected);
-  // Once the data may have changed, it is hashed again.
-  segment->mutable_data()[0] ^= 1;
-  EXPECT_NE(segment->ComputeChecksum(), expected);
-  segment->mutable_data()[0] ^= 1;
-  EXPECT_EQ(segment->ComputeChecksum(), expected);
-
-  // A file that ends early.
-  absl::StatusOr<Segment> short_one =
-      Segment::Create(PathOf("n.1.staging.shm"), Header({size}, DType::kInt8),
-                      0600, Segment::Prefault::kNo);
-  ASSERT_TRUE(short_one.ok());
-  const int again = open(source.c_str(), O_RDONLY);
-  EXPECT_EQ(short_one->CopyDataFrom(again, 200, size, source).code(),
-            absl::StatusCode::kInvalidArgument);
-  close(again);
-}
-
 // Mappings of files in `dir` that this process has.
 int MappingsIn(const std::string& dir) {
   std::ifstream maps("/proc/self/maps");
