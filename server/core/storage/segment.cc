@@ -89,6 +89,16 @@ struct Segment::Mappings {
   bool counted ABSL_GUARDED_BY(mu) = false;
   // Otherwise the mapping, for as long as anyone holds it.
   std::weak_ptr<const SegmentData> held ABSL_GUARDED_BY(mu);
+
+  // Keeps `data` if it is one of kMaxKeptMappings; holders share it anyway.
+  void KeepIfAllowed(const std::shared_ptr<const SegmentData>& data)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    held = data;
+    if (TakeKeptMapping()) {
+      kept = data;
+      counted = true;
+    }
+  }
 };
 
 Segment::Segment(std::string path, SegmentHeader header, int fd, char* map,
@@ -260,12 +270,11 @@ void Segment::BecomeSealed(dev_t device, ino_t inode, char* map) {
   inode_ = inode;
   mappings_ = std::make_unique<Mappings>();
   if (map == nullptr) return;
-  auto data = std::make_shared<const SegmentData>(map, map_size_,
-                                                  header_.data_offset);
-  if (!TakeKeptMapping()) return;  // unmapped here
+  // Unmapped at once unless kept.
+  const auto data = std::make_shared<const SegmentData>(map, map_size_,
+                                                        header_.data_offset);
   absl::MutexLock lock(&mappings_->mu);
-  mappings_->kept = std::move(data);
-  mappings_->counted = true;
+  mappings_->KeepIfAllowed(data);
 }
 
 absl::StatusOr<std::shared_ptr<const SegmentData>> Segment::MapFile() const {
@@ -297,11 +306,7 @@ absl::StatusOr<std::shared_ptr<const SegmentData>> Segment::MapData() const {
     return held;
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const SegmentData> data, MapFile());
-  if (TakeKeptMapping()) {
-    mappings_->kept = data;
-    mappings_->counted = true;
-  }
-  mappings_->held = data;
+  mappings_->KeepIfAllowed(data);
   return data;
 }
 
@@ -511,18 +516,14 @@ absl::Status Segment::CheckFileSize() const {
 
 absl::Status Segment::Unlink() const {
   if (mappings_ != nullptr) {
-    absl::MutexLock lock(&mappings_->mu);
-    if (mappings_->kept == nullptr) {
-      mappings_->kept = mappings_->held.lock();
-      if (mappings_->kept == nullptr) {
-        absl::StatusOr<std::shared_ptr<const SegmentData>> mapped = MapFile();
-        if (mapped.ok()) {
-          mappings_->kept = *std::move(mapped);
-        } else {
-          LogWarning("%s: unlinked without a mapping, so what still holds it "
-                     "cannot read it: %s", path_, mapped.status().message());
-        }
-      }
+    // Kept past the name, uncounted: it goes with the segment.
+    absl::StatusOr<std::shared_ptr<const SegmentData>> data = MapData();
+    if (data.ok()) {
+      absl::MutexLock lock(&mappings_->mu);
+      if (mappings_->kept == nullptr) mappings_->kept = *std::move(data);
+    } else {
+      LogWarning("%s: unlinked without a mapping, so what still holds it "
+                 "cannot read it: %s", path_, data.status().message());
     }
   }
   if (unlink(path_.c_str()) != 0) return PosixError(errno, "unlink", path_);
