@@ -312,8 +312,12 @@ absl::StatusOr<MatrixInfo> Store::Publish(
     if (!unlinked.ok()) LogWarning("%s", unlinked.message());
     return intact;
   }
-  // Hashing reads all the data: do it before taking the lock.
-  const uint64_t checksum = segment->ComputeChecksum(options_.checksum_threads);
+  // Hashing reads all the data: do it before taking the lock, and only if
+  // the writer did not hash it as it wrote.
+  const std::optional<uint64_t> written = segment->written_checksum();
+  const uint64_t checksum = written.has_value()
+                                ? *written
+                                : segment->ComputeChecksum(options_.checksum_threads);
 
   absl::MutexLock lock(&mu_);
   Retention retention = staging_.FinishCommit(write_id);

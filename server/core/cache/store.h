@@ -79,7 +79,8 @@ struct StoreOptions {
   bool evict_unsourced = false;
   // Re-hash every segment's data during recovery (reads everything).
   bool verify_on_recover = false;
-  // Threads that hash a matrix's data at Commit.
+  // Threads that hash a matrix's data at Commit, and that copy (and hash)
+  // the data of a Load.
   int checksum_threads = 2;
   // Largest spare file (see SpareFile) kept ready for the next write: as
   // each write begins, a background thread preallocates a spare as large as

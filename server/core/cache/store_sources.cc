@@ -97,7 +97,8 @@ absl::Status Store::LoadFromSource(absl::string_view name, const std::string& pa
                    BeginWrite(name, header.shape, header.dtype,
                               Segment::Prefault::kNo, absl::InfiniteFuture(),
                               retention, original, path));
-  absl::Status read = ReadNpyFileData(file.fd(), path, header, *write.segment);
+  absl::Status read = ReadNpyFileData(file.fd(), path, header, *write.segment,
+                                      options_.checksum_threads);
   if (!read.ok()) {
     absl::Status aborted = Abort(write.write_id);
     if (!aborted.ok()) LogWarning("%s", aborted.message());

@@ -67,20 +67,19 @@ absl::StatusOr<NpyHeader> ReadNpyFileHeader(int fd, const std::string& path) {
 }
 
 absl::Status ReadNpyFileData(int fd, const std::string& path,
-                             const NpyHeader& header, Segment& staging) {
-  char* target = staging.mutable_data();
+                             const NpyHeader& header, Segment& staging,
+                             int threads) {
   const size_t size = static_cast<size_t>(header.data_bytes);
   const bool as_is = !header.big_endian &&
                      (!header.fortran_order || header.shape.size() <= 1);
   if (as_is) {
-    return staging.CopyDataFrom(fd, header.data_offset,
-                                header.data_bytes, path);
+    return staging.CopyDataFrom(fd, header.data_offset, path, threads);
   }
   std::unique_ptr<char[]> buffer(new char[size > 0 ? size : 1]);
   absl::Status read =
       ReadFully(fd, buffer.get(), size, header.data_offset, path);
   if (!read.ok()) return read;
-  NpyDataToMatcache(header, buffer.get(), target);
+  NpyDataToMatcache(header, buffer.get(), staging.mutable_data());
   return absl::OkStatus();
 }
 

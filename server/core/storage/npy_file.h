@@ -18,11 +18,12 @@ namespace matcache {
 absl::StatusOr<NpyHeader> ReadNpyFileHeader(int fd, const std::string& path);
 
 // Fills the data of `staging` (created for header.shape and header.dtype)
-// from the .npy file open as `fd`: read straight into the mapping when the
-// file is C-ordered and little-endian, else through a buffer that is
-// converted.
+// from the .npy file open as `fd`: copied as is on up to `threads` threads,
+// with its checksum recorded (Segment::CopyDataFrom), when the file is
+// C-ordered and little-endian; else through a buffer that is converted.
 absl::Status ReadNpyFileData(int fd, const std::string& path,
-                             const NpyHeader& header, Segment& staging);
+                             const NpyHeader& header, Segment& staging,
+                             int threads);
 
 }  // namespace matcache
 

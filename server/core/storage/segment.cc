@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "server/core/base/posix_error.h"
 #include "server/core/base/status_macros.h"
 #include "server/core/format/checksum.h"
+#include "server/core/storage/checksummed_copy.h"
 #include "server/core/storage/preallocate.h"
 
 namespace matcache {
@@ -120,7 +120,8 @@ Segment::Segment(Segment&& other) noexcept
       mappings_(std::move(other.mappings_)),
       writable_(std::exchange(other.writable_, false)),
       writers_gone_(std::exchange(other.writers_gone_, false)),
-      handed_out_(std::exchange(other.handed_out_, false)) {}
+      handed_out_(std::exchange(other.handed_out_, false)),
+      written_checksum_(std::exchange(other.written_checksum_, std::nullopt)) {}
 
 Segment& Segment::operator=(Segment&& other) noexcept {
   if (this != &other) {
@@ -136,6 +137,7 @@ Segment& Segment::operator=(Segment&& other) noexcept {
     writable_ = std::exchange(other.writable_, false);
     writers_gone_ = std::exchange(other.writers_gone_, false);
     handed_out_ = std::exchange(other.handed_out_, false);
+    written_checksum_ = std::exchange(other.written_checksum_, std::nullopt);
   }
   return *this;
 }
@@ -425,71 +427,19 @@ absl::Status Segment::Seal(const std::string& published_path,
   return absl::OkStatus();
 }
 
-absl::Status Segment::CopyDataFrom(int fd, int64_t offset, int64_t size,
-                                   const std::string& what) {
+absl::Status Segment::CopyDataFrom(int fd, int64_t offset,
+                                   const std::string& what, int threads) {
   if (!writable_) {
     return absl::FailedPreconditionError(
         absl::StrCat(path_, " is frozen or sealed"));
   }
-  // copy_file_range works within one filesystem only; from another, sendfile
-  // still copies once, inside the kernel; failing both, a small buffer.
-  enum class Method { kCopyFileRange, kSendfile, kBuffer };
-  Method method = Method::kCopyFileRange;
-  loff_t in = offset;
-  loff_t out = static_cast<loff_t>(header_.data_offset);
-  int64_t left = size;
-  std::unique_ptr<char[]> buffer;
-  constexpr size_t kBufferBytes = size_t{4} << 20;
-  auto unsupported = [](int error) {
-    return error == EXDEV || error == EINVAL || error == ENOSYS ||
-           error == EOPNOTSUPP;
-  };
-  while (left > 0) {
-    const size_t want = static_cast<size_t>(left);
-    ssize_t n;
-    if (method == Method::kCopyFileRange) {
-      n = copy_file_range(fd, &in, fd_, &out, want, 0);
-      if (n < 0 && unsupported(errno)) {
-        // sendfile writes at the file position, which only this call moves.
-        if (lseek(fd_, out, SEEK_SET) < 0) return PosixError(errno, "seek", path_);
-        method = Method::kSendfile;
-        continue;
-      }
-    } else if (method == Method::kSendfile) {
-      off_t from = static_cast<off_t>(in);
-      n = sendfile(fd_, fd, &from, want);
-      if (n < 0 && unsupported(errno)) {
-        buffer.reset(new char[kBufferBytes]);
-        method = Method::kBuffer;
-        continue;
-      }
-      if (n > 0) {
-        in += n;
-        out += n;
-      }
-    } else {
-      n = pread(fd, buffer.get(), std::min(want, kBufferBytes), in);
-      if (n > 0) {
-        ssize_t written = 0;
-        while (written < n) {
-          const ssize_t w = pwrite(fd_, buffer.get() + written,
-                                   static_cast<size_t>(n - written), out + written);
-          if (w < 0 && errno == EINTR) continue;
-          if (w < 0) return PosixError(errno, "write", path_);
-          written += w;
-        }
-        in += n;
-        out += n;
-      }
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return PosixError(errno, "copy from", what);
-    if (n == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " ends before the data it announces"));
-    }
-    left -= n;
-  }
+  written_checksum_.reset();
+  ASSIGN_OR_RETURN(
+      const uint64_t checksum,
+      CopyWithChecksum(FileRange{fd, offset, what},
+                       FileRange{fd_, static_cast<int64_t>(header_.data_offset), path_},
+                       static_cast<size_t>(header_.data_length), threads));
+  written_checksum_ = checksum;
   return absl::OkStatus();
 }
 

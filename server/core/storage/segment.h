@@ -105,13 +105,25 @@ class Segment {
   absl::StatusOr<std::shared_ptr<const SegmentData>> MapData() const;
 
   // Writable data of a staging segment; nullptr once frozen or sealed.
-  char* mutable_data() { return writable_ ? map_ + header_.data_offset : nullptr; }
+  // Forgets a checksum CopyDataFrom recorded: the caller may change the data.
+  char* mutable_data() {
+    written_checksum_.reset();
+    return writable_ ? map_ + header_.data_offset : nullptr;
+  }
 
-  // Fills the data of a staging segment with `size` bytes of the file `fd`
-  // from `offset`, copied inside the kernel (no page faults in this
-  // process). INVALID_ARGUMENT if the file ends early.
-  absl::Status CopyDataFrom(int fd, int64_t offset, int64_t size,
-                            const std::string& what);
+  // Fills all the data of a staging segment with the bytes of the file `fd`
+  // from `offset` (CopyWithChecksum, on up to `threads` threads) and
+  // records their checksum (written_checksum). INVALID_ARGUMENT if the file
+  // ends early; `what` names it in messages.
+  absl::Status CopyDataFrom(int fd, int64_t offset, const std::string& what,
+                            int threads);
+
+  // DataChecksum of the data as CopyDataFrom wrote it, so that publishing
+  // need not read the data again; nullopt if the data may have changed
+  // since (mutable_data was asked for, or a descriptor was handed out).
+  std::optional<uint64_t> written_checksum() const {
+    return handed_out_ ? std::nullopt : written_checksum_;
+  }
 
   // DataChecksum of a staging segment's data as it is now, on up to
   // `threads` threads.
@@ -191,6 +203,7 @@ class Segment {
   bool writable_ = false;  // fd_ and map_ may write: staging, not frozen
   bool writers_gone_ = false;  // Freeze found no other writer
   bool handed_out_ = false;    // OpenForWriting gave a descriptor away
+  std::optional<uint64_t> written_checksum_;  // see written_checksum()
 };
 
 }  // namespace matcache

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/cache/store.h"
+#include "server/core/format/checksum.h"
 #include "server/core/format/npy.h"
 #include "server/core/storage/npy_file.h"
 #include "server/core/storage/source_file.h"
@@ -180,6 +181,32 @@ TEST_F(SourceTest, LoadFromReplacesWhatTheNameHolds) {
   EXPECT_TRUE(absl::IsInvalidArgument(store->LoadFrom("m", bad)));
   EXPECT_EQ(store->Info("m")->source, path);
   EXPECT_EQ(store->Info("m")->generation, (*loaded)->header().generation);
+}
+
+TEST_F(SourceTest, ALoadIsSealedWithTheChecksumOfItsData) {
+  std::unique_ptr<Store> store = OpenStore();
+  // More than two checksum blocks, copied on several threads.
+  const int64_t rows = 2 * kChecksumBlockBytes / 4096 + 3;
+  ASSERT_TRUE(store->LoadFrom("big", Canonical(WriteIota("big.npy", {rows, 1024}))).ok());
+  ASSERT_TRUE(store->LoadFrom("small", Canonical(WriteIota("small.npy", {5}))).ok());
+  for (const char* name : {"big", "small"}) {
+    absl::StatusOr<std::shared_ptr<const Segment>> loaded = store->Acquire(name);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    absl::StatusOr<std::shared_ptr<const SegmentData>> data = (*loaded)->MapData();
+    ASSERT_TRUE(data.ok()) << data.status();
+    const SegmentHeader& header = (*loaded)->header();
+    EXPECT_EQ(store->Info(name)->checksum,
+              DataChecksum((*data)->data(), header.data_length, /*threads=*/1))
+        << name;
+    EXPECT_TRUE(Segment::OpenReadOnly((*loaded)->path(), Segment::Verify::kChecksum)
+                    .ok())
+        << name;
+  }
+  const std::vector<int32_t> values = Values(**store->Acquire("big"));
+  ASSERT_EQ(values.size(), static_cast<size_t>(rows * 1024));
+  for (size_t i = 0; i < values.size(); ++i) {
+    ASSERT_EQ(values[i], static_cast<int32_t>(i)) << i;
+  }
 }
 
 TEST_F(SourceTest, SourcesSurviveARestart) {

@@ -28,6 +28,36 @@ TEST(ChecksumTest, DataChecksumHashesTheBlockChecksums) {
 
 TEST(ChecksumTest, EmptyDataHasNoBlocks) {
   EXPECT_EQ(DataChecksum(nullptr, 0, 2), Checksum(nullptr, 0));
+  EXPECT_EQ(CombineBlockChecksums({}), DataChecksum(nullptr, 0, 1));
+}
+
+TEST(ChecksumTest, BlockChecksummerHashesPiecesAsOne) {
+  std::vector<char> data(1 << 20);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 251);
+  BlockChecksummer block;
+  EXPECT_EQ(block.Digest(), Checksum(nullptr, 0));
+  // Uneven pieces, one of them empty.
+  size_t at = 0;
+  for (size_t piece : {size_t{1}, size_t{0}, size_t{4095}, size_t{70001}}) {
+    block.Update(data.data() + at, piece);
+    at += piece;
+  }
+  block.Update(data.data() + at, data.size() - at);
+  EXPECT_EQ(block.Digest(), Checksum(data.data(), data.size()));
+  block.Reset();
+  block.Update(data.data(), 10);
+  EXPECT_EQ(block.Digest(), Checksum(data.data(), 10));
+}
+
+TEST(ChecksumTest, CombiningBlockChecksumsGivesTheDataChecksum) {
+  const size_t size = kChecksumBlockBytes + 99;
+  std::vector<char> data(size, 'x');
+  data[size - 1] = 'y';
+  const uint64_t blocks[] = {
+      Checksum(data.data(), kChecksumBlockBytes),
+      Checksum(data.data() + kChecksumBlockBytes, 99),
+  };
+  EXPECT_EQ(CombineBlockChecksums(blocks), DataChecksum(data.data(), size, 2));
 }
 
 }  // namespace

@@ -342,6 +342,48 @@ TEST_F(SegmentTest, OpenForWritingHandsOutADescriptionOfItsOwn) {
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(SegmentTest, CopyDataFromRecordsTheChecksumOfWhatItCopied) {
+  const std::vector<int64_t> values = Iota();
+  const std::string source = PathOf("source.bin");
+  const int fd = open(source.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, values.data(), kCount * 8, 100), kCount * 8);
+  absl::StatusOr<Segment> segment =
+      Segment::Create(PathOf("m.1.staging.shm"), Header({kCount}, DType::kInt64),
+                      0600, Segment::Prefault::kNo);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  EXPECT_EQ(segment->written_checksum(), std::nullopt);
+  ASSERT_TRUE(segment->CopyDataFrom(fd, 100, source, /*threads=*/2).ok());
+  const uint64_t expected = DataChecksum(
+      reinterpret_cast<const char*>(values.data()), kCount * 8, /*threads=*/1);
+  EXPECT_EQ(segment->written_checksum(), expected);
+  EXPECT_EQ(segment->ComputeChecksum(), expected);
+
+  // Whoever may write the data next voids it.
+  EXPECT_NE(segment->mutable_data(), nullptr);
+  EXPECT_EQ(segment->written_checksum(), std::nullopt);
+  ASSERT_TRUE(segment->CopyDataFrom(fd, 100, source, /*threads=*/1).ok());
+  EXPECT_EQ(segment->written_checksum(), expected);
+  absl::StatusOr<int> writer = segment->OpenForWriting();
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  close(*writer);
+  EXPECT_EQ(segment->written_checksum(), std::nullopt);
+
+  // A source too short fails and records nothing.
+  ASSERT_TRUE(segment->Freeze().ok());
+  absl::StatusOr<Segment> other =
+      Segment::Create(PathOf("m.2.staging.shm"), Header({kCount}, DType::kInt64),
+                      0600, Segment::Prefault::kNo);
+  ASSERT_TRUE(other.ok()) << other.status();
+  absl::Status short_copy = other->CopyDataFrom(fd, 200, source, 2);
+  EXPECT_EQ(short_copy.code(), absl::StatusCode::kInvalidArgument) << short_copy;
+  EXPECT_EQ(other->written_checksum(), std::nullopt);
+  // Nor may a frozen segment be filled.
+  EXPECT_EQ(segment->CopyDataFrom(fd, 100, source, 1).code(),
+            absl::StatusCode::kFailedPrecondition);
+  close(fd);
+}
+
 TEST_F(SegmentTest, FreezeRefusesAHandedOutFileWhenLeasesCannotBeTaken) {
   if (geteuid() != 0) GTEST_SKIP() << "not root: cannot give the file away";
   absl::StatusOr<Segment> segment =

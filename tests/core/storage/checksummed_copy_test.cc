@@ -1,0 +1,106 @@
+#include "server/core/storage/checksummed_copy.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/format/checksum.h"
+#include "tests/support/temp_dir.h"
+
+namespace matcache {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Two checksum blocks, then a part that is not a whole number of pieces.
+constexpr size_t kSize = 2 * kChecksumBlockBytes + (300 << 10) + 5;
+constexpr int64_t kFromOffset = 128;
+constexpr int64_t kToOffset = 4096;
+
+class ChecksummedCopyTest : public ::testing::Test {
+ protected:
+  ChecksummedCopyTest()
+      : from_path_(dir_.path() + "/from"), to_path_(dir_.path() + "/to"),
+        data_(kSize) {
+    for (size_t i = 0; i < kSize; ++i) {
+      data_[i] = static_cast<char>(i * 131 + i / 4099);
+    }
+    from_ = open(from_path_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    to_ = open(to_path_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    EXPECT_GE(from_, 0);
+    EXPECT_GE(to_, 0);
+    EXPECT_EQ(pwrite(from_, data_.data(), kSize, kFromOffset),
+              static_cast<ssize_t>(kSize));
+  }
+  ~ChecksummedCopyTest() override {
+    close(from_);
+    close(to_);
+  }
+
+  std::vector<char> Copied() const {
+    std::vector<char> copied(kSize);
+    EXPECT_EQ(pread(to_, copied.data(), kSize, kToOffset),
+              static_cast<ssize_t>(kSize));
+    return copied;
+  }
+
+  testing::ScopedTempDir dir_;
+  const std::string from_path_;
+  const std::string to_path_;
+  std::vector<char> data_;
+  int from_ = -1;
+  int to_ = -1;
+};
+
+TEST_F(ChecksummedCopyTest, CopiesEveryByteAndReturnsItsDataChecksum) {
+  const uint64_t expected = DataChecksum(data_.data(), kSize, 1);
+  for (int threads : {1, 2, 3}) {
+    ASSERT_EQ(ftruncate(to_, 0), 0);
+    absl::StatusOr<uint64_t> checksum =
+        CopyWithChecksum(FileRange{from_, kFromOffset, from_path_},
+                         FileRange{to_, kToOffset, to_path_}, kSize, threads);
+    ASSERT_TRUE(checksum.ok()) << checksum.status();
+    EXPECT_EQ(*checksum, expected) << threads;
+    EXPECT_EQ(Copied(), data_) << threads;
+  }
+  // The positions were not used, nor moved.
+  EXPECT_EQ(lseek(from_, 0, SEEK_CUR), 0);
+  EXPECT_EQ(lseek(to_, 0, SEEK_CUR), 0);
+}
+
+TEST_F(ChecksummedCopyTest, NothingToCopyIsTheEmptyChecksum) {
+  absl::StatusOr<uint64_t> checksum =
+      CopyWithChecksum(FileRange{from_, 0, from_path_},
+                       FileRange{to_, 0, to_path_}, 0, 2);
+  ASSERT_TRUE(checksum.ok()) << checksum.status();
+  EXPECT_EQ(*checksum, DataChecksum(nullptr, 0, 1));
+}
+
+TEST_F(ChecksummedCopyTest, ASourceThatEndsEarlyIsInvalidArgument) {
+  ASSERT_EQ(ftruncate(from_, kFromOffset + kChecksumBlockBytes + 10), 0);
+  absl::StatusOr<uint64_t> checksum =
+      CopyWithChecksum(FileRange{from_, kFromOffset, from_path_},
+                       FileRange{to_, kToOffset, to_path_}, kSize, 2);
+  EXPECT_EQ(checksum.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(checksum.status().message(),
+              HasSubstr(from_path_ + " ends before the data it announces"));
+}
+
+TEST_F(ChecksummedCopyTest, AWriteErrorNamesTheTarget) {
+  const int read_only = open(to_path_.c_str(), O_RDONLY);
+  ASSERT_GE(read_only, 0);
+  absl::StatusOr<uint64_t> checksum =
+      CopyWithChecksum(FileRange{from_, kFromOffset, from_path_},
+                       FileRange{read_only, kToOffset, to_path_}, kSize, 2);
+  close(read_only);
+  EXPECT_FALSE(checksum.ok());
+  EXPECT_THAT(checksum.status().message(), HasSubstr(to_path_));
+}
+
+}  // namespace
+}  // namespace matcache
