@@ -94,6 +94,18 @@ def _put_speedup(label, limit, measurements, subject, size):
     return _from(target, ours, hack.median / ours.median)
 
 
+def _put_over_np_save(measurements, size):
+    """The local put's time on /dev/shm over np.save's of the same vector,
+    timed among its."""
+    ours = _find(measurements, put_get.FAMILY, peers.LOCAL_SHM, size)
+    numpy_save = _find(measurements, put_get.FAMILY, peers.NP_SAVE, size)
+    target = Target("local put of 1 GiB on /dev/shm ≤ 1.0× np.save's time "
+                    "(same run)", 1.0, "×", False, GIB)
+    if ours is None or ours.skipped or numpy_save is None:
+        return _from(target, ours)
+    return _from(target, ours, ours.median / numpy_save.median)
+
+
 def _local_get(measurements):
     """Worst local get p50 over sizes and shm directories."""
     target = Target("local get (Info + map) p50 ≤ 0.5 ms at any size", 0.5,
@@ -105,12 +117,13 @@ def _local_get(measurements):
     return _from(target, max(gets, key=lambda m: m.median, default=None))
 
 
-def _server_load(label, limit, measurements, subject, size):
+def _server_load(label, limit, measurements, subject, size,
+                 meant_for=GIB):
     """eager Load's time over np.load's of the same file, timed among its."""
     ours = _find(measurements, put_get.FAMILY, subject, size)
     numpy_load = _find(measurements, put_get.FAMILY, peers.NP_LOAD_SOURCE,
                        size)
-    target = Target(label, limit, "×", False, GIB)
+    target = Target(label, limit, "×", False, meant_for)
     if ours is None or ours.skipped:
         return _from(target, ours)
     return _from(target, ours, ours.median / numpy_load.median)
@@ -197,11 +210,18 @@ def check(measurements, sizes):
         _from(Target("server RSS growth streaming 4 GiB to a slow reader "
                      "≤ 64 MiB", 64.0, "MiB", False, 4 * GIB),
               _find(measurements, remote.FAMILY, remote.RSS_GROWTH)),
+        _put_over_np_save(measurements, one_gib),
         _server_load("eager Load of a 1 GiB .npy ≤ 1.2× np.load's time, "
                      "/dev/shm", 1.2, measurements, peers.LOAD_SHM, one_gib),
         _server_load("eager Load of a 1 GiB .npy ≤ 1.0× np.load's time, "
                      "huge-page tmpfs", 1.0, measurements, peers.LOAD_HUGE,
                      one_gib),
+        _server_load("eager Load of a 4 GiB .npy ≤ 1.2× np.load's time, "
+                     "/dev/shm", 1.2, measurements, peers.LOAD_SHM, 4 * GIB,
+                     4 * GIB),
+        _server_load("eager Load of a 4 GiB .npy ≤ 1.0× np.load's time, "
+                     "huge-page tmpfs", 1.0, measurements, peers.LOAD_HUGE,
+                     4 * GIB, 4 * GIB),
         _from(Target("full read of 1 GiB into Python over HTTP ≥ 2.0 GB/s",
                      2.0, "GB/s", True, GIB),
               _find(measurements, http.FAMILY, http.PYTHON_HTTP)),

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/base/file_io.h"
 #include "server/core/base/posix_error.h"
 
 namespace matcache {
@@ -88,21 +89,11 @@ absl::StatusOr<std::optional<std::string>> ReadOwnFile(const std::string& path) 
               "(another user may have planted it); remove it"));
   }
   std::string contents(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < contents.size()) {
-    const ssize_t n = pread(fd, contents.data() + done, contents.size() - done,
-                            static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = n < 0 ? errno : 0;
-      close(fd);
-      if (error != 0) return PosixError(error, "read", path);
-      break;  // shrank meanwhile: what is there
-    }
-    done += static_cast<size_t>(n);
-  }
+  absl::StatusOr<size_t> got =
+      ReadAt(fd, contents.data(), contents.size(), 0, path);
   close(fd);
-  contents.resize(done);
+  if (!got.ok()) return got.status();
+  contents.resize(*got);  // less if it shrank meanwhile: what is there
   return contents;
 }
 

@@ -1,18 +1,16 @@
 #include "server/core/storage/checksummed_copy.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "server/core/base/file_io.h"
 #include "server/core/base/parallel.h"
-#include "server/core/base/posix_error.h"
+#include "server/core/base/status_macros.h"
 #include "server/core/format/checksum.h"
 
 namespace matcache {
@@ -24,30 +22,11 @@ constexpr size_t kPieceBytes = size_t{256} << 10;
 
 absl::Status ReadPiece(const FileRange& from, char* buffer, size_t size,
                        int64_t at) {
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = pread(from.fd, buffer + done, size - done,
-                            from.offset + at + static_cast<int64_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return PosixError(errno, "read", from.name);
-    if (n == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(from.name, " ends before the data it announces"));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status WritePiece(const FileRange& to, const char* buffer, size_t size,
-                        int64_t at) {
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = pwrite(to.fd, buffer + done, size - done,
-                             to.offset + at + static_cast<int64_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return PosixError(errno, "write", to.name);
-    done += static_cast<size_t>(n);
+  ASSIGN_OR_RETURN(const size_t got,
+                   ReadAt(from.fd, buffer, size, from.offset + at, from.name));
+  if (got < size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(from.name, " ends before the data it announces"));
   }
   return absl::OkStatus();
 }
@@ -74,7 +53,8 @@ absl::StatusOr<uint64_t> CopyWithChecksum(FileRange from, FileRange to,
             ReadPiece(from, buffer.get(), piece, static_cast<int64_t>(at));
         if (status.ok()) {
           block.Update(buffer.get(), piece);
-          status = WritePiece(to, buffer.get(), piece, static_cast<int64_t>(at));
+          status = WriteAt(to.fd, buffer.get(), piece,
+                           to.offset + static_cast<int64_t>(at), to.name);
         }
         if (!status.ok()) {
           absl::MutexLock lock(&mu);

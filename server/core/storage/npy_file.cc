@@ -7,7 +7,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/base/file_io.h"
 #include "server/core/base/posix_error.h"
+#include "server/core/base/status_macros.h"
 
 namespace matcache {
 namespace {
@@ -15,16 +17,10 @@ namespace {
 // Reads exactly `size` bytes at `offset`; INVALID_ARGUMENT if the file ends.
 absl::Status ReadFully(int fd, char* out, size_t size, off_t offset,
                        const std::string& path) {
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = pread(fd, out + done, size - done, offset + done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return PosixError(errno, "read", path);
-    if (n == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": the .npy file is shorter than its header says"));
-    }
-    done += static_cast<size_t>(n);
+  ASSIGN_OR_RETURN(const size_t got, ReadAt(fd, out, size, offset, path));
+  if (got < size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the .npy file is shorter than its header says"));
   }
   return absl::OkStatus();
 }

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/core/base/crash_point.h"
 #include "server/core/base/fd_closer.h"
+#include "server/core/base/file_io.h"
 #include "server/core/base/logging.h"
 #include "server/core/base/posix_error.h"
 #include "server/core/base/status_macros.h"
@@ -43,15 +44,7 @@ absl::Status WriteHeader(int fd, const SegmentHeader& header,
                          const std::string& path) {
   char page[kHeaderSize];
   EncodeHeader(header, absl::Span<char>(page, kHeaderSize));
-  size_t written = 0;
-  while (written < kHeaderSize) {
-    const ssize_t n = pwrite(fd, page + written, kHeaderSize - written,
-                             static_cast<off_t>(written));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return PosixError(errno, "write header of", path);
-    written += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
+  return WriteAt(fd, page, kHeaderSize, 0, path);
 }
 
 absl::StatusOr<char*> Map(int fd, size_t size, int protection,
@@ -229,13 +222,9 @@ absl::StatusOr<Segment> Segment::OpenReadOnly(std::string path, Verify verify) {
     return absl::DataLossError(absl::StrCat(path, " is not a regular file"));
   }
   char page[kHeaderSize];
-  ssize_t got;
-  do {
-    got = pread(fd, page, sizeof(page), 0);
-  } while (got < 0 && errno == EINTR);
-  if (got < 0) return PosixError(errno, "read", path);
+  ASSIGN_OR_RETURN(const size_t got, ReadAt(fd, page, sizeof(page), 0, path));
   absl::StatusOr<SegmentHeader> header =
-      DecodeHeader(absl::Span<const char>(page, static_cast<size_t>(got)));
+      DecodeHeader(absl::Span<const char>(page, got));
   if (!header.ok()) {
     return absl::DataLossError(absl::StrCat(path, ": ", header.status().message()));
   }
