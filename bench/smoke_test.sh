@@ -8,7 +8,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 "$(dirname "$0")/run" --smoke --out "$out"
 for file in report.md results.json put_get.png fresh_pass.png \
-    remote_read.png latency.png load.png; do
+    remote_read.png latency.png load.png capacity.png scale.png; do
   if [[ ! -s "$out/$file" ]]; then
     echo "bench_smoke: bench/run wrote no $file" >&2
     exit 1

@@ -1,12 +1,16 @@
 """The PNG figures of a run (names in report.PLOTS): medians with min–max
-bars, box plots of latencies, the load test's calls and server memory."""
+bars, box plots of latencies, the load test's calls and server memory, the
+capacity of one server core, and figures with few and many matrices."""
+
+import textwrap
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from suite import fresh_pass, put_get, remote, round_trip  # noqa: E402
+from suite import (capacity, catalogue_scale, fresh_pass, put_get,  # noqa: E402
+                   remote, round_trip)
 from suite.report import PLOTS  # noqa: E402
 from suite.samples import size_label  # noqa: E402
 
@@ -63,18 +67,23 @@ def _fresh_pass(measurements, out_dir):
     _save(figure, out_dir, "fresh_pass")
 
 
+def _bars(axes, chosen, labels, unit, title):
+    """One bar per measurement: median, min–max as error bars."""
+    axes.bar(labels, [m.median for m in chosen], yerr=[
+        [m.median - min(m.values) for m in chosen],
+        [max(m.values) - m.median for m in chosen]], capsize=4)
+    axes.set_ylabel(unit)
+    axes.set_title(title)
+    axes.grid(True, axis="y", alpha=0.3)
+    axes.tick_params(axis="x", labelsize=8)
+
+
 def _remote_read(measurements, out_dir):
     reads = [m for m in measurements if m.family == remote.FAMILY
              and m.unit == "GB/s" and not m.skipped]
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    labels = [f"{m.subject}\n{size_label(m.size)}" for m in reads]
-    medians = [m.median for m in reads]
-    axes.bar(labels, medians, yerr=[
-        [m.median - min(m.values) for m in reads],
-        [max(m.values) - m.median for m in reads]], capsize=4)
-    axes.set_ylabel("GB/s")
-    axes.set_title("full read over loopback TCP (median, min–max)")
-    axes.grid(True, axis="y", alpha=0.3)
+    _bars(axes, reads, [f"{m.subject}\n{size_label(m.size)}" for m in reads],
+          "GB/s", "full read over loopback TCP (median, min–max)")
     _save(figure, out_dir, "remote_read")
 
 
@@ -92,6 +101,39 @@ def _latency(measurements, out_dir):
     axes.set_title("latency: windows and previews over TCP, Info round trips")
     axes.grid(True, axis="y", which="both", alpha=0.3)
     _save(figure, out_dir, "latency")
+
+
+def _capacity(measurements, out_dir):
+    def chosen(metric):
+        return [m for m in measurements if m.family == capacity.FAMILY
+                and m.metric == metric and not m.skipped]
+
+    figure, (rate_axes, cpu_axes) = plt.subplots(1, 2, figsize=(13, 4.5))
+    def labels(chosen):
+        return [textwrap.fill(m.subject, 20) for m in chosen]
+
+    rates = chosen(capacity.RATE)
+    _bars(rate_axes, rates, labels(rates), "calls/s",
+          "calls/s, server on one CPU (median, min–max)")
+    cpu = chosen(capacity.SERVER_CPU)
+    _bars(cpu_axes, cpu, labels(cpu), "µs", "server CPU per call")
+    _save(figure, out_dir, "capacity")
+
+
+def _scale(measurements, out_dir):
+    """Each figure taken with few and with many matrices, side by side."""
+    figures = (catalogue_scale.INFO, catalogue_scale.PUT,
+               catalogue_scale.METRICS)
+    chosen = {m.subject: m for m in measurements
+              if m.family == catalogue_scale.FAMILY and not m.skipped}
+    figure, all_axes = plt.subplots(1, len(figures), figsize=(13, 4.5))
+    for axes, name in zip(all_axes, figures):
+        held = [m for subject, m in chosen.items()
+                if subject.startswith(f"{name}, ")]
+        held.sort(key=lambda m: int(m.subject.rsplit(", ", 1)[1].split()[0]))
+        _bars(axes, held, [m.subject.rsplit(", ", 1)[1] for m in held],
+              held[0].unit if held else "", name)
+    _save(figure, out_dir, "scale")
 
 
 def _load(load, out_dir):
@@ -137,5 +179,9 @@ def write(out_dir, measurements, load):
     if any(m.family in (remote.FAMILY, round_trip.FAMILY) and m.unit == "ms"
            for m in measurements):
         _latency(measurements, out_dir)
+    if any(m.family == capacity.FAMILY for m in measurements):
+        _capacity(measurements, out_dir)
+    if any(m.family == catalogue_scale.FAMILY for m in measurements):
+        _scale(measurements, out_dir)
     if load is not None:
         _load(load, out_dir)

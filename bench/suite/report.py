@@ -10,7 +10,7 @@ from suite.samples import LOAD_AVERAGE, number, size_label
 FLAT_MIB = 32
 PLOTS = {"put_get": "put_get.png", "fresh_pass": "fresh_pass.png",
          "remote_read": "remote_read.png", "latency": "latency.png",
-         "load": "load.png"}
+         "load": "load.png", "capacity": "capacity.png", "scale": "scale.png"}
 
 
 def _row(cells):
@@ -204,13 +204,15 @@ def write(path, command, machine, scale, measurements, targets, load):
         lines += ["", "## Capacity", "",
                   "bench/load_gen against a server pinned to one CPU, from "
                   "the other; medians (min–max) of the runs.", ""] + \
-            _capacity(measurements)
+            _capacity(measurements) + \
+            ["", f"![capacity]({PLOTS['capacity']})"]
     if any(m.family == catalogue_scale.FAMILY for m in measurements):
         lines += ["", "## Scale", "",
                   f"One server holding {catalogue_scale.FEW} small "
                   "matrices, then many; the restart recovers them all.",
                   ""] + \
-            _summaries(measurements, catalogue_scale.FAMILY)
+            _summaries(measurements, catalogue_scale.FAMILY) + \
+            ["", f"![scale]({PLOTS['scale']})"]
     if load is not None:
         lines += ["", "## Load test", ""] + _load_section(load)
     path.write_text("\n".join(lines) + "\n")
