@@ -1,6 +1,5 @@
 #include "server/service/put_reactor.h"
 
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -80,8 +79,12 @@ void PutReactor::OnData() {
         "Put stalled longer than its lease; nothing published"));
     return;
   }
-  std::memcpy(write_->segment->mutable_data() + received_, data.data(),
-              data.size());
+  // Hashed as it is copied: Commit need not read the data again.
+  absl::Status appended = write_->segment->AppendData(data);
+  if (!appended.ok()) {
+    Fail(appended);
+    return;
+  }
   received_ += static_cast<int64_t>(data.size());
   if (received_ < expected) CrashPoint("mid_put_data");
   StartRead(&request_);

@@ -78,9 +78,10 @@ TEST_F(ClientTest, MappingOutlivesReplaceAndDelete) {
 TEST_F(ClientTest, StreamedPutEqualsLocalPut) {
   auto local = Connect(LocalMode::kAlways, /*unix_socket=*/true);
   auto streamed = Connect(LocalMode::kNever);
-  // 3 MiB: more than one 2 MiB chunk.
-  xt::xarray<int64_t> matrix = xt::arange<int64_t>(3 << 17);
-  matrix.reshape({768, 512});
+  // 33 MiB: many 2 MiB chunks, and more than two 16 MiB checksum blocks
+  // (the streamed put hashes as it receives, the local one at Commit).
+  xt::xarray<int64_t> matrix = xt::arange<int64_t>(33 << 17);
+  matrix.reshape({33 * 256, 512});
   absl::StatusOr<MatrixInfo> a = local->Put("local", matrix);
   absl::StatusOr<MatrixInfo> b = streamed->Put("streamed", matrix);
   ASSERT_TRUE(a.ok() && b.ok()) << a.status() << b.status();

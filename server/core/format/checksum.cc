@@ -73,4 +73,26 @@ uint64_t BlockChecksummer::Digest() const {
   return XXH3_64bits_digest(state_.get());
 }
 
+void DataChecksummer::Update(const char* data, size_t size) {
+  while (size > 0) {
+    const size_t piece = std::min(size, kChecksumBlockBytes - in_block_);
+    block_.Update(data, piece);
+    in_block_ += piece;
+    data += piece;
+    size -= piece;
+    if (in_block_ == kChecksumBlockBytes) {
+      sums_.push_back(block_.Digest());
+      block_.Reset();
+      in_block_ = 0;
+    }
+  }
+}
+
+uint64_t DataChecksummer::Digest() const {
+  if (in_block_ == 0) return CombineBlockChecksums(sums_);
+  std::vector<uint64_t> sums = sums_;
+  sums.push_back(block_.Digest());
+  return CombineBlockChecksums(sums);
+}
+
 }  // namespace matcache

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/types/span.h"
 
@@ -50,6 +51,21 @@ class BlockChecksummer {
     void operator()(XXH3_state_s* state) const;
   };
   std::unique_ptr<XXH3_state_s, StateDeleter> state_;
+};
+
+// The DataChecksum of data handed over in order, in pieces of any size,
+// for a writer that hashes data as it receives it.
+class DataChecksummer {
+ public:
+  // Appends `size` bytes at `data`.
+  void Update(const char* data, size_t size);
+  // DataChecksum of everything given so far.
+  uint64_t Digest() const;
+
+ private:
+  BlockChecksummer block_;        // the block being filled
+  size_t in_block_ = 0;           // bytes of it given
+  std::vector<uint64_t> sums_;    // of the blocks before
 };
 
 }  // namespace matcache

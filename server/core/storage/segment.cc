@@ -114,7 +114,7 @@ Segment::Segment(Segment&& other) noexcept
       writable_(std::exchange(other.writable_, false)),
       writers_gone_(std::exchange(other.writers_gone_, false)),
       handed_out_(std::exchange(other.handed_out_, false)),
-      written_checksum_(std::exchange(other.written_checksum_, std::nullopt)) {}
+      written_(std::exchange(other.written_, {})) {}
 
 Segment& Segment::operator=(Segment&& other) noexcept {
   if (this != &other) {
@@ -130,7 +130,7 @@ Segment& Segment::operator=(Segment&& other) noexcept {
     writable_ = std::exchange(other.writable_, false);
     writers_gone_ = std::exchange(other.writers_gone_, false);
     handed_out_ = std::exchange(other.handed_out_, false);
-    written_checksum_ = std::exchange(other.written_checksum_, std::nullopt);
+    written_ = std::exchange(other.written_, {});
   }
   return *this;
 }
@@ -422,13 +422,38 @@ absl::Status Segment::CopyDataFrom(int fd, int64_t offset,
     return absl::FailedPreconditionError(
         absl::StrCat(path_, " is frozen or sealed"));
   }
-  written_checksum_.reset();
+  written_.checksum.reset();
   ASSIGN_OR_RETURN(
       const uint64_t checksum,
       CopyWithChecksum(FileRange{fd, offset, what},
                        FileRange{fd_, static_cast<int64_t>(header_.data_offset), path_},
                        static_cast<size_t>(header_.data_length), threads));
-  written_checksum_ = checksum;
+  written_.checksum = checksum;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::AppendData(absl::string_view data) {
+  if (!writable_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, " is frozen or sealed"));
+  }
+  if (data.size() > header_.data_length - written_.appended) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "appending ", data.size(), " bytes after ", written_.appended,
+        " would pass the end of the ", header_.data_length, " bytes of ",
+        path_));
+  }
+  std::memcpy(map_ + header_.data_offset + written_.appended, data.data(),
+              data.size());
+  written_.appended += data.size();
+  if (written_.unhashed) return absl::OkStatus();
+  if (written_.appending == nullptr) {
+    written_.appending = std::make_unique<DataChecksummer>();
+  }
+  written_.appending->Update(data.data(), data.size());
+  if (written_.appended == header_.data_length) {
+    written_.checksum = written_.appending->Digest();
+  }
   return absl::OkStatus();
 }
 

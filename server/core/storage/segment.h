@@ -23,6 +23,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/core/format/checksum.h"
 #include "server/core/format/header.h"
 #include "server/core/storage/spare_file.h"
 
@@ -107,9 +109,17 @@ class Segment {
   // Writable data of a staging segment; nullptr once frozen or sealed.
   // Forgets a checksum CopyDataFrom recorded: the caller may change the data.
   char* mutable_data() {
-    written_checksum_.reset();
+    written_.checksum.reset();
+    written_.unhashed = true;
     return writable_ ? map_ + header_.data_offset : nullptr;
   }
+
+  // Copies `data` into a staging segment's data right after what earlier
+  // calls appended, hashing it on the way; once the data is complete its
+  // checksum is recorded (written_checksum), unless mutable_data was asked
+  // for meanwhile. FAILED_PRECONDITION once frozen or sealed;
+  // OUT_OF_RANGE, writing nothing, if `data` would go past the end.
+  absl::Status AppendData(absl::string_view data);
 
   // Fills all the data of a staging segment with the bytes of the file `fd`
   // from `offset` (CopyWithChecksum, on up to `threads` threads) and
@@ -118,11 +128,12 @@ class Segment {
   absl::Status CopyDataFrom(int fd, int64_t offset, const std::string& what,
                             int threads);
 
-  // DataChecksum of the data as CopyDataFrom wrote it, so that publishing
-  // need not read the data again; nullopt if the data may have changed
-  // since (mutable_data was asked for, or a descriptor was handed out).
+  // DataChecksum of the data as CopyDataFrom or AppendData wrote it, so
+  // that publishing need not read the data again; nullopt if the data may
+  // have changed since (mutable_data was asked for, or a descriptor was
+  // handed out).
   std::optional<uint64_t> written_checksum() const {
-    return handed_out_ ? std::nullopt : written_checksum_;
+    return handed_out_ ? std::nullopt : written_.checksum;
   }
 
   // DataChecksum of a staging segment's data as it is now, on up to
@@ -203,7 +214,14 @@ class Segment {
   bool writable_ = false;  // fd_ and map_ may write: staging, not frozen
   bool writers_gone_ = false;  // Freeze found no other writer
   bool handed_out_ = false;    // OpenForWriting gave a descriptor away
-  std::optional<uint64_t> written_checksum_;  // see written_checksum()
+  // What this process wrote into the data of a staging segment.
+  struct Written {
+    std::optional<uint64_t> checksum;  // see written_checksum()
+    uint64_t appended = 0;             // bytes AppendData copied
+    std::unique_ptr<DataChecksummer> appending;  // made by the first append
+    bool unhashed = false;  // mutable_data was asked for: appends go unhashed
+  };
+  Written written_;
 };
 
 }  // namespace matcache

@@ -60,5 +60,26 @@ TEST(ChecksumTest, CombiningBlockChecksumsGivesTheDataChecksum) {
   EXPECT_EQ(CombineBlockChecksums(blocks), DataChecksum(data.data(), size, 2));
 }
 
+TEST(ChecksumTest, DataChecksummerHashesPiecesAcrossBlocks) {
+  const size_t size = 2 * kChecksumBlockBytes + 777;
+  std::vector<char> data(size);
+  for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i * 17 + i / 4093);
+  DataChecksummer whole;
+  EXPECT_EQ(whole.Digest(), DataChecksum(nullptr, 0, 1));
+  // Pieces that end short of, exactly at and across block boundaries.
+  DataChecksummer pieces;
+  size_t at = 0;
+  for (size_t piece : {kChecksumBlockBytes - 5, size_t{5}, size_t{0},
+                       kChecksumBlockBytes + 700}) {
+    pieces.Update(data.data() + at, piece);
+    at += piece;
+  }
+  EXPECT_EQ(pieces.Digest(), DataChecksum(data.data(), at, 1));
+  pieces.Update(data.data() + at, size - at);
+  whole.Update(data.data(), size);
+  EXPECT_EQ(pieces.Digest(), DataChecksum(data.data(), size, 2));
+  EXPECT_EQ(whole.Digest(), pieces.Digest());
+}
+
 }  // namespace
 }  // namespace matcache

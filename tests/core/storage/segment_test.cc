@@ -384,6 +384,38 @@ TEST_F(SegmentTest, CopyDataFromRecordsTheChecksumOfWhatItCopied) {
   close(fd);
 }
 
+TEST_F(SegmentTest, AppendDataRecordsTheChecksumOnceTheDataIsComplete) {
+  const std::vector<int64_t> values = Iota();
+  const char* bytes = reinterpret_cast<const char*>(values.data());
+  const uint64_t expected = DataChecksum(bytes, kCount * 8, /*threads=*/1);
+  absl::StatusOr<Segment> segment =
+      Segment::Create(PathOf("m.1.staging.shm"), Header({kCount}, DType::kInt64),
+                      0600, Segment::Prefault::kNo);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  ASSERT_TRUE(segment->AppendData(absl::string_view(bytes, 1000)).ok());
+  EXPECT_EQ(segment->written_checksum(), std::nullopt);  // not complete
+  absl::Status past = segment->AppendData(absl::string_view(bytes, kCount * 8));
+  EXPECT_EQ(past.code(), absl::StatusCode::kOutOfRange) << past;
+  ASSERT_TRUE(segment->AppendData(absl::string_view(bytes + 1000, kCount * 8 - 1000)).ok());
+  EXPECT_EQ(segment->written_checksum(), expected);
+  EXPECT_EQ(segment->ComputeChecksum(), expected);
+  EXPECT_EQ(segment->AppendData(absl::string_view(bytes, 1)).code(),
+            absl::StatusCode::kOutOfRange);
+  ASSERT_TRUE(segment->Freeze().ok());
+  EXPECT_EQ(segment->AppendData(absl::string_view(bytes, 1)).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // Data that may have been written some other way is not vouched for.
+  absl::StatusOr<Segment> other =
+      Segment::Create(PathOf("m.2.staging.shm"), Header({kCount}, DType::kInt64),
+                      0600, Segment::Prefault::kNo);
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_TRUE(other->AppendData(absl::string_view(bytes, 8)).ok());
+  other->mutable_data()[0] = 1;
+  ASSERT_TRUE(other->AppendData(absl::string_view(bytes + 8, kCount * 8 - 8)).ok());
+  EXPECT_EQ(other->written_checksum(), std::nullopt);
+}
+
 TEST_F(SegmentTest, FreezeRefusesAHandedOutFileWhenLeasesCannotBeTaken) {
   if (geteuid() != 0) GTEST_SKIP() << "not root: cannot give the file away";
   absl::StatusOr<Segment> segment =
