@@ -1,7 +1,7 @@
 // Fuzzes the reading of .npy sources as Load does it: the input is an .npy
 // file (in memory, read through its descriptor by ReadNpyFileHeader). A
 // header that parses must describe data inside the file; small data is
-// then converted to matcache's layout. Headers written by NpyHeaderFor for
+// then converted to matcache's layout as Load converts it (NpyDataWriter). Headers written by NpyHeaderFor for
 // the parsed dtype and shape must parse back to them.
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "fuzz/fuzz_checks.h"
+#include "server/core/array/npy_data_writer.h"
 #include "server/core/format/npy.h"
 #include "server/core/storage/npy_file.h"
 
@@ -69,8 +70,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckHeaderFor(*header);
   if (header->data_bytes <= kMaxConvertedBytes) {
     std::string converted(static_cast<size_t>(header->data_bytes), '\0');
-    matcache::NpyDataToMatcache(*header, file.data() + header->data_offset,
-                                converted.data());
+    matcache::NpyDataWriter writer(*header, header->dtype, converted.data());
+    const absl::string_view stored = file.substr(
+        static_cast<size_t>(header->data_offset), static_cast<size_t>(header->data_bytes));
+    // In two pieces, the first of which may end inside an element.
+    const size_t first = stored.size() / 3;
+    writer.Write(stored.data(), first);
+    writer.Write(stored.data() + first, stored.size() - first);
+    Check(writer.received_bytes() == header->data_bytes);
   }
   return 0;
 }

@@ -1,7 +1,5 @@
 #include "server/core/format/npy.h"
 
-#include <algorithm>
-#include <cstring>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -167,37 +165,6 @@ class DictReader {
 };
 
 // Copies Fortran-ordered elements of `item` bytes into C order.
-void FortranToC(const char* source, char* target, absl::Span<const int64_t> shape,
-                int64_t item) {
-  const size_t ndim = shape.size();
-  int64_t count = 1;
-  for (int64_t extent : shape) count *= extent;
-  if (count == 0) return;
-  std::vector<int64_t> stride(ndim);  // Fortran byte strides
-  int64_t s = item;
-  for (size_t d = 0; d < ndim; ++d) {
-    stride[d] = s;
-    s *= shape[d];
-  }
-  std::vector<int64_t> position(ndim, 0);
-  int64_t offset = 0;
-  for (int64_t n = 0; n < count; ++n) {
-    std::memcpy(target + n * item, source + offset, static_cast<size_t>(item));
-    for (size_t d = ndim; d-- > 0;) {
-      offset += stride[d];
-      if (++position[d] < shape[d]) break;
-      offset -= stride[d] * shape[d];
-      position[d] = 0;
-    }
-  }
-}
-
-void SwapBytes(char* data, int64_t bytes, int64_t unit) {
-  for (int64_t i = 0; i + unit <= bytes; i += unit) {
-    std::reverse(data + i, data + i + unit);
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<int64_t> NpyHeaderSize(absl::string_view preamble) {
@@ -234,21 +201,6 @@ absl::StatusOr<NpyHeader> ParseNpyHeader(absl::string_view header) {
   parsed->data_offset = *size;
   parsed->data_bytes = *bytes;
   return parsed;
-}
-
-void NpyDataToMatcache(const NpyHeader& header, const char* source,
-                       char* target) {
-  const DTypeInfo& info = GetDTypeInfo(header.dtype);
-  if (header.fortran_order && header.shape.size() > 1) {
-    FortranToC(source, target, header.shape, info.item_size);
-  } else {
-    std::memcpy(target, source, static_cast<size_t>(header.data_bytes));
-  }
-  if (header.big_endian) {
-    const bool complex =
-        header.dtype == DType::kComplex64 || header.dtype == DType::kComplex128;
-    SwapBytes(target, header.data_bytes, complex ? info.item_size / 2 : info.item_size);
-  }
 }
 
 std::string NpyHeaderFor(DType dtype, absl::Span<const int64_t> shape) {

@@ -39,11 +39,6 @@ absl::StatusOr<int64_t> NpyHeaderSize(absl::string_view preamble);
 // datetime, ...), a negative or overflowing shape.
 absl::StatusOr<NpyHeader> ParseNpyHeader(absl::string_view header);
 
-// Converts the data of an .npy file described by `header` (data_bytes bytes
-// at `source`) into C order and little-endian at `target`.
-void NpyDataToMatcache(const NpyHeader& header, const char* source,
-                       char* target);
-
 // A version 1.0 header (2.0 if the dictionary needs it) for C-ordered
 // little-endian data of `dtype` and `shape`, padded to 64 bytes.
 std::string NpyHeaderFor(DType dtype, absl::Span<const int64_t> shape);

@@ -3,16 +3,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <memory>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/array/npy_data_writer.h"
 #include "server/core/base/file_io.h"
 #include "server/core/base/posix_error.h"
 #include "server/core/base/status_macros.h"
 
 namespace matcache {
 namespace {
+
+// Bytes read per step when the data must be converted.
+constexpr size_t kConvertPieceBytes = 1 << 20;
 
 // Reads exactly `size` bytes at `offset`; INVALID_ARGUMENT if the file ends.
 absl::Status ReadFully(int fd, char* out, size_t size, off_t offset,
@@ -71,11 +76,15 @@ absl::Status ReadNpyFileData(int fd, const std::string& path,
   if (as_is) {
     return staging.CopyDataFrom(fd, header.data_offset, path, threads);
   }
-  std::unique_ptr<char[]> buffer(new char[size > 0 ? size : 1]);
-  absl::Status read =
-      ReadFully(fd, buffer.get(), size, header.data_offset, path);
-  if (!read.ok()) return read;
-  NpyDataToMatcache(header, buffer.get(), staging.mutable_data());
+  NpyDataWriter writer(header, header.dtype, staging.mutable_data());
+  std::vector<char> piece(std::min(size, kConvertPieceBytes));
+  for (size_t done = 0; done < size;) {
+    const size_t n = std::min(size - done, piece.size());
+    RETURN_IF_ERROR(ReadFully(fd, piece.data(), n,
+                              header.data_offset + static_cast<off_t>(done), path));
+    writer.Write(piece.data(), n);
+    done += n;
+  }
   return absl::OkStatus();
 }
 

@@ -20,7 +20,8 @@ absl::StatusOr<NpyHeader> ReadNpyFileHeader(int fd, const std::string& path);
 // Fills the data of `staging` (created for header.shape and header.dtype)
 // from the .npy file open as `fd`: copied as is on up to `threads` threads,
 // with its checksum recorded (Segment::CopyDataFrom), when the file is
-// C-ordered and little-endian; else through a buffer that is converted.
+// C-ordered and little-endian; else read and converted a piece at a time
+// (NpyDataWriter), with memory bounded whatever the matrix's size.
 absl::Status ReadNpyFileData(int fd, const std::string& path,
                              const NpyHeader& header, Segment& staging,
                              int threads);

@@ -241,6 +241,30 @@ TEST_F(SourceTest, FortranBigEndianFilesLoadInMatcacheLayout) {
   EXPECT_THAT(Values(**store->Acquire("f")), ElementsAre(0, 1, 2, 3, 4, 5));
 }
 
+TEST_F(SourceTest, ALargeFortranBigEndianFileIsConvertedAPieceAtATime) {
+  // About 2 MiB: several reads, their ends falling inside columns.
+  const int64_t rows = 1031, cols = 517;
+  std::string header = NpyHeaderFor(DType::kInt32, {rows, cols});
+  header.replace(header.find("'<i4'"), 5, "'>i4'");
+  header.replace(header.find("False"), 5, "True ");
+  std::string data;
+  for (int64_t c = 0; c < cols; ++c) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint32_t value = static_cast<uint32_t>(r * cols + c);  // its C index
+      for (int shift = 24; shift >= 0; shift -= 8) {
+        data.push_back(static_cast<char>((value >> shift) & 0xff));
+      }
+    }
+  }
+  std::unique_ptr<Store> store = OpenStore();
+  ASSERT_TRUE(store->LoadFrom("f", Canonical(WriteFile("f.npy", header + data))).ok());
+  const std::vector<int32_t> values = Values(**store->Acquire("f"));
+  ASSERT_EQ(values.size(), static_cast<size_t>(rows * cols));
+  for (size_t i = 0; i < values.size(); ++i) {
+    ASSERT_EQ(values[i], static_cast<int32_t>(i)) << i;
+  }
+}
+
 TEST_F(SourceTest, MalformedAndShortFilesAreRefusedAtRegistration) {
   std::unique_ptr<Store> store = OpenStore();
   absl::StatusOr<MatrixInfo> junk =

@@ -1,7 +1,5 @@
 #include "server/core/format/npy.h"
 
-#include <complex>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -83,34 +81,6 @@ TEST(NpyTest, EveryStoredDTypeInBothByteOrders) {
       EXPECT_EQ(header->big_endian, order == '>' && info.item_size > 1) << descr;
     }
   }
-}
-
-TEST(NpyTest, ConvertsFortranOrderAndBigEndianToMatcacheLayout) {
-  // np.asfortranarray(np.arange(6, dtype='>i4').reshape(2, 3))
-  NpyHeader header;
-  header.dtype = DType::kInt32;
-  header.big_endian = true;
-  header.fortran_order = true;
-  header.shape = {2, 3};
-  header.data_bytes = 24;
-  const unsigned char source[] = {0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1,
-                                  0, 0, 0, 4, 0, 0, 0, 2, 0, 0, 0, 5};
-  std::vector<int32_t> target(6);
-  NpyDataToMatcache(header, reinterpret_cast<const char*>(source),
-                    reinterpret_cast<char*>(target.data()));
-  EXPECT_THAT(target, ElementsAre(0, 1, 2, 3, 4, 5));
-
-  // Complex numbers swap each part, not the whole element.
-  header = NpyHeader();
-  header.dtype = DType::kComplex64;
-  header.big_endian = true;
-  header.shape = {1};
-  header.data_bytes = 8;
-  const unsigned char complex[] = {0x3f, 0x80, 0, 0, 0x40, 0, 0, 0};  // 1+2j
-  std::complex<float> value;
-  NpyDataToMatcache(header, reinterpret_cast<const char*>(complex),
-                    reinterpret_cast<char*>(&value));
-  EXPECT_EQ(value, std::complex<float>(1, 2));
 }
 
 TEST(NpyTest, WrittenHeadersParseBack) {
