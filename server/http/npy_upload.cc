@@ -65,13 +65,13 @@ HttpResponse NpyUpload::Fail(const absl::Status& status) {
 }
 
 std::optional<HttpResponse> NpyUpload::Receive(absl::string_view data) {
-  if (!writer_.has_value()) {
+  if (!header_read_) {
     const absl::string_view taken =
         data.substr(0, static_cast<size_t>(kMaxHeaderBytes) - header_bytes_.size());
     header_bytes_.append(taken.data(), taken.size());
     data.remove_prefix(taken.size());
     if (absl::Status begun = BeginOnceHeaderRead(); !begun.ok()) return Fail(begun);
-    if (!writer_.has_value()) return std::nullopt;  // the header goes on
+    if (!header_read_) return std::nullopt;  // the header goes on
     // What came after the header in the pieces read so far is data.
     const std::string early = std::move(header_bytes_);
     if (std::optional<HttpResponse> refused = WriteData(early)) return refused;
@@ -80,13 +80,18 @@ std::optional<HttpResponse> NpyUpload::Receive(absl::string_view data) {
 }
 
 std::optional<HttpResponse> NpyUpload::WriteData(absl::string_view data) {
-  const int64_t room = writer_->expected_bytes() - writer_->received_bytes();
-  if (static_cast<int64_t>(data.size()) > room) {
+  if (static_cast<int64_t>(data.size()) > expected_bytes_ - received_bytes_) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "the body is longer than the ", writer_->expected_bytes(),
+        "the body is longer than the ", expected_bytes_,
         " data bytes its .npy header announces; nothing published")));
   }
-  writer_->Write(data.data(), data.size());
+  received_bytes_ += static_cast<int64_t>(data.size());
+  if (converter_.has_value()) {
+    converter_->Write(data.data(), data.size());
+  } else if (absl::Status appended = write_->segment->AppendData(data);
+             !appended.ok()) {
+    return Fail(appended);
+  }
   return std::nullopt;
 }
 
@@ -117,21 +122,25 @@ absl::Status NpyUpload::BeginOnceHeaderRead() {
                                       Segment::Prefault::kYes,
                                       absl::InfiniteFuture(), retention_, original));
   write_ = std::move(write);
-  writer_.emplace(header, stored, write_->segment->mutable_data());
+  if (stored != header.dtype || !InMatcacheLayout(header)) {
+    converter_.emplace(header, stored, write_->segment->mutable_data());
+  }
+  header_read_ = true;
+  expected_bytes_ = header.data_bytes;
   header_bytes_.erase(0, static_cast<size_t>(header_size));
   return absl::OkStatus();
 }
 
 HttpResponse NpyUpload::Finish() {
-  if (!writer_.has_value()) {
+  if (!header_read_) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "the body ended after ", header_bytes_.size(),
         " bytes, inside its .npy header; nothing published")));
   }
-  if (writer_->received_bytes() != writer_->expected_bytes()) {
+  if (received_bytes_ != expected_bytes_) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "the body ended after ", writer_->received_bytes(), " of the ",
-        writer_->expected_bytes(), " data bytes its .npy header announces; ",
+        "the body ended after ", received_bytes_, " of the ",
+        expected_bytes_, " data bytes its .npy header announces; ",
         "nothing published")));
   }
   std::shared_ptr<const Segment> replaced;

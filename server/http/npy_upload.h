@@ -2,7 +2,9 @@
 // stores, either byte order, C or Fortran order). The header is checked
 // before any data is accepted (against Content-Length, if sent, and the
 // size limits); the data then streams into a staging segment, converted to
-// C order, little-endian and the stored dtype, with bounded memory. Only a
+// C order, little-endian and the stored dtype, with bounded memory; data
+// already in that layout is hashed as it arrives (Segment::AppendData), so
+// that Commit does not read it again. Only a
 // body of exactly the header's size is committed: a wrong, short, long or
 // unsupported body, or a client that goes away, aborts the write, so
 // nothing is published and no staging file is left.
@@ -60,8 +62,12 @@ class NpyUpload : public HttpUpload {
   const std::optional<DType> store_dtype_;
   const std::optional<int64_t> content_length_;
   std::string header_bytes_;  // the body until its header is complete
+  bool header_read_ = false;
+  int64_t expected_bytes_ = 0;  // data bytes the header announces
+  int64_t received_bytes_ = 0;
   std::optional<StagingWrite> write_;
-  std::optional<NpyDataWriter> writer_;
+  // Unset when the data is stored as it arrives (appended to the segment).
+  std::optional<NpyDataWriter> converter_;
 };
 
 }  // namespace matcache

@@ -624,6 +624,10 @@ def test_put_round_trips(gw, grpc, name, dtype, order):
         described = grpc.info(matrix)
         assert described.generation == info["generation"]
         assert described.id.hex() == info["id"]
+        # Whether hashed as it arrived or at Commit, the checksum is the
+        # one the gRPC put of the same values gets.
+        grpc.put(f"{matrix}.grpc", want)
+        assert described.checksum == grpc.info(f"{matrix}.grpc").checksum, layout
         _assert_npy(_data(gw, matrix), want)
 
 
@@ -656,6 +660,24 @@ def test_put_in_small_chunks_and_npy_versions(gw, grpc, name):
     got = grpc.get(f"{name}.f16")
     assert got.dtype == np.float16
     assert got.tobytes() == ints.astype("<f2").tobytes()
+
+
+def test_put_of_several_checksum_blocks_in_odd_pieces(start_server, name):
+    # Over two 16 MiB checksum blocks, in pieces that end inside elements
+    # and across block boundaries, hashed as the pieces arrive.
+    server = start_server()
+    gateway = Gateway(server.http_address(), server.token_file.read_text().strip())
+    values = np.random.default_rng(5).standard_normal((2 * 2**21 + 1001,))
+    body = npy_bytes(values)
+    piece = (3 << 20) + 5
+    response = gateway.chunked(
+        "PUT", f"/v1/matrices/{name}",
+        [body[i:i + piece] for i in range(0, len(body), piece)])
+    assert response.status == 201, response
+    with matcache.Client(server.address) as client:
+        assert client.get(name).tobytes() == values.tobytes()
+        client.put(f"{name}.grpc", values)
+        assert client.info(name).checksum == client.info(f"{name}.grpc").checksum
 
 
 def test_put_answers_201_for_new_and_200_for_replaced(gw, grpc, name):

@@ -24,6 +24,12 @@ struct NpyHeader {
   int64_t data_bytes = 0;   // product(shape) * item size
 };
 
+// True if the data is already in matcache's layout, C order and
+// little-endian, so that it can be stored byte for byte.
+inline bool InMatcacheLayout(const NpyHeader& header) {
+  return !header.big_endian && (!header.fortran_order || header.shape.size() <= 1);
+}
+
 // Bytes a reader needs before ParseNpyHeader can succeed: enough to read
 // the preamble (magic, version, header length) is 12.
 inline constexpr size_t kNpyPreambleBytes = 12;

@@ -71,9 +71,7 @@ absl::Status ReadNpyFileData(int fd, const std::string& path,
                              const NpyHeader& header, Segment& staging,
                              int threads) {
   const size_t size = static_cast<size_t>(header.data_bytes);
-  const bool as_is = !header.big_endian &&
-                     (!header.fortran_order || header.shape.size() <= 1);
-  if (as_is) {
+  if (InMatcacheLayout(header)) {
     return staging.CopyDataFrom(fd, header.data_offset, path, threads);
   }
   NpyDataWriter writer(header, header.dtype, staging.mutable_data());
