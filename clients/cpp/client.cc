@@ -34,7 +34,7 @@ constexpr int64_t kPutChunkBytes = int64_t{2} << 20;
 std::string ResolveAddress(const std::string& address) {
   if (!address.empty()) return address;
   const char* from_env = std::getenv("MATCACHE_ADDRESS");
-  return from_env != nullptr && *from_env != '\0' ? from_env : kDefaultAddress;
+  return from_env != nullptr && *from_env != '\0' ? from_env : DefaultAddress();
 }
 
 // Gets the staging file of `created` from the server's fd socket (the
@@ -172,6 +172,19 @@ absl::Status Client::Connection::Stream(
       }));
 }
 
+std::string ServerFile(absl::string_view name,
+                       absl::Span<const char* const> dirs) {
+  for (const char* dir : dirs) {
+    std::string path = absl::StrCat(dir, "/", name);
+    if (access(path.c_str(), F_OK) == 0) return path;
+  }
+  return absl::StrCat(dirs.empty() ? "." : dirs[0], "/", name);
+}
+
+std::string DefaultAddress() {
+  return absl::StrCat("unix:", ServerFile("matcached.sock"));
+}
+
 std::unique_ptr<Client> Client::Connect(ClientOptions options) {
   std::string address = ResolveAddress(options.address);
   if (!options.token.has_value()) {
@@ -181,7 +194,7 @@ std::unique_ptr<Client> Client::Connect(ClientOptions options) {
   if (!options.token.has_value() && !absl::StartsWith(address, "unix:")) {
     const char* file_from_env = std::getenv("MATCACHE_TOKEN_FILE");
     options.token = ReadAccessToken(options.token_file.value_or(
-        file_from_env != nullptr ? file_from_env : kDefaultTokenFile));
+        file_from_env != nullptr ? file_from_env : ServerFile("access.token")));
   }
   return std::unique_ptr<Client>(new Client(
       std::make_unique<Connection>(std::move(address), std::move(options))));

@@ -1,7 +1,10 @@
 // matcache::Client against a real server.
 #include "matcache/client.h"
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <complex>
@@ -213,7 +216,27 @@ TEST_F(ClientTest, AddressComesFromTheEnvironment) {
   unsetenv("MATCACHE_ADDRESS");
   EXPECT_EQ(client->address(), unix_address());
   EXPECT_TRUE(client->Put("m", xt::xarray<int8_t>{1, 2}).ok());
-  EXPECT_EQ(Client::Connect()->address(), kDefaultAddress);
+  EXPECT_EQ(Client::Connect()->address(), DefaultAddress());
+}
+
+TEST_F(ClientTest, DefaultFilesAreInTheFirstServerDirThatHasThem) {
+  char first_template[] = "/tmp/matcache_client_test.XXXXXX";
+  char second_template[] = "/tmp/matcache_client_test.XXXXXX";
+  ASSERT_NE(mkdtemp(first_template), nullptr);
+  ASSERT_NE(mkdtemp(second_template), nullptr);
+  const std::string first = first_template, second = second_template;
+  const char* const dirs[] = {first.c_str(), second.c_str()};
+  EXPECT_EQ(ServerFile("matcached.sock", dirs), first + "/matcached.sock");
+  const std::string in_second = second + "/matcached.sock";
+  close(open(in_second.c_str(), O_CREAT | O_WRONLY, 0600));
+  EXPECT_EQ(ServerFile("matcached.sock", dirs), in_second);
+  const std::string in_first = first + "/matcached.sock";
+  close(open(in_first.c_str(), O_CREAT | O_WRONLY, 0600));
+  EXPECT_EQ(ServerFile("matcached.sock", dirs), in_first);
+  EXPECT_EQ(DefaultAddress(), "unix:" + ServerFile("matcached.sock"));
+  for (const std::string& path : {in_first, in_second}) unlink(path.c_str());
+  rmdir(first.c_str());
+  rmdir(second.c_str());
 }
 
 }  // namespace

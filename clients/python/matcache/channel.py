@@ -17,9 +17,10 @@ from matcache.errors import InvalidArgumentError, PermissionDeniedError
 
 TOKEN_ENV = "MATCACHE_TOKEN"
 TOKEN_FILE_ENV = "MATCACHE_TOKEN_FILE"
-# Where a server keeps the access token its TCP listeners need, beside its
-# default socket.
-DEFAULT_TOKEN_FILE = "/tmp/matcache/access.token"
+# Where matcached keeps its default socket and, beside it, the access token
+# its TCP listeners need: /tmp/matcache when started by hand, /run/matcache
+# when systemd starts it (the installed service).
+SERVER_DIRS = ("/tmp/matcache", "/run/matcache")
 TLS_CA_ENV = "MATCACHE_TLS_CA"
 TLS_CERT_ENV = "MATCACHE_TLS_CERT"
 TLS_KEY_ENV = "MATCACHE_TLS_KEY"
@@ -31,11 +32,11 @@ _UNIX_SCHEMES = ("unix:", "unix-abstract:")
 def resolve_token(token, address):
     """Returns the token to send to `address`: `token`, else $MATCACHE_TOKEN,
     else, for a TCP address, the server's access token from
-    $MATCACHE_TOKEN_FILE or DEFAULT_TOKEN_FILE if this process may read it;
-    without surrounding whitespace; None when all are unset or blank (and
-    for token=""). InvalidArgumentError if it has characters other than
-    visible ASCII; PermissionDeniedError if $MATCACHE_TOKEN_FILE names a
-    file that cannot be read."""
+    $MATCACHE_TOKEN_FILE or server_file("access.token") if this process
+    may read it; without surrounding whitespace; None when all are unset or
+    blank (and for token=""). InvalidArgumentError if it has characters
+    other than visible ASCII; PermissionDeniedError if $MATCACHE_TOKEN_FILE
+    names a file that cannot be read."""
     if token is None:
         token = os.environ.get(TOKEN_ENV)
     if token is None and not is_unix(address):
@@ -54,13 +55,24 @@ def _read_token_file():
     cannot be read (the server then says what it wants)."""
     named = os.environ.get(TOKEN_FILE_ENV)
     try:
-        with open(named or DEFAULT_TOKEN_FILE, encoding="ascii") as f:
+        with open(named or server_file("access.token"), encoding="ascii") as f:
             return f.read(4096)
     except (OSError, UnicodeDecodeError) as error:
         if named:
             raise PermissionDeniedError(
                 f"cannot read ${TOKEN_FILE_ENV}={named}: {error}") from None
         return None
+
+
+def server_file(name):
+    """The path of `name` in the first of SERVER_DIRS that this process can
+    see it in, else in the first (so that an error names where matcached
+    puts it when started by hand)."""
+    for directory in SERVER_DIRS:
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            return path
+    return os.path.join(SERVER_DIRS[0], name)
 
 
 def is_unix(address):

@@ -16,7 +16,7 @@ import numpy as np
 from matcache import __version__, index
 from matcache.channel import (TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV,
                               TOKEN_ENV)
-from matcache.client import ADDRESS_ENV, DEFAULT_ADDRESS, Client
+from matcache.client import ADDRESS_ENV, Client
 from matcache.errors import MatcacheError
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
@@ -212,7 +212,8 @@ def _parser():
     parser.add_argument(
         "--address",
         help=f"server address, unix:PATH or HOST:PORT (default: "
-             f"${ADDRESS_ENV}, else {DEFAULT_ADDRESS})")
+             f"${ADDRESS_ENV}, else the socket in /tmp/matcache, else the "
+             f"one in /run/matcache)")
     parser.add_argument(
         "--token",
         help=f"access token of a server that requires one (default: "

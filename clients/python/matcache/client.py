@@ -16,7 +16,6 @@ from matcache.watch import Watch
 from matcache.v1 import matcache_pb2 as pb
 from matcache.v1 import matcache_pb2_grpc as pb_grpc
 
-DEFAULT_ADDRESS = "unix:/tmp/matcache/matcached.sock"
 ADDRESS_ENV = "MATCACHE_ADDRESS"
 DEFAULT_TIMEOUT = 60.0
 CHUNK_BYTES = 2 << 20
@@ -58,12 +57,19 @@ def _translating_errors(method):
     return wrapper
 
 
+def default_address():
+    """The socket of a matcached started with its defaults: in
+    /tmp/matcache when started by hand, else in /run/matcache, where the
+    installed service listens (channel.SERVER_DIRS)."""
+    return "unix:" + channel.server_file("matcached.sock")
+
+
 class Client:
     """A connection to one matcached server.
 
     Args:
         address: gRPC target, "unix:PATH" or "HOST:PORT". Defaults to
-            $MATCACHE_ADDRESS, else DEFAULT_ADDRESS.
+            $MATCACHE_ADDRESS, else default_address().
         local: None (default) maps segments directly when this process can
             open them and streams otherwise, deciding per matrix; True always
             maps (NotLocalError if impossible); False always streams.
@@ -74,9 +80,10 @@ class Client:
             `authorization: Bearer <token>` (unix sockets included).
             Defaults to $MATCACHE_TOKEN; else, for a TCP address, to the
             token the server keeps for its TCP listeners, read from
-            $MATCACHE_TOKEN_FILE or /tmp/matcache/access.token when this
-            process may read it. None is sent when all are unset, nor with
-            token="" (whatever the variable holds).
+            $MATCACHE_TOKEN_FILE or access.token beside the default socket
+            (see default_address) when this process may read it. None is
+            sent when all are unset, nor with token="" (whatever the
+            variable holds).
         tls_ca: PEM file of the CA that signed the server's certificate;
             given, the connection uses TLS. Defaults to $MATCACHE_TLS_CA.
         tls_cert, tls_key: PEM files of this client's certificate and key,
@@ -104,7 +111,7 @@ class Client:
 
     def __init__(self, address=None, local=None, timeout=DEFAULT_TIMEOUT,
                  token=None, tls_ca=None, tls_cert=None, tls_key=None):
-        self.address = address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
+        self.address = address or os.environ.get(ADDRESS_ENV) or default_address()
         self.local = local
         self.timeout = timeout
         self.tls = channel.TlsFiles.resolve(self.address, tls_ca, tls_cert,

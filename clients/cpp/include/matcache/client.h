@@ -41,9 +41,19 @@
 
 namespace matcache {
 
-inline constexpr char kDefaultAddress[] = "unix:/tmp/matcache/matcached.sock";
-// The access token a server keeps beside its default socket for TCP calls.
-inline constexpr char kDefaultTokenFile[] = "/tmp/matcache/access.token";
+// Where matcached keeps its default socket and, beside it, the access token
+// its TCP listeners need: /tmp/matcache when started by hand, /run/matcache
+// when systemd starts it (the installed service).
+inline constexpr const char* kServerDirs[] = {"/tmp/matcache", "/run/matcache"};
+
+// The file `name` in the first of `dirs` in which this process can see it,
+// else in the first (where an error then points).
+std::string ServerFile(absl::string_view name,
+                       absl::Span<const char* const> dirs = kServerDirs);
+
+// The socket of a server started with its defaults: "unix:" and
+// ServerFile("matcached.sock").
+std::string DefaultAddress();
 
 // Data bytes per streamed message the client asks for (the server's cap):
 // fewer, larger messages stream faster.
@@ -58,7 +68,7 @@ enum class LocalMode {
 
 struct ClientOptions {
   // "unix:/PATH" or "HOST:PORT"; empty means $MATCACHE_ADDRESS, else
-  // kDefaultAddress.
+  // DefaultAddress().
   std::string address;
   LocalMode local = LocalMode::kAuto;
   // Deadline of each call.
@@ -68,7 +78,7 @@ struct ClientOptions {
   // `token_file` if this process may read it; empty means no token.
   std::optional<std::string> token;
   // Where a server keeps the access token its TCP listeners need; nullopt
-  // means $MATCACHE_TOKEN_FILE, else kDefaultTokenFile.
+  // means $MATCACHE_TOKEN_FILE, else ServerFile("access.token").
   std::optional<std::string> token_file;
   // TLS, for a TCP address of a server started with --tls_cert.
   struct Tls {
