@@ -185,11 +185,6 @@ void ToProto(const StoreStats& stats, const std::string& shm_dir,
   proto->set_misses(stats.misses);
   proto->set_expirations(stats.expirations);
   proto->set_loads(stats.loads);
-  for (const auto& [name, time] : stats.last_access) {
-    v1::LastAccess* access = proto->add_last_access();
-    access->set_name(name);
-    if (time != absl::InfinitePast()) ToProto(time, access->mutable_time());
-  }
 }
 
 namespace {

@@ -284,8 +284,7 @@ grpc::ServerUnaryReactor* MatrixCacheService::Stats(
     grpc::CallbackServerContext* context, const v1::StatsRequest* /*request*/,
     v1::StatsResponse* response) {
   if (auto* refused = Refused(context, Access::kRead, "Stats")) return refused;
-  StoreStats stats = store_->Stats();
-  stats.last_access = store_->LastAccesses();
+  const StoreStats stats = store_->Stats();
   ToProto(stats, store_->options().shm_dir, response);
   response->set_version(std::string(Version()));
   const WatchCounts watches = hub_->counts();

@@ -138,11 +138,10 @@ def test_lookups_count_hits_and_misses_and_update_last_access(start_server):
         assert after.misses - before.misses == 1
         later = c.list()[0].last_access
         assert put.last_access <= first < later
-        assert list(after.last_access) == ["m"]
-        assert after.last_access["m"] == later
+        assert c.info("m").last_access >= later
 
 
-def test_cli_stats_shows_the_budget_and_each_matrix(start_server):
+def test_cli_stats_shows_the_budget_and_the_counters(start_server):
     srv = start_server("--max_bytes", "64M")
     with matcache.Client(srv.address) as c:
         c.put("shown", _matrix(1))
@@ -151,8 +150,8 @@ def test_cli_stats_shows_the_budget_and_each_matrix(start_server):
         capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "budget:" in done.stdout and "of 64.0 MiB" in done.stdout
-    assert "LAST ACCESS" in done.stdout
-    assert "shown" in done.stdout
+    assert "matrices:     1 (1.0 MiB)" in done.stdout
+    assert "lookups:      0 hits, 0 misses" in done.stdout
 
 
 def test_pinned_matrices_are_not_evicted_and_stay_pinned(start_server):

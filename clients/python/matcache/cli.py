@@ -197,11 +197,6 @@ def _cmd_stats(client, args):
           f"quarantined:  {s.quarantined_count}\n"
           f"watchers:     {s.watchers} ({s.dropped_watchers} dropped for "
           f"falling behind)")
-    if s.last_access:
-        rows = [("NAME", "LAST ACCESS")]
-        rows += [(name, format_time(when)) for name, when in s.last_access.items()]
-        print()
-        print(_table(rows))
 
 
 def _parser():

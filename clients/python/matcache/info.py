@@ -109,15 +109,8 @@ class Stats:
     watchers: int
     dropped_watchers: int
 
-    last_access: dict = dataclasses.field(default_factory=dict)
-
     @classmethod
     def from_proto(cls, message):
-        """Builds Stats from a matcache.v1.StatsResponse message;
-        last_access maps each published name to a UTC-aware datetime."""
-        counters = {f.name: getattr(message, f.name)
-                    for f in dataclasses.fields(cls) if f.name != "last_access"}
-        counters["last_access"] = {
-            access.name: access.time.ToDatetime(tzinfo=datetime.timezone.utc)
-            for access in message.last_access}
-        return cls(**counters)
+        """Builds Stats from a matcache.v1.StatsResponse message."""
+        return cls(**{f.name: getattr(message, f.name)
+                      for f in dataclasses.fields(cls)})

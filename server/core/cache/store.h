@@ -132,10 +132,6 @@ struct StoreStats {
   int64_t quarantined_count = 0;
   int64_t shm_dir_total_bytes = 0;
   int64_t shm_dir_free_bytes = 0;
-  // Last publication or lookup of each published matrix, in name order:
-  // Store::LastAccesses(), which Stats() leaves out (it grows with the
-  // catalogue, the rest does not).
-  std::vector<std::pair<std::string, absl::Time>> last_access;
 };
 
 // The published versions at one moment (see Store::Snapshot).
@@ -300,12 +296,8 @@ class Store {
   absl::StatusOr<std::shared_ptr<const Segment>> Acquire(
       absl::string_view name, uint64_t generation = 0) const;
 
-  // The store's figures, but last_access; as quick with 100,000 matrices as
-  // with 10.
+  // The store's figures; as quick with 100,000 matrices as with 10.
   StoreStats Stats() const ABSL_LOCKS_EXCLUDED(mu_);
-  // StoreStats::last_access.
-  std::vector<std::pair<std::string, absl::Time>> LastAccesses() const
-      ABSL_LOCKS_EXCLUDED(mu_);
   const RecoveryReport& recovery_report() const { return recovery_report_; }
   const StoreOptions& options() const { return options_; }
 

@@ -181,16 +181,6 @@ StoreStats Store::Stats() const {
   return stats;
 }
 
-std::vector<std::pair<std::string, absl::Time>> Store::LastAccesses() const {
-  std::vector<std::pair<std::string, absl::Time>> accesses;
-  absl::MutexLock lock(&mu_);
-  accesses.reserve(catalogue_.versions().size());
-  for (const auto& [name, segment] : catalogue_.versions()) {
-    accesses.emplace_back(name, catalogue_.last_access(name));
-  }
-  return accesses;
-}
-
 void Store::AddListener(CatalogueListener* listener) {
   absl::MutexLock lock(&mu_);
   catalogue_.AddListener(listener);
