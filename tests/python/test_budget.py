@@ -2,6 +2,7 @@
 --evict_unsourced, make room by evicting the least recently used), and
 Stats and MatrixInfo report usage and last access."""
 
+import os
 import pathlib
 import shutil
 import subprocess
@@ -95,22 +96,56 @@ def test_a_shm_dir_that_is_not_tmpfs_is_warned_about(tmp_path):
         assert srv.stop() == 0
     finally:
         shutil.rmtree(on_disk, ignore_errors=True)
-    fs_type = _filesystem_of(on_disk)
+    fs_type, _ = _mount_of(on_disk)
     assert fs_type != "tmpfs", "the test needs a directory on disk"
     assert f"is on {fs_type}, not tmpfs" in srv.log(), srv.log()
 
 
-def _filesystem_of(path):
-    """The type of the filesystem holding `path`, from /proc/mounts."""
-    best, fs_type = "", None
+def _mount_of(path):
+    """The type and the options of the filesystem holding `path`, from
+    /proc/mounts."""
+    best, found = "", (None, "")
     with open("/proc/mounts") as mounts:
         for line in mounts:
-            _, point, kind = line.split()[:3]
+            _, point, kind, options = line.split()[:4]
             inside = str(path) == point or str(path).startswith(
                 point.rstrip("/") + "/")
             if inside and len(point) >= len(best):
-                best, fs_type = point, kind
-    return fs_type
+                best, found = point, (kind, options)
+    return found
+
+
+_SMALL_PAGES_HINT = "has 4 KiB pages: on a tmpfs mounted with huge=within_size"
+
+
+def test_a_shm_dir_of_small_pages_gets_a_hint(start_server):
+    srv = start_server()  # in /dev/shm
+    kind, options = _mount_of(srv.shm_dir)
+    if kind != "tmpfs" or "huge=" in options:
+        pytest.skip(f"{srv.shm_dir} is not a tmpfs without huge pages")
+    with matcache.Client(srv.address) as c:
+        assert c.stats().matrix_count == 0
+    assert srv.stop() == 0
+    assert _SMALL_PAGES_HINT in srv.log(), srv.log()
+
+
+def test_a_huge_page_tmpfs_gets_no_hint(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "huge=within_size,size=64m",
+                    "tmpfs", str(huge)], check=True, capture_output=True)
+    try:
+        srv = ServerProcess(tmp_path, huge, "huge")
+        srv.start()
+        with matcache.Client(srv.address) as c:
+            assert c.stats().matrix_count == 0
+        assert srv.stop() == 0
+    finally:
+        subprocess.run(["umount", str(huge)], check=True)
+    assert "huge pages: within_size" in srv.log(), srv.log()
+    assert _SMALL_PAGES_HINT not in srv.log()
 
 
 @pytest.mark.parametrize("flag", ["--max_bytes", "--spare_bytes"])
