@@ -85,20 +85,26 @@ def test_no_budget_is_said_as_such(start_server):
     assert "budget 0 bytes" not in srv.run_log()
 
 
+def _log_of_a_server_on(workdir, shm_dir):
+    """What a server on `shm_dir` logs from its start to its stop."""
+    srv = ServerProcess(workdir, shm_dir, "logged")
+    srv.start()
+    with matcache.Client(srv.address) as c:
+        assert c.stats().matrix_count == 0
+    assert srv.stop() == 0
+    return srv.log()
+
+
 def test_a_shm_dir_that_is_not_tmpfs_is_warned_about(tmp_path):
     # Beside the checkout: on disk, whatever /tmp is.
     on_disk = pathlib.Path(tempfile.mkdtemp(prefix="shm-on-disk-", dir=REPO))
     try:
-        srv = ServerProcess(tmp_path, on_disk, "disk")
-        srv.start()
-        with matcache.Client(srv.address) as c:
-            assert c.stats().matrix_count == 0
-        assert srv.stop() == 0
+        log = _log_of_a_server_on(tmp_path, on_disk)
     finally:
         shutil.rmtree(on_disk, ignore_errors=True)
     fs_type, _ = _mount_of(on_disk)
     assert fs_type != "tmpfs", "the test needs a directory on disk"
-    assert f"is on {fs_type}, not tmpfs" in srv.log(), srv.log()
+    assert f"is on {fs_type}, not tmpfs" in log, log
 
 
 def _mount_of(path):
@@ -137,15 +143,11 @@ def test_a_huge_page_tmpfs_gets_no_hint(tmp_path):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "huge=within_size,size=64m",
                     "tmpfs", str(huge)], check=True, capture_output=True)
     try:
-        srv = ServerProcess(tmp_path, huge, "huge")
-        srv.start()
-        with matcache.Client(srv.address) as c:
-            assert c.stats().matrix_count == 0
-        assert srv.stop() == 0
+        log = _log_of_a_server_on(tmp_path, huge)
     finally:
         subprocess.run(["umount", str(huge)], check=True)
-    assert "huge pages: within_size" in srv.log(), srv.log()
-    assert _SMALL_PAGES_HINT not in srv.log()
+    assert "huge pages: within_size" in log, log
+    assert _SMALL_PAGES_HINT not in log
 
 
 @pytest.mark.parametrize("flag", ["--max_bytes", "--spare_bytes"])
