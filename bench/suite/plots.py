@@ -112,11 +112,14 @@ def _capacity(measurements, out_dir):
     def labels(chosen):
         return [textwrap.fill(m.subject, 20) for m in chosen]
 
+    # Log scales: the calls differ by a factor of several hundred.
     rates = chosen(capacity.RATE)
-    _bars(rate_axes, rates, labels(rates), "calls/s",
+    _bars(rate_axes, rates, labels(rates), "calls/s (log scale)",
           "calls/s, server on one CPU (median, min–max)")
+    rate_axes.set_yscale("log")
     cpu = chosen(capacity.SERVER_CPU)
-    _bars(cpu_axes, cpu, labels(cpu), "µs", "server CPU per call")
+    _bars(cpu_axes, cpu, labels(cpu), "µs (log scale)", "server CPU per call")
+    cpu_axes.set_yscale("log")
     _save(figure, out_dir, "capacity")
 
 
