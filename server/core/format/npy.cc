@@ -124,6 +124,11 @@ class DictReader {
       values.push_back(value);
       if (!Consume(',')) {
         if (!Consume(')')) return Malformed("expected ',' or ')' in shape");
+        // As in Python: (5) is the number 5, (5,) the tuple.
+        if (values.size() == 1) {
+          return Malformed("shape is a number in parentheses, not a tuple "
+                           "(a one-element shape is written (N,))");
+        }
         break;
       }
     }
@@ -164,7 +169,6 @@ class DictReader {
   size_t pos_ = 0;
 };
 
-// Copies Fortran-ordered elements of `item` bytes into C order.
 }  // namespace
 
 absl::StatusOr<int64_t> NpyHeaderSize(absl::string_view preamble) {

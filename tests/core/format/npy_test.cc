@@ -122,6 +122,8 @@ TEST(NpyTest, MalformedHeadersAreRefusedClearly) {
        "non-negative integers"},
       {Header(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"),
        "overflow"},
+      {Header(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (0), }"),
+       "not a tuple"},
       {Header(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), } trailing"),
        "text after"},
       {Header(1, "{'descr: '<f8'}"), "no ':' after"},
