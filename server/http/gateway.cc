@@ -203,6 +203,11 @@ HttpAnswer Gateway::Handle(const HttpRequest& request) const {
 }
 
 HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const {
+  if (request.repeated_query.has_value()) {
+    return ProblemFor(absl::InvalidArgumentError(absl::StrCat(
+        "query parameter \"", *request.repeated_query,
+        "\" is given more than once")));
+  }
   if (absl::StartsWith(request.path, kMatrixPrefix)) {
     return RouteMatrix(request,
                        absl::string_view(request.path).substr(kMatrixPrefix.size()),

@@ -65,8 +65,12 @@ absl::StatusOr<SocketAddress> ParseAddress(absl::string_view address) {
 
 MHD_Result CollectQuery(void* cls, MHD_ValueKind, const char* key,
                         const char* value) {
-  auto* query = static_cast<std::map<std::string, std::string>*>(cls);
-  (*query)[key] = value != nullptr ? value : "";
+  auto* request = static_cast<HttpRequest*>(cls);
+  auto [it, inserted] =
+      request->query.insert_or_assign(key, value != nullptr ? value : "");
+  if (!inserted && !request->repeated_query.has_value()) {
+    request->repeated_query = it->first;
+  }
   return MHD_YES;
 }
 
@@ -353,7 +357,7 @@ struct HttpDispatch {
     request.method = method;
     request.path = url;
     MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectQuery,
-                              &request.query);
+                              &request);
     request.authorization = Header(connection, MHD_HTTP_HEADER_AUTHORIZATION);
     request.if_none_match = Header(connection, MHD_HTTP_HEADER_IF_NONE_MATCH);
     request.content_length = Header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -48,6 +48,9 @@ struct HttpRequest {
   std::string method;  // "GET", "PUT", ...
   std::string path;    // without the query
   std::map<std::string, std::string> query;
+  // The first query parameter sent more than once, if any (`query` holds
+  // its last value).
+  std::optional<std::string> repeated_query;
   // The headers the gateway uses, if sent.
   std::optional<std::string> authorization;
   std::optional<std::string> if_none_match;

@@ -251,6 +251,20 @@ def test_slice_errors_name_the_problem(gw, grpc, name):
                    "absent-" + name)
 
 
+def test_a_query_parameter_given_twice_is_refused(gw, grpc, name):
+    grpc.put(name, np.arange(4.0))
+    for path in (f"/v1/matrices/{name}/data?slice=0&slice=1",
+                 f"/v1/matrices?prefix={name}&prefix=x",
+                 f"/v1/matrices/{name}/preview?shape=2&format=npy&shape=3"):
+        assert_problem(gw.get(path), 400, "INVALID_ARGUMENT",
+                       "is given more than once")
+    body = npy_bytes(np.zeros(3))
+    assert_problem(gw.put(f"/v1/matrices/{name}?pin=1&pin=0", body), 400,
+                   "INVALID_ARGUMENT", '"pin" is given more than once')
+    assert np.array_equal(grpc.get(name), np.arange(4.0))
+    assert gw.get(f"/v1/matrices/{name}/data?slice=1").status == 200
+
+
 # --- dtypes and JSON -------------------------------------------------------
 
 
