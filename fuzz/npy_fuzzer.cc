@@ -1,8 +1,9 @@
 // Fuzzes the reading of .npy sources as Load does it: the input is an .npy
 // file (in memory, read through its descriptor by ReadNpyFileHeader). A
 // header that parses must describe data inside the file; small data is
-// then converted to matcache's layout as Load converts it (NpyDataWriter). Headers written by NpyHeaderFor for
-// the parsed dtype and shape must parse back to them.
+// then converted to matcache's layout by NpyDataWriter, in two pieces.
+// Headers written by NpyHeaderFor for the parsed dtype and shape must parse
+// back to them.
 #include <sys/mman.h>
 #include <unistd.h>
 

@@ -65,13 +65,13 @@ HttpResponse NpyUpload::Fail(const absl::Status& status) {
 }
 
 std::optional<HttpResponse> NpyUpload::Receive(absl::string_view data) {
-  if (!header_read_) {
+  if (!expected_bytes_.has_value()) {
     const absl::string_view taken =
         data.substr(0, static_cast<size_t>(kMaxHeaderBytes) - header_bytes_.size());
     header_bytes_.append(taken.data(), taken.size());
     data.remove_prefix(taken.size());
     if (absl::Status begun = BeginOnceHeaderRead(); !begun.ok()) return Fail(begun);
-    if (!header_read_) return std::nullopt;  // the header goes on
+    if (!expected_bytes_.has_value()) return std::nullopt;  // the header goes on
     // What came after the header in the pieces read so far is data.
     const std::string early = std::move(header_bytes_);
     if (std::optional<HttpResponse> refused = WriteData(early)) return refused;
@@ -80,9 +80,9 @@ std::optional<HttpResponse> NpyUpload::Receive(absl::string_view data) {
 }
 
 std::optional<HttpResponse> NpyUpload::WriteData(absl::string_view data) {
-  if (static_cast<int64_t>(data.size()) > expected_bytes_ - received_bytes_) {
+  if (static_cast<int64_t>(data.size()) > *expected_bytes_ - received_bytes_) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
-        "the body is longer than the ", expected_bytes_,
+        "the body is longer than the ", *expected_bytes_,
         " data bytes its .npy header announces; nothing published")));
   }
   received_bytes_ += static_cast<int64_t>(data.size());
@@ -125,22 +125,21 @@ absl::Status NpyUpload::BeginOnceHeaderRead() {
   if (stored != header.dtype || !InMatcacheLayout(header)) {
     converter_.emplace(header, stored, write_->segment->mutable_data());
   }
-  header_read_ = true;
   expected_bytes_ = header.data_bytes;
   header_bytes_.erase(0, static_cast<size_t>(header_size));
   return absl::OkStatus();
 }
 
 HttpResponse NpyUpload::Finish() {
-  if (!header_read_) {
+  if (!expected_bytes_.has_value()) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "the body ended after ", header_bytes_.size(),
         " bytes, inside its .npy header; nothing published")));
   }
-  if (received_bytes_ != expected_bytes_) {
+  if (received_bytes_ != *expected_bytes_) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(
         "the body ended after ", received_bytes_, " of the ",
-        expected_bytes_, " data bytes its .npy header announces; ",
+        *expected_bytes_, " data bytes its .npy header announces; ",
         "nothing published")));
   }
   std::shared_ptr<const Segment> replaced;

@@ -62,8 +62,8 @@ class NpyUpload : public HttpUpload {
   const std::optional<DType> store_dtype_;
   const std::optional<int64_t> content_length_;
   std::string header_bytes_;  // the body until its header is complete
-  bool header_read_ = false;
-  int64_t expected_bytes_ = 0;  // data bytes the header announces
+  // The data bytes the header announces, once it is read.
+  std::optional<int64_t> expected_bytes_;
   int64_t received_bytes_ = 0;
   std::optional<StagingWrite> write_;
   // Unset when the data is stored as it arrives (appended to the segment).

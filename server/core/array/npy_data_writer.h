@@ -1,8 +1,9 @@
 // NpyDataWriter: the data part of an .npy file, arriving in pieces of any
-// size (an upload), written into matcache's layout at a target buffer: C
-// order, little-endian, and converted to the target dtype as numpy's astype
-// does. Memory beyond the target is bounded by a small block, whatever the
-// matrix's size, byte order or memory order.
+// size (an upload, or a Load read a piece at a time), written into
+// matcache's layout at a target buffer: C order, little-endian, and
+// converted to the target dtype as numpy's astype does. Memory beyond the
+// target is bounded by a small block, whatever the matrix's size, byte
+// order or memory order.
 //
 // Not thread-safe.
 #ifndef MATCACHE_SERVER_CORE_ARRAY_NPY_DATA_WRITER_H_
