@@ -31,6 +31,26 @@ namespace {
 
 constexpr int64_t kPutChunkBytes = int64_t{2} << 20;
 
+bool OnlyOwnerWrites(const struct stat& status) {
+  return (status.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+// Whether no user but root and this process's own could have placed a file
+// in `dir`: a directory, not a symbolic link, that only its owner may write
+// to, owned by root or this process's user, or by anyone when only root may
+// write to its parent (as /run).
+bool IsTrustedServerDir(const std::string& dir) {
+  struct stat own, parent;
+  const std::string parent_dir = dir.substr(0, dir.find_last_of('/') + 1);
+  if (lstat(dir.c_str(), &own) != 0 || !S_ISDIR(own.st_mode) ||
+      !OnlyOwnerWrites(own) ||
+      stat(parent_dir.empty() ? "." : parent_dir.c_str(), &parent) != 0) {
+    return false;
+  }
+  return own.st_uid == 0 || own.st_uid == geteuid() ||
+         (parent.st_uid == 0 && OnlyOwnerWrites(parent));
+}
+
 std::string ResolveAddress(const std::string& address) {
   if (!address.empty()) return address;
   const char* from_env = std::getenv("MATCACHE_ADDRESS");
@@ -176,7 +196,9 @@ std::string ServerFile(absl::string_view name,
                        absl::Span<const char* const> dirs) {
   for (const char* dir : dirs) {
     std::string path = absl::StrCat(dir, "/", name);
-    if (access(path.c_str(), F_OK) == 0) return path;
+    if (IsTrustedServerDir(dir) && access(path.c_str(), F_OK) == 0) {
+      return path;
+    }
   }
   return absl::StrCat(dirs.empty() ? "." : dirs[0], "/", name);
 }

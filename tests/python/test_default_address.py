@@ -1,6 +1,9 @@
 """Without an address, a client finds the socket of a server started with
-its defaults: in /tmp/matcache when started by hand, else in /run/matcache
-(the installed service); and the access token beside it."""
+its defaults: in /run/matcache (the installed service), else in
+/tmp/matcache when started by hand; and the access token beside it; never
+in a directory another user could have placed them in."""
+
+import os
 
 import numpy as np
 
@@ -10,17 +13,85 @@ from serverproc import ServerProcess, new_server, run_cleanups
 
 
 def test_the_first_server_dir_with_the_file_wins(tmp_path, monkeypatch):
-    by_hand, service = tmp_path / "by_hand", tmp_path / "service"
-    by_hand.mkdir()
-    service.mkdir()
-    monkeypatch.setattr(channel, "SERVER_DIRS", (str(by_hand), str(service)))
-    # Neither has it: where matcached puts it when started by hand.
-    assert channel.server_file("access.token") == str(by_hand / "access.token")
-    assert client_module.default_address() == f"unix:{by_hand}/matcached.sock"
-    (service / "matcached.sock").touch()
+    service, by_hand = tmp_path / "service", tmp_path / "by_hand"
+    service.mkdir(mode=0o755)
+    by_hand.mkdir(mode=0o700)
+    monkeypatch.setattr(channel, "SERVER_DIRS", (str(service), str(by_hand)))
+    # Neither has it: where the installed service puts it.
+    assert channel.server_file("access.token") == str(service / "access.token")
     assert client_module.default_address() == f"unix:{service}/matcached.sock"
     (by_hand / "matcached.sock").touch()
     assert client_module.default_address() == f"unix:{by_hand}/matcached.sock"
+    (service / "matcached.sock").touch()
+    assert client_module.default_address() == f"unix:{service}/matcached.sock"
+
+
+def _shared_tmp(tmp_path):
+    """A directory like /tmp: everyone may write to it, sticky."""
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    return shared
+
+
+def _with_socket(directory):
+    (directory / "matcached.sock").touch()
+    return f"unix:{directory}/matcached.sock"
+
+
+def test_a_dir_another_user_made_in_a_shared_tmp_is_skipped(
+        tmp_path, monkeypatch):
+    service = tmp_path / "service"
+    service.mkdir(mode=0o755)
+    planted = _shared_tmp(tmp_path) / "matcache"
+    planted.mkdir(mode=0o755)
+    _with_socket(planted)
+    (planted / "access.token").write_text("planted\n")
+    os.chown(planted, 65534, 65534)  # nobody
+    monkeypatch.setattr(channel, "SERVER_DIRS", (str(service), str(planted)))
+    assert client_module.default_address() == f"unix:{service}/matcached.sock"
+    assert channel.server_file("access.token") == str(service / "access.token")
+    # Its own user's, or root's, is used.
+    os.chown(planted, os.geteuid(), -1)
+    assert client_module.default_address() == f"unix:{planted}/matcached.sock"
+
+
+def test_a_dir_another_user_owns_is_used_where_only_root_could_make_it(
+        tmp_path, monkeypatch):
+    # As /run/matcache, which systemd gives to the service's user.
+    root_only = tmp_path / "run"
+    root_only.mkdir(mode=0o755)
+    service = root_only / "matcache"
+    service.mkdir(mode=0o750)
+    address = _with_socket(service)
+    os.chown(service, 65534, 65534)
+    monkeypatch.setattr(channel, "SERVER_DIRS", (str(service),))
+    assert client_module.default_address() == address
+
+
+def test_a_dir_others_may_write_to_or_a_link_is_skipped(tmp_path, monkeypatch):
+    fallback = tmp_path / "fallback"
+    fallback.mkdir(mode=0o700)
+    fallback_address = f"unix:{fallback}/matcached.sock"
+    open_to_group = tmp_path / "open"
+    open_to_group.mkdir()
+    _with_socket(open_to_group)
+    open_to_group.chmod(0o770)
+    link = _shared_tmp(tmp_path) / "matcache"
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o700)
+    link_target_address = _with_socket(mine)
+    link.symlink_to(mine)
+    for skipped in (open_to_group, link):
+        monkeypatch.setattr(channel, "SERVER_DIRS", (str(fallback), str(skipped)))
+        assert client_module.default_address() == fallback_address, skipped
+    # The same directories are used once only their owner may write to them,
+    # or by their own path rather than a link's.
+    open_to_group.chmod(0o750)
+    monkeypatch.setattr(channel, "SERVER_DIRS", (str(fallback), str(open_to_group)))
+    assert client_module.default_address() == f"unix:{open_to_group}/matcached.sock"
+    monkeypatch.setattr(channel, "SERVER_DIRS", (str(fallback), str(mine)))
+    assert client_module.default_address() == link_target_address
 
 
 def test_a_client_without_an_address_reaches_the_service(monkeypatch):

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -219,24 +220,56 @@ TEST_F(ClientTest, AddressComesFromTheEnvironment) {
   EXPECT_EQ(Client::Connect()->address(), DefaultAddress());
 }
 
+// A new directory in /tmp, root's or this user's, mode 0700 ("" if none).
+std::string MakeTempDir() {
+  char path[] = "/tmp/matcache_client_test.XXXXXX";
+  return mkdtemp(path) != nullptr ? path : "";
+}
+
+std::string Touch(const std::string& path) {
+  close(open(path.c_str(), O_CREAT | O_WRONLY, 0600));
+  return path;
+}
+
 TEST_F(ClientTest, DefaultFilesAreInTheFirstServerDirThatHasThem) {
-  char first_template[] = "/tmp/matcache_client_test.XXXXXX";
-  char second_template[] = "/tmp/matcache_client_test.XXXXXX";
-  ASSERT_NE(mkdtemp(first_template), nullptr);
-  ASSERT_NE(mkdtemp(second_template), nullptr);
-  const std::string first = first_template, second = second_template;
+  const std::string first = MakeTempDir(), second = MakeTempDir();
+  ASSERT_FALSE(first.empty() || second.empty());
   const char* const dirs[] = {first.c_str(), second.c_str()};
   EXPECT_EQ(ServerFile("matcached.sock", dirs), first + "/matcached.sock");
-  const std::string in_second = second + "/matcached.sock";
-  close(open(in_second.c_str(), O_CREAT | O_WRONLY, 0600));
+  const std::string in_second = Touch(second + "/matcached.sock");
   EXPECT_EQ(ServerFile("matcached.sock", dirs), in_second);
-  const std::string in_first = first + "/matcached.sock";
-  close(open(in_first.c_str(), O_CREAT | O_WRONLY, 0600));
+  const std::string in_first = Touch(first + "/matcached.sock");
   EXPECT_EQ(ServerFile("matcached.sock", dirs), in_first);
   EXPECT_EQ(DefaultAddress(), "unix:" + ServerFile("matcached.sock"));
   for (const std::string& path : {in_first, in_second}) unlink(path.c_str());
   rmdir(first.c_str());
   rmdir(second.c_str());
+}
+
+TEST_F(ClientTest, DefaultFilesAreNeverInADirAnotherUserCouldFillIn) {
+  const std::string fallback = MakeTempDir(), planted = MakeTempDir();
+  ASSERT_FALSE(fallback.empty() || planted.empty());
+  const std::string in_planted = Touch(planted + "/matcached.sock");
+  const std::string fallback_file = fallback + "/matcached.sock";
+  const char* const dirs[] = {fallback.c_str(), planted.c_str()};
+  // Made in /tmp by another user.
+  ASSERT_EQ(chown(planted.c_str(), 65534, 65534), 0);
+  EXPECT_EQ(ServerFile("matcached.sock", dirs), fallback_file);
+  ASSERT_EQ(chown(planted.c_str(), geteuid(), -1), 0);
+  EXPECT_EQ(ServerFile("matcached.sock", dirs), in_planted);
+  // Open to the group's writes.
+  ASSERT_EQ(chmod(planted.c_str(), 0770), 0);
+  EXPECT_EQ(ServerFile("matcached.sock", dirs), fallback_file);
+  ASSERT_EQ(chmod(planted.c_str(), 0750), 0);
+  EXPECT_EQ(ServerFile("matcached.sock", dirs), in_planted);
+  // A symbolic link to a trusted directory.
+  const std::string link = fallback + "/link";
+  ASSERT_EQ(symlink(planted.c_str(), link.c_str()), 0);
+  const char* const through_link[] = {fallback.c_str(), link.c_str()};
+  EXPECT_EQ(ServerFile("matcached.sock", through_link), fallback_file);
+  for (const std::string& path : {link, in_planted}) unlink(path.c_str());
+  rmdir(planted.c_str());
+  rmdir(fallback.c_str());
 }
 
 }  // namespace

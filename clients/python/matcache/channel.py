@@ -10,6 +10,7 @@ tokens too.
 import collections
 import os
 import re
+import stat
 
 import grpc
 
@@ -18,9 +19,10 @@ from matcache.errors import InvalidArgumentError, PermissionDeniedError
 TOKEN_ENV = "MATCACHE_TOKEN"
 TOKEN_FILE_ENV = "MATCACHE_TOKEN_FILE"
 # Where matcached keeps its default socket and, beside it, the access token
-# its TCP listeners need: /tmp/matcache when started by hand, /run/matcache
-# when systemd starts it (the installed service).
-SERVER_DIRS = ("/tmp/matcache", "/run/matcache")
+# its TCP listeners need: /run/matcache when systemd starts it (the installed
+# service), /tmp/matcache when started by hand. Searched in this order; only
+# the first can be created by nobody but root.
+SERVER_DIRS = ("/run/matcache", "/tmp/matcache")
 TLS_CA_ENV = "MATCACHE_TLS_CA"
 TLS_CERT_ENV = "MATCACHE_TLS_CERT"
 TLS_KEY_ENV = "MATCACHE_TLS_KEY"
@@ -65,14 +67,34 @@ def _read_token_file():
 
 
 def server_file(name):
-    """The path of `name` in the first of SERVER_DIRS that this process can
-    see it in, else in the first (so that an error names where matcached
-    puts it when started by hand)."""
+    """The path of `name` in the first of SERVER_DIRS that holds it and is
+    trusted (see is_trusted_dir), else in the first of SERVER_DIRS: a file
+    in a directory another user could have made is never used."""
     for directory in SERVER_DIRS:
         path = os.path.join(directory, name)
-        if os.path.exists(path):
+        if is_trusted_dir(directory) and os.path.exists(path):
             return path
     return os.path.join(SERVER_DIRS[0], name)
+
+
+def is_trusted_dir(directory):
+    """Whether no user but root and this process's own could have placed a
+    file in `directory`: it is a directory, not a symbolic link, that only
+    its owner may write to, and its owner is root, this process's user, or
+    anyone when only root may write to its parent (as /run)."""
+    try:
+        own = os.lstat(directory)
+        parent = os.stat(os.path.dirname(os.path.abspath(directory)))
+    except OSError:
+        return False
+    if not stat.S_ISDIR(own.st_mode) or not _only_owner_writes(own):
+        return False
+    return (own.st_uid in (0, os.geteuid())
+            or (parent.st_uid == 0 and _only_owner_writes(parent)))
+
+
+def _only_owner_writes(status):
+    return not status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def is_unix(address):

@@ -207,8 +207,8 @@ def _parser():
     parser.add_argument(
         "--address",
         help=f"server address, unix:PATH or HOST:PORT (default: "
-             f"${ADDRESS_ENV}, else the socket in /tmp/matcache, else the "
-             f"one in /run/matcache)")
+             f"${ADDRESS_ENV}, else the socket in /run/matcache, else the "
+             f"one in /tmp/matcache if it is yours or root's)")
     parser.add_argument(
         "--token",
         help=f"access token of a server that requires one (default: "

@@ -59,8 +59,9 @@ def _translating_errors(method):
 
 def default_address():
     """The socket of a matcached started with its defaults: in
-    /tmp/matcache when started by hand, else in /run/matcache, where the
-    installed service listens (channel.SERVER_DIRS)."""
+    /run/matcache, where the installed service listens, else in
+    /tmp/matcache when started by hand by this user or root
+    (channel.server_file)."""
     return "unix:" + channel.server_file("matcached.sock")
 
 

@@ -42,12 +42,16 @@
 namespace matcache {
 
 // Where matcached keeps its default socket and, beside it, the access token
-// its TCP listeners need: /tmp/matcache when started by hand, /run/matcache
-// when systemd starts it (the installed service).
-inline constexpr const char* kServerDirs[] = {"/tmp/matcache", "/run/matcache"};
+// its TCP listeners need: /run/matcache when systemd starts it (the installed
+// service), /tmp/matcache when started by hand. Searched in this order; only
+// the first can be created by nobody but root.
+inline constexpr const char* kServerDirs[] = {"/run/matcache", "/tmp/matcache"};
 
-// The file `name` in the first of `dirs` in which this process can see it,
-// else in the first (where an error then points).
+// The file `name` in the first of `dirs` that holds it and that no user but
+// root and this process's own could have placed it in (a directory, not a
+// symbolic link, that only its owner may write to, owned by root or this
+// user, or by anyone when only root may write to its parent); else in the
+// first of `dirs`, where an error then points.
 std::string ServerFile(absl::string_view name,
                        absl::Span<const char* const> dirs = kServerDirs);
 
