@@ -146,7 +146,7 @@ int Run() {
   LogInfo("shm_dir %s (%s on %s, huge pages: %s), namespace %s",
           store.options().shm_dir, mount.fs_type, mount.mount_point,
           mount.huge_pages, store.options().name_space);
-  if (mount.fs_type == "tmpfs" && mount.huge_pages == "never") {
+  if (mount.fs_type == "tmpfs" && !GivesHugePages(mount)) {
     LogInfo("shm_dir %s has 4 KiB pages: on a tmpfs mounted with "
             "huge=within_size, puts and first reads of large matrices are "
             "2 to 3 times faster (README, Huge pages)",

@@ -44,6 +44,12 @@ MountInfo FindMount(absl::string_view mounts_table, absl::string_view dir) {
   return best;
 }
 
+bool GivesHugePages(const MountInfo& mount) {
+  return mount.fs_type == "tmpfs" &&
+         (mount.huge_pages == "always" || mount.huge_pages == "within_size" ||
+          mount.huge_pages == "force");
+}
+
 MountInfo MountInfoOf(absl::string_view dir) {
   std::ifstream file("/proc/mounts");
   if (!file) return MountInfo();

@@ -27,6 +27,18 @@ TEST(MountInfoTest, PicksTheLongestContainingMountPoint) {
   EXPECT_EQ(root.huge_pages, "never");
 }
 
+TEST(MountInfoTest, OnlyTmpfsThatNeedsNoMadviseGivesHugePages) {
+  for (const char* policy : {"always", "within_size", "force"}) {
+    EXPECT_TRUE(GivesHugePages({"/mnt/huge", "tmpfs", policy})) << policy;
+    EXPECT_FALSE(GivesHugePages({"/mnt/huge", "ext4", policy})) << policy;
+  }
+  for (const char* policy : {"never", "advise", "deny"}) {
+    EXPECT_FALSE(GivesHugePages({"/mnt/huge", "tmpfs", policy})) << policy;
+  }
+  EXPECT_FALSE(GivesHugePages(FindMount(kMounts, "/dev/shm")));
+  EXPECT_TRUE(GivesHugePages(FindMount(kMounts, "/mnt/huge2")));
+}
+
 TEST(MountInfoTest, ReadsThisMachinesTable) {
   EXPECT_EQ(MountInfoOf("/").mount_point, "/");
 }
