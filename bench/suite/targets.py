@@ -48,8 +48,9 @@ class Target:
         if self.skipped:
             return self.skipped
         unit = self.unit if self.unit == "×" else f" {self.unit}"
-        text = f"{number(self.value)}{unit} ({self.ratio:.2f}× the " \
-               f"{'target' if self.at_least else 'limit'})"
+        text = f"{_apart_from(self.value, self.limit, number(self.value))}" \
+               f"{unit} ({_apart_from(self.ratio, 1, f'{self.ratio:.2f}')}× " \
+               f"the {'target' if self.at_least else 'limit'})"
         if self.meant_for and self.size and self.size < self.meant_for:
             text += f", at {size_label(self.size)}"
         return text
@@ -57,6 +58,16 @@ class Target:
     def line(self):
         """One console line: verdict, label, measurement."""
         return f"{self.verdict:<8} {self.label}: {self.measured()}"
+
+
+def _apart_from(value, limit, text):
+    """`text`, the rounded `value`, with as many more decimals as it takes
+    not to read as `limit` when it is not (a miss must not look met)."""
+    decimals = len(text.partition(".")[2])
+    while float(text) == limit and value != limit and decimals < 9:
+        decimals += 1
+        text = f"{value:.{decimals}f}"
+    return text
 
 
 def _find(measurements, family, subject, size=None):
