@@ -26,9 +26,9 @@ ABSL_FLAG(bool, evict_unsourced, false,
           "Off by default: an evicted matrix without a source is gone.");
 ABSL_FLAG(std::string, spare_bytes, "1G",
           "Largest spare file kept ready for the next put, with an optional "
-          "K, M, G or T suffix: as a put begins, a file as large as that put "
-          "(up to this size) is preallocated for the next one, so that its "
-          "pages are allocated while this put's data is copied. Made only "
+          "K, M, G or T suffix: once a put is over and no other is under way, "
+          "a file as large as that put (up to this size) is preallocated for "
+          "the next one, which then finds its pages allocated. Made only "
           "when the budget and the filesystem have room for it and a put of "
           "its size besides; given up first when a put needs the room. 0: "
           "none.");

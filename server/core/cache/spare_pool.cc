@@ -92,9 +92,8 @@ bool SparePool::WorkPending() const {
   if (stopping_) return true;
   if (waiting_.drops > 0) return spare_ != nullptr;
   if (waiting_.takers > 0) return false;  // the new spare is theirs
-  // Writes' files first: they need the room, and the free space they will
-  // take is not known until they have taken it.
-  return sizes_.wanted > 0 && !options_.writes_creating();
+  // Writes first (see Options::writes_in_flight).
+  return sizes_.wanted > 0 && !options_.writes_in_flight();
 }
 
 void SparePool::Maintain() {

@@ -1,7 +1,8 @@
 // SparePool: the spare file kept ready for the next write (see SpareFile
 // and StoreOptions::spare_bytes), and the thread that makes, replaces and
 // drops it. As each write begins (Take) the pool is asked for a spare as
-// large as that write, up to its limit; a ready spare is removed once no
+// large as that write, up to its limit, made once no write is in flight
+// (Options::writes_in_flight); a ready spare is removed once no
 // write has begun for `idle`. The spare is counted in the budget while it
 // exists or is being made.
 //
@@ -9,7 +10,7 @@
 // by the store's mutex `mu`, given at construction; every method but the
 // constructor and destructor must be called with `mu` held (they assert
 // it), and may wait on it. The pool's thread takes `mu` itself and releases
-// it while it touches a file. `new_path` and `writes_creating` are called
+// it while it touches a file. `new_path` and `writes_in_flight` are called
 // with `mu` held.
 #ifndef MATCACHE_SERVER_CORE_CACHE_SPARE_POOL_H_
 #define MATCACHE_SERVER_CORE_CACHE_SPARE_POOL_H_
@@ -37,10 +38,13 @@ class SparePool {
     std::string dir;  // where spares are made (for its free space)
     // The path of a new spare file.
     std::function<std::string()> new_path;
-    // Whether writes' files are being created: no spare is made meanwhile
-    // (they need the room, and the free space they take is not known until
-    // they have taken it).
-    std::function<bool()> writes_creating;
+    // Whether writes are under way, from the creation of their files until
+    // they are committed or aborted: no spare is made meanwhile. Their
+    // files need the room (the free space they take is not known until they
+    // have taken it), and making a spare, which allocates and zeroes every
+    // page, would slow the copy and the hash of the write that just took
+    // the previous one.
+    std::function<bool()> writes_in_flight;
   };
 
   // `mu` and `budget` must outlive the pool.

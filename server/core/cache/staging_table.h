@@ -37,7 +37,6 @@ class StagingTable {
   void FinishCreating(int64_t data_bytes, const std::string& write_id,
                       std::shared_ptr<Segment> segment,
                       absl::Time lease_deadline, Retention retention);
-  bool creating() const { return creating_.count > 0; }
 
   // Hands out the file of `write_id`: a new read-write descriptor (see
   // Segment::OpenForWriting), recorded as given to `uid`. Once per write:

@@ -119,8 +119,8 @@ Store::Store(StoreOptions options, NamespaceLock lock, RecoveredSegments recover
   spare.new_path = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return PathOf(SpareFileName(options_.name_space, next_number_++));
   };
-  spare.writes_creating = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return staging_.creating();
+  spare.writes_in_flight = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return staging_.count() > 0;
   };
   spare_ = std::make_unique<SparePool>(std::move(spare), &mu_, &budget_);
 }

@@ -82,10 +82,10 @@ struct StoreOptions {
   // Threads that hash a matrix's data at Commit, and that copy (and hash)
   // the data of a Load.
   int checksum_threads = 2;
-  // Largest spare file (see SpareFile) kept ready for the next write: as
-  // each write begins, a background thread preallocates a spare as large as
-  // that write, up to this size, so that the next write's pages are
-  // allocated while this one's data is copied. A spare is made only if the
+  // Largest spare file (see SpareFile) kept ready for the next write: once
+  // a write is over and no other is under way, a background thread
+  // preallocates a spare as large as that write, up to this size, so that
+  // the next write finds its pages allocated. A spare is made only if the
   // budget and the filesystem have room for it and for a write of its size
   // besides; it is counted in the budget and dropped first when a write
   // needs the room. 0: no spare.

@@ -20,7 +20,7 @@ class SparePoolTest : public ::testing::Test {
     options.idle = idle;
     options.dir = dir_.path();
     options.new_path = [this] { return absl::StrCat(dir_.path(), "/s", ++made_); };
-    options.writes_creating = [this] { return creating_; };
+    options.writes_in_flight = [this] { return in_flight_; };
     return std::make_unique<SparePool>(std::move(options), &mu_, &budget_);
   }
   // Waits until the pool has nothing pending.
@@ -40,7 +40,7 @@ class SparePoolTest : public ::testing::Test {
   absl::Mutex mu_;
   Budget budget_{0, 0};
   int made_ = 0;
-  bool creating_ = false;
+  bool in_flight_ = false;
 };
 
 TEST_F(SparePoolTest, MakesASpareAsLargeAsTheLastWriteAndCountsIt) {
@@ -60,6 +60,26 @@ TEST_F(SparePoolTest, MakesASpareAsLargeAsTheLastWriteAndCountsIt) {
   EXPECT_EQ(budget_.used_bytes(), 0);  // the write counts it now
   pool->GiveBack(std::move(spare));
   EXPECT_EQ(budget_.used_bytes(), 64 << 10);
+}
+
+TEST_F(SparePoolTest, NoneIsMadeWhileWritesAreInFlight) {
+  std::unique_ptr<SparePool> pool = MakePool(1 << 20, absl::Minutes(1));
+  {
+    absl::MutexLock lock(&mu_);
+    in_flight_ = true;
+    EXPECT_EQ(pool->Take(64 << 10), nullptr);  // one is asked for
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  {
+    absl::MutexLock lock(&mu_);
+    EXPECT_TRUE(dir_.Entries().empty());
+    EXPECT_EQ(pool->bytes(), 0);
+    EXPECT_TRUE(pool->pending());
+    in_flight_ = false;  // the pool sees it when the lock is released
+  }
+  AwaitSettled(*pool);
+  absl::MutexLock lock(&mu_);
+  EXPECT_EQ(pool->bytes(), 64 << 10);
 }
 
 TEST_F(SparePoolTest, AWriteOfUnderHalfItsSizeLeavesTheSpare) {

@@ -134,6 +134,22 @@ TEST_F(StoreSpareTest, TheNextWriteTakesTheSparesPages) {
   EXPECT_EQ(store->Stats().used_bytes, 3 * kFileBytes);
 }
 
+TEST_F(StoreSpareTest, TheNextSpareIsMadeOnlyOnceNoWriteIsUnderWay) {
+  std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 20));
+  ASSERT_FALSE(PutAndWaitForSpare(*store, kFileBytes).empty());
+  absl::StatusOr<StagingWrite> write =
+      store->BeginWrite("b", {kCount}, DType::kInt64);
+  ASSERT_TRUE(write.ok()) << write.status();
+  // Making one would take a few milliseconds; it must not start while the
+  // write that took the last one copies and hashes.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_THAT(SpareFiles(), IsEmpty());
+  EXPECT_EQ(store->Stats().spare_bytes, 0);
+  EXPECT_TRUE(store->Stats().spare_pending);
+  ASSERT_TRUE(store->Commit(write->write_id).ok());
+  EXPECT_FALSE(WaitForSpare(*store, kFileBytes).empty());
+}
+
 // A group this process may give its files other than its own, if any.
 std::optional<gid_t> OtherGroup() {
   if (geteuid() == 0) {
@@ -331,9 +347,11 @@ TEST_F(StoreSpareTest, ClosingWhileASpareIsMadeLeavesNoFile) {
   constexpr int64_t kBytes = (int64_t{256} << 20) + 4096;
   ASSERT_GE(FreeBytes(), 4 * kBytes) << "needs 1 GiB free in " << dir_.path();
   std::unique_ptr<Store> store = OpenStore(SpareOptions(int64_t{1} << 30));
-  // Asks for a 256 MiB spare, which takes a while to preallocate.
+  // Asks for a 256 MiB spare, which takes a while to preallocate, and is
+  // made once that write is over.
   absl::StatusOr<StagingWrite> write = BeginBytes(*store, "a", kBytes);
   ASSERT_TRUE(write.ok()) << write.status();
+  ASSERT_TRUE(store->Abort(write->write_id).ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (store->Stats().spare_bytes == 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(1));
