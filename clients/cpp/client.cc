@@ -39,7 +39,8 @@ bool OnlyOwnerWrites(const struct stat& status) {
 // in `dir`: a directory, not a symbolic link, that only its owner may write
 // to, owned by root or this process's user, or by anyone when only root may
 // write to its parent (as /run).
-bool IsTrustedServerDir(const std::string& dir) {
+bool IsTrustedServerDir(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();  // lstat it
   struct stat own, parent;
   const std::string parent_dir = dir.substr(0, dir.find_last_of('/') + 1);
   if (lstat(dir.c_str(), &own) != 0 || !S_ISDIR(own.st_mode) ||
@@ -200,7 +201,12 @@ std::string ServerFile(absl::string_view name,
       return path;
     }
   }
-  return absl::StrCat(dirs.empty() ? "." : dirs[0], "/", name);
+  struct stat st;
+  for (const char* dir : dirs) {
+    std::string path = absl::StrCat(dir, "/", name);
+    if (lstat(path.c_str(), &st) != 0) return path;
+  }
+  return "";
 }
 
 std::string DefaultAddress() {

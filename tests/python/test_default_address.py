@@ -6,10 +6,15 @@ in a directory another user could have placed them in."""
 import os
 
 import numpy as np
+import pytest
 
 import matcache
 from matcache import channel, client as client_module
 from serverproc import ServerProcess, new_server, run_cleanups
+
+NOBODY = 65534
+needs_root = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="giving a directory away needs root")
 
 
 def test_the_first_server_dir_with_the_file_wins(tmp_path, monkeypatch):
@@ -39,6 +44,7 @@ def _with_socket(directory):
     return f"unix:{directory}/matcached.sock"
 
 
+@needs_root
 def test_a_dir_another_user_made_in_a_shared_tmp_is_skipped(
         tmp_path, monkeypatch):
     service = tmp_path / "service"
@@ -47,7 +53,7 @@ def test_a_dir_another_user_made_in_a_shared_tmp_is_skipped(
     planted.mkdir(mode=0o755)
     _with_socket(planted)
     (planted / "access.token").write_text("planted\n")
-    os.chown(planted, 65534, 65534)  # nobody
+    os.chown(planted, NOBODY, NOBODY)
     monkeypatch.setattr(channel, "SERVER_DIRS", (str(service), str(planted)))
     assert client_module.default_address() == f"unix:{service}/matcached.sock"
     assert channel.server_file("access.token") == str(service / "access.token")
@@ -56,17 +62,45 @@ def test_a_dir_another_user_made_in_a_shared_tmp_is_skipped(
     assert client_module.default_address() == f"unix:{planted}/matcached.sock"
 
 
-def test_a_dir_another_user_owns_is_used_where_only_root_could_make_it(
-        tmp_path, monkeypatch):
+@needs_root
+@pytest.mark.parametrize("parent_mode, used", [(0o755, True), (0o775, False)])
+def test_another_users_dir_is_used_only_where_only_root_could_make_it(
+        tmp_path, monkeypatch, parent_mode, used):
     # As /run/matcache, which systemd gives to the service's user.
-    root_only = tmp_path / "run"
-    root_only.mkdir(mode=0o755)
-    service = root_only / "matcache"
+    parent = tmp_path / "run"
+    parent.mkdir()
+    parent.chmod(parent_mode)
+    service = parent / "matcache"
     service.mkdir(mode=0o750)
     address = _with_socket(service)
-    os.chown(service, 65534, 65534)
-    monkeypatch.setattr(channel, "SERVER_DIRS", (str(service),))
-    assert client_module.default_address() == address
+    os.chown(service, NOBODY, NOBODY)
+    absent = tmp_path / "absent"
+    monkeypatch.setattr(channel, "SERVER_DIRS", (str(absent), str(service)))
+    expected = address if used else f"unix:{absent}/matcached.sock"
+    assert client_module.default_address() == expected
+
+
+def test_a_file_in_an_untrusted_dir_is_never_the_fallback(tmp_path, monkeypatch):
+    untrusted = [tmp_path / "open1", tmp_path / "open2"]
+    for directory in untrusted:
+        directory.mkdir()
+        _with_socket(directory)
+        (directory / "access.token").write_text("planted\n")
+        directory.chmod(0o777)
+    trusted_but_empty = tmp_path / "empty"
+    trusted_but_empty.mkdir(mode=0o700)
+    monkeypatch.setattr(channel, "SERVER_DIRS",
+                        (str(untrusted[0]), str(trusted_but_empty), str(untrusted[1])))
+    assert client_module.default_address() == \
+        f"unix:{trusted_but_empty}/matcached.sock"
+    monkeypatch.setattr(channel, "SERVER_DIRS", tuple(map(str, untrusted)))
+    with pytest.raises(matcache.PermissionDeniedError, match="MATCACHE_ADDRESS"):
+        client_module.default_address()
+    assert channel.server_file("access.token") is None
+    # A TCP client then sends no token rather than the planted one.
+    monkeypatch.delenv(channel.TOKEN_ENV, raising=False)
+    monkeypatch.delenv(channel.TOKEN_FILE_ENV, raising=False)
+    assert channel.resolve_token(None, "127.0.0.1:1") is None
 
 
 def test_a_dir_others_may_write_to_or_a_link_is_skipped(tmp_path, monkeypatch):
@@ -82,7 +116,8 @@ def test_a_dir_others_may_write_to_or_a_link_is_skipped(tmp_path, monkeypatch):
     mine.mkdir(mode=0o700)
     link_target_address = _with_socket(mine)
     link.symlink_to(mine)
-    for skipped in (open_to_group, link):
+    link_with_slash = str(link) + "/"
+    for skipped in (open_to_group, link, link_with_slash):
         monkeypatch.setattr(channel, "SERVER_DIRS", (str(fallback), str(skipped)))
         assert client_module.default_address() == fallback_address, skipped
     # The same directories are used once only their owner may write to them,

@@ -220,7 +220,7 @@ TEST_F(ClientTest, AddressComesFromTheEnvironment) {
   EXPECT_EQ(Client::Connect()->address(), DefaultAddress());
 }
 
-// A new directory in /tmp, root's or this user's, mode 0700 ("" if none).
+// A new directory in /tmp of this user's, mode 0700 ("" if none).
 std::string MakeTempDir() {
   char path[] = "/tmp/matcache_client_test.XXXXXX";
   return mkdtemp(path) != nullptr ? path : "";
@@ -247,6 +247,7 @@ TEST_F(ClientTest, DefaultFilesAreInTheFirstServerDirThatHasThem) {
 }
 
 TEST_F(ClientTest, DefaultFilesAreNeverInADirAnotherUserCouldFillIn) {
+  if (geteuid() != 0) GTEST_SKIP() << "giving a directory away needs root";
   const std::string fallback = MakeTempDir(), planted = MakeTempDir();
   ASSERT_FALSE(fallback.empty() || planted.empty());
   const std::string in_planted = Touch(planted + "/matcached.sock");
@@ -265,11 +266,40 @@ TEST_F(ClientTest, DefaultFilesAreNeverInADirAnotherUserCouldFillIn) {
   // A symbolic link to a trusted directory.
   const std::string link = fallback + "/link";
   ASSERT_EQ(symlink(planted.c_str(), link.c_str()), 0);
-  const char* const through_link[] = {fallback.c_str(), link.c_str()};
-  EXPECT_EQ(ServerFile("matcached.sock", through_link), fallback_file);
+  const std::string link_with_slash = link + "/";
+  for (const std::string& skipped : {link, link_with_slash}) {
+    const char* const through_link[] = {fallback.c_str(), skipped.c_str()};
+    EXPECT_EQ(ServerFile("matcached.sock", through_link), fallback_file);
+  }
+  // Nor the fallback: the first directory without the file, else none.
+  ASSERT_EQ(chmod(planted.c_str(), 0777), 0);
+  const char* const planted_first[] = {planted.c_str(), fallback.c_str()};
+  EXPECT_EQ(ServerFile("matcached.sock", planted_first), fallback_file);
+  const char* const planted_only[] = {planted.c_str()};
+  EXPECT_EQ(ServerFile("matcached.sock", planted_only), "");
   for (const std::string& path : {link, in_planted}) unlink(path.c_str());
   rmdir(planted.c_str());
   rmdir(fallback.c_str());
+}
+
+TEST_F(ClientTest, AnotherUsersServerDirIsTrustedWhereOnlyRootCouldMakeIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "giving a directory away needs root";
+  // As /run/matcache, which systemd gives to the service's user.
+  const std::string parent = MakeTempDir();
+  ASSERT_FALSE(parent.empty());
+  const std::string service = parent + "/matcache";
+  ASSERT_EQ(mkdir(service.c_str(), 0750), 0);
+  const std::string in_service = Touch(service + "/matcached.sock");
+  ASSERT_EQ(chown(service.c_str(), 65534, 65534), 0);
+  const std::string absent = parent + "/absent";
+  const char* const dirs[] = {absent.c_str(), service.c_str()};
+  EXPECT_EQ(ServerFile("matcached.sock", dirs), in_service);
+  // Once others may write to the parent, anyone could have made it.
+  ASSERT_EQ(chmod(parent.c_str(), 0775), 0);
+  EXPECT_EQ(ServerFile("matcached.sock", dirs), absent + "/matcached.sock");
+  unlink(in_service.c_str());
+  rmdir(service.c_str());
+  rmdir(parent.c_str());
 }
 
 }  // namespace

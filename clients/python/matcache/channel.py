@@ -56,8 +56,11 @@ def _read_token_file():
     """The contents of the access token file, or None if the default one
     cannot be read (the server then says what it wants)."""
     named = os.environ.get(TOKEN_FILE_ENV)
+    path = named or server_file("access.token")
+    if path is None:
+        return None
     try:
-        with open(named or server_file("access.token"), encoding="ascii") as f:
+        with open(path, encoding="ascii") as f:
             return f.read(4096)
     except (OSError, UnicodeDecodeError) as error:
         if named:
@@ -68,23 +71,26 @@ def _read_token_file():
 
 def server_file(name):
     """The path of `name` in the first of SERVER_DIRS that holds it and is
-    trusted (see is_trusted_dir), else in the first of SERVER_DIRS: a file
-    in a directory another user could have made is never used."""
-    for directory in SERVER_DIRS:
-        path = os.path.join(directory, name)
-        if is_trusted_dir(directory) and os.path.exists(path):
+    trusted (see _is_trusted_dir); else in the first that does not hold it
+    (where an error then points); None if each holds one but none is
+    trusted. A file in a directory another user could have filled is never
+    named."""
+    paths = [os.path.join(d, name) for d in SERVER_DIRS]
+    for directory, path in zip(SERVER_DIRS, paths):
+        if _is_trusted_dir(directory) and os.path.exists(path):
             return path
-    return os.path.join(SERVER_DIRS[0], name)
+    return next((path for path in paths if not os.path.lexists(path)), None)
 
 
-def is_trusted_dir(directory):
+def _is_trusted_dir(directory):
     """Whether no user but root and this process's own could have placed a
     file in `directory`: it is a directory, not a symbolic link, that only
     its owner may write to, and its owner is root, this process's user, or
     anyone when only root may write to its parent (as /run)."""
+    directory = os.path.abspath(directory)  # no trailing slash: lstat it
     try:
         own = os.lstat(directory)
-        parent = os.stat(os.path.dirname(os.path.abspath(directory)))
+        parent = os.stat(os.path.dirname(directory))
     except OSError:
         return False
     if not stat.S_ISDIR(own.st_mode) or not _only_owner_writes(own):

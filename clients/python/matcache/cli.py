@@ -208,7 +208,8 @@ def _parser():
         "--address",
         help=f"server address, unix:PATH or HOST:PORT (default: "
              f"${ADDRESS_ENV}, else the socket in /run/matcache, else the "
-             f"one in /tmp/matcache if it is yours or root's)")
+             f"one in /tmp/matcache, each only if no user but root or you "
+             f"could have put it there)")
     parser.add_argument(
         "--token",
         help=f"access token of a server that requires one (default: "

@@ -61,8 +61,17 @@ def default_address():
     """The socket of a matcached started with its defaults: in
     /run/matcache, where the installed service listens, else in
     /tmp/matcache when started by hand by this user or root
-    (channel.server_file)."""
-    return "unix:" + channel.server_file("matcached.sock")
+    (channel.server_file). PermissionDeniedError if each of those holds a
+    socket but none is in a directory only root or this user could have
+    filled."""
+    path = channel.server_file("matcached.sock")
+    if path is None:
+        raise errors.PermissionDeniedError(
+            f"no default address: the sockets in {' and '.join(channel.SERVER_DIRS)} "
+            f"are in directories that users other than root and this one may "
+            f"have written to (open to group or other writes, symbolic links, "
+            f"or another user's in a shared directory); set ${ADDRESS_ENV}")
+    return "unix:" + path
 
 
 class Client:

@@ -46,8 +46,7 @@ MountInfo FindMount(absl::string_view mounts_table, absl::string_view dir) {
 
 bool GivesHugePages(const MountInfo& mount) {
   return mount.fs_type == "tmpfs" &&
-         (mount.huge_pages == "always" || mount.huge_pages == "within_size" ||
-          mount.huge_pages == "force");
+         (mount.huge_pages == "always" || mount.huge_pages == "within_size");
 }
 
 MountInfo MountInfoOf(absl::string_view dir) {

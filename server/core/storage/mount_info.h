@@ -11,14 +11,13 @@ namespace matcache {
 struct MountInfo {
   std::string mount_point;  // empty if not found
   std::string fs_type;      // e.g. "tmpfs"
-  // tmpfs huge page policy: "never", "always", "within_size", "advise",
-  // "deny" or "force"; "never" for other filesystems and tmpfs mounted
-  // without huge=.
+  // tmpfs huge page policy: "never", "always", "within_size" or "advise";
+  // "never" for other filesystems and tmpfs mounted without huge=.
   std::string huge_pages = "never";
 };
 
 // Whether files written into `mount` get huge pages without asking for them
-// by madvise: a tmpfs with huge=always, within_size or force.
+// by madvise: a tmpfs with huge=always or within_size.
 bool GivesHugePages(const MountInfo& mount);
 
 // Finds the mount holding the canonical absolute path `dir` in the text of

@@ -51,12 +51,14 @@ inline constexpr const char* kServerDirs[] = {"/run/matcache", "/tmp/matcache"};
 // root and this process's own could have placed it in (a directory, not a
 // symbolic link, that only its owner may write to, owned by root or this
 // user, or by anyone when only root may write to its parent); else in the
-// first of `dirs`, where an error then points.
+// first of `dirs` that does not hold it, where an error then points; ""
+// if each holds one but none is trusted.
 std::string ServerFile(absl::string_view name,
                        absl::Span<const char* const> dirs = kServerDirs);
 
 // The socket of a server started with its defaults: "unix:" and
-// ServerFile("matcached.sock").
+// ServerFile("matcached.sock") (only "unix:", on which no server listens,
+// if that is "").
 std::string DefaultAddress();
 
 // Data bytes per streamed message the client asks for (the server's cap):
