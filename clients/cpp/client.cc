@@ -195,18 +195,17 @@ absl::Status Client::Connection::Stream(
 
 std::string ServerFile(absl::string_view name,
                        absl::Span<const char* const> dirs) {
+  std::string fallback;  // the first path that holds nothing
   for (const char* dir : dirs) {
     std::string path = absl::StrCat(dir, "/", name);
-    if (IsTrustedServerDir(dir) && access(path.c_str(), F_OK) == 0) {
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) {
+      if (fallback.empty()) fallback = std::move(path);
+    } else if (IsTrustedServerDir(dir) && access(path.c_str(), F_OK) == 0) {
       return path;
     }
   }
-  struct stat st;
-  for (const char* dir : dirs) {
-    std::string path = absl::StrCat(dir, "/", name);
-    if (lstat(path.c_str(), &st) != 0) return path;
-  }
-  return "";
+  return fallback;
 }
 
 std::string DefaultAddress() {
