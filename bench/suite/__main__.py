@@ -84,14 +84,22 @@ def _raw(measurements, load):
 
 
 def _measured(family, run, env):
-    """`run(env)`'s measurements, between the load average at its start and
-    at its end (logged too), so that a noisy family shows."""
+    """`run(env)`'s measurements, between the load average and the memory
+    returned to the VM's host at its start and at its end (logged too), so
+    that a noisy family shows."""
     start = samples.load_average(family, "start")
+    returned_start = samples.memory_returned(family, "start")
     _log(f"{family}: load average {start.median:.2f} at the start")
     measured = run(env)
     end = samples.load_average(family, "end")
-    _log(f"{family}: load average {end.median:.2f} at the end")
-    return [start, *measured, end]
+    returned_end = samples.memory_returned(family, "end")
+    returned = ""
+    if returned_start is not None and returned_end is not None:
+        returned = (f"; {(returned_end.median - returned_start.median) / (1 << 20):.1f} "
+                    f"GiB of freed memory returned to the host meanwhile")
+    _log(f"{family}: load average {end.median:.2f} at the end{returned}")
+    return [m for m in (start, returned_start, *measured, end, returned_end)
+            if m is not None]
 
 
 def main():

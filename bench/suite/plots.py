@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 from suite import (capacity, catalogue_scale, fresh_pass, put_get,  # noqa: E402
-                   remote, round_trip)
+                   remote, round_trip, samples)
 from suite.report import PLOTS  # noqa: E402
 from suite.samples import size_label  # noqa: E402
 
@@ -172,6 +172,8 @@ def _load(load, out_dir):
 
 def write(out_dir, measurements, load):
     """Writes every figure the run has data for into `out_dir`."""
+    measurements = [m for m in measurements
+                    if m.subject not in samples.MACHINE_STATE]
     if any(m.family == put_get.FAMILY for m in measurements):
         _put_get(measurements, out_dir)
     if any(m.family == fresh_pass.FAMILY for m in measurements):

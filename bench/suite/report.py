@@ -5,7 +5,8 @@ import collections
 
 from suite import (capacity, catalogue_scale, fresh_pass, http, put_get,
                    remote, round_trip, watch)
-from suite.samples import LOAD_AVERAGE, number, size_label
+from suite.samples import (LOAD_AVERAGE, MACHINE_STATE, MEMORY_RETURNED,
+                           number, size_label)
 
 FLAT_MIB = 32
 PLOTS = {"put_get": "put_get.png", "fresh_pass": "fresh_pass.png",
@@ -99,14 +100,26 @@ def _capacity(measurements):
     return _table(["call", *capacity.METRICS], rows)
 
 
-def _load_averages(loads):
-    """A row per family: the load average at its start and its end."""
+def _machine_load(loads, returned):
+    """A row per family: the load average at its start and its end, and the
+    GiB of memory returned to the host between them if that was measured."""
     by_family = collections.defaultdict(dict)
     for m in loads:
         by_family[m.family][m.metric] = number(m.median)
-    return _table(["family", "start", "end"],
-                  [[family, moments.get("start", ""), moments.get("end", "")]
-                   for family, moments in by_family.items()])
+    header = ["family", "start", "end"]
+    if returned:
+        header.append("returned to the host (GiB)")
+        counted = collections.defaultdict(dict)
+        for m in returned:
+            counted[m.family][m.metric] = m.median
+        for family, moments in counted.items():
+            if "start" in moments and "end" in moments:
+                by_family[family]["returned"] = number(
+                    (moments["end"] - moments["start"]) / (1 << 20))
+    return _table(header, [
+        [family, moments.get("start", ""), moments.get("end", "")] +
+        ([moments.get("returned", "")] if returned else [])
+        for family, moments in by_family.items()])
 
 
 def load_lines(load):
@@ -154,7 +167,9 @@ def _load_section(load):
 def write(path, command, machine, scale, measurements, targets, load):
     """Writes report.md to `path`. `load` may be None (not run)."""
     loads = [m for m in measurements if m.subject == LOAD_AVERAGE]
-    measurements = [m for m in measurements if m.subject != LOAD_AVERAGE]
+    returned = [m for m in measurements if m.subject == MEMORY_RETURNED]
+    measurements = [m for m in measurements
+                    if m.subject not in MACHINE_STATE]
     lines = [
         "# matcache benchmark report", "",
         f"`{command}` ({scale.name} scale) on {machine}.", "",
@@ -169,8 +184,15 @@ def write(path, command, machine, scale, measurements, targets, load):
         lines += ["", "## Machine load", "",
                   "The 1-minute load average as each family began and "
                   "ended: above the number of CPUs, something else ran "
-                  "too and the family's figures are suspect.", ""] + \
-            _load_averages(loads)
+                  "too and the family's figures are suspect.", ""]
+        if returned:
+            lines += ["The free memory this VM's kernel handed back to its "
+                      "host meanwhile (virtio free page reporting): "
+                      "whatever allocates memory after it has been handed "
+                      "back waits for the host to fault it in again, at "
+                      "many times the cost, so the figures of a family "
+                      "that returned much vary the most.", ""]
+        lines += _machine_load(loads, returned)
     put_get_table = _by_size(measurements, put_get.FAMILY, {
         put_get.PUT: "put (ms)", put_get.GET: "get, to a usable array (ms)"})
     if put_get_table:

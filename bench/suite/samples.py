@@ -13,10 +13,33 @@ import numpy as np
 LOAD_AVERAGE = "load average (1 min)"
 
 
+# The subject of the free memory this virtual machine's kernel has handed
+# back to its host so far (virtio free page reporting), in KiB, taken with
+# the load average where the kernel tells it: memory handed back is
+# faulted in again from the host by whatever allocates it next, at many
+# times the cost of a page the guest kept.
+MEMORY_RETURNED = "memory returned to the host (KiB)"
+_REPORTED_KIB = "/sys/module/page_reporting/parameters/reported_kib"
+
+# Subjects that describe the machine during a family, not what it measured.
+MACHINE_STATE = (LOAD_AVERAGE, MEMORY_RETURNED)
+
+
 def load_average(family, moment):
     """The Measurement of the load average now, at `moment` of `family`."""
     return Measurement(family, LOAD_AVERAGE, moment, "",
                        values=[os.getloadavg()[0]])
+
+
+def memory_returned(family, moment):
+    """The Measurement of MEMORY_RETURNED now, at `moment` of `family`;
+    None if this kernel does not count it."""
+    try:
+        with open(_REPORTED_KIB) as counter:
+            kib = int(counter.read())
+    except (OSError, ValueError):
+        return None
+    return Measurement(family, MEMORY_RETURNED, moment, "KiB", values=[kib])
 
 
 @dataclasses.dataclass
