@@ -4,6 +4,8 @@ import os
 import platform
 import subprocess
 
+from suite import samples
+
 
 def _first_value(path, key):
     try:
@@ -27,28 +29,20 @@ def _detect_virt(flag):
     return found if found and found != "none" else None
 
 
-def _page_reporting():
-    """E.g. "free memory handed back to the host at once (free page
-    reporting)" where the kernel counts what it has reported, else None."""
-    parameters = "/sys/module/page_reporting/parameters"
+def _hands_back_memory():
+    """Whether this VM's kernel has handed free memory back to its host
+    (free page reporting), where it counts what it has."""
     try:
-        with open(f"{parameters}/reported_kib") as counter:
-            if int(counter.read()) == 0:
-                return None
+        with open(samples.REPORTED_KIB) as counter:
+            return int(counter.read()) > 0
     except (OSError, ValueError):
-        return None
-    try:
-        with open(f"{parameters}/min_free_ms") as delay:
-            after = "at once" if int(delay.read()) == 0 else "after a delay"
-    except (OSError, ValueError):
-        after = "after a delay"
-    return f"free memory handed back to the host {after} (free page reporting)"
+        return False
 
 
 def describe():
     """E.g. "2 cores (AMD EPYC), 24 GiB RAM, kvm virtual machine, docker
-    container, free memory handed back to the host at once (free page
-    reporting), Debian GNU/Linux 12 (bookworm), Linux 6.1.0"."""
+    container, free memory handed back to the host (free page reporting),
+    Debian GNU/Linux 12 (bookworm), Linux 6.1.0"."""
     parts = [f"{os.cpu_count()} cores"]
     cpu = _first_value("/proc/cpuinfo", "model name")
     if cpu:
@@ -61,9 +55,9 @@ def describe():
         found = _detect_virt(flag)
         if found:
             parts.append(f"{found} {kind}")
-    reporting = _page_reporting()
-    if reporting:
-        parts.append(reporting)
+    if _hands_back_memory():
+        parts.append("free memory handed back to the host (free page "
+                     "reporting)")
     os_name = _first_value("/etc/os-release", "PRETTY_NAME")
     if os_name:
         parts.append(os_name)

@@ -19,7 +19,7 @@ LOAD_AVERAGE = "load average (1 min)"
 # faulted in again from the host by whatever allocates it next, at many
 # times the cost of a page the guest kept.
 MEMORY_RETURNED = "memory returned to the host (KiB)"
-_REPORTED_KIB = "/sys/module/page_reporting/parameters/reported_kib"
+REPORTED_KIB = "/sys/module/page_reporting/parameters/reported_kib"
 
 # Subjects that describe the machine during a family, not what it measured.
 MACHINE_STATE = (LOAD_AVERAGE, MEMORY_RETURNED)
@@ -35,7 +35,7 @@ def memory_returned(family, moment):
     """The Measurement of MEMORY_RETURNED now, at `moment` of `family`;
     None if this kernel does not count it."""
     try:
-        with open(_REPORTED_KIB) as counter:
+        with open(REPORTED_KIB) as counter:
             kib = int(counter.read())
     except (OSError, ValueError):
         return None
