@@ -1,6 +1,7 @@
 #include "server/core/storage/preallocate.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -25,6 +26,13 @@ absl::Status Preallocate(int fd, off_t offset, off_t length,
         path, std::strerror(error)));
   }
   return PosixError(error, "posix_fallocate", path);
+}
+
+absl::Status PopulateWrite(char* map, size_t size, const std::string& path) {
+  if (madvise(map, size, MADV_POPULATE_WRITE) == 0 || errno == EINVAL) {
+    return absl::OkStatus();
+  }
+  return PosixError(errno, "madvise(MADV_POPULATE_WRITE)", path);
 }
 
 }  // namespace matcache

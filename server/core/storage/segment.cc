@@ -29,16 +29,6 @@
 namespace matcache {
 namespace {
 
-// Prefaults every page of a shared writable mapping so that later writes take
-// no page faults. Kernels before 5.14 lack MADV_POPULATE_WRITE: then the
-// pages fault in on first write instead, which is only slower.
-absl::Status PopulateWrite(char* map, size_t size, const std::string& path) {
-  if (madvise(map, size, MADV_POPULATE_WRITE) == 0 || errno == EINVAL) {
-    return absl::OkStatus();
-  }
-  return PosixError(errno, "madvise(MADV_POPULATE_WRITE)", path);
-}
-
 // Writes the encoded `header` at the start of the file `fd`.
 absl::Status WriteHeader(int fd, const SegmentHeader& header,
                          const std::string& path) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,23 @@ namespace {
 
 // Small enough that a cancellation waits a few milliseconds at most.
 constexpr int64_t kChunkBytes = int64_t{32} << 20;
+
+// Writes every page of bytes [offset, offset + length) of `fd`, which still
+// read as zeros. fallocate on tmpfs only reserves the pages and leaves them
+// unwritten: on a virtual machine whose host takes freed memory back (free
+// page reporting), the host backs them again only when they are first
+// written, and that wait would otherwise fall on the write that takes the
+// spare.
+absl::Status FaultIn(int fd, int64_t offset, int64_t length,
+                     const std::string& path) {
+  void* map = mmap(nullptr, static_cast<size_t>(length), PROT_READ | PROT_WRITE,
+                   MAP_SHARED, fd, static_cast<off_t>(offset));
+  if (map == MAP_FAILED) return PosixError(errno, "mmap", path);
+  absl::Status status = PopulateWrite(static_cast<char*>(map),
+                                      static_cast<size_t>(length), path);
+  munmap(map, static_cast<size_t>(length));
+  return status;
+}
 
 }  // namespace
 
@@ -36,6 +54,7 @@ absl::StatusOr<SpareFile> SpareFile::Create(std::string path, int64_t size,
     }
     const int64_t chunk = std::min(kChunkBytes, size - spare.size_);
     absl::Status allocated = Preallocate(fd, spare.size_, chunk, spare.path_);
+    if (allocated.ok()) allocated = FaultIn(fd, spare.size_, chunk, spare.path_);
     if (!allocated.ok()) return allocated;
     spare.size_ += chunk;
   }

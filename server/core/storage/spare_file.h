@@ -1,5 +1,6 @@
 // SpareFile: a file preallocated in the shm directory before it is needed,
-// so that the next staging segment starts with its pages allocated. tmpfs
+// so that the next staging segment starts with its pages allocated and
+// written. tmpfs
 // allocates pages and copies data into a file under the same inode lock:
 // allocating the next write's pages in another file is what lets the two
 // run side by side.
@@ -19,9 +20,9 @@ namespace matcache {
 
 class SpareFile {
  public:
-  // Creates `path` (O_EXCL, mode 0600) and preallocates `size` bytes, a
-  // chunk at a time; once `cancelled` is set it stops, removes the file and
-  // returns CANCELLED. ALREADY_EXISTS if `path` exists; RESOURCE_EXHAUSTED
+  // Creates `path` (O_EXCL, mode 0600), preallocates `size` bytes and
+  // faults every page in by writing it, a chunk at a time; once `cancelled`
+  // is set it stops, removes the file and returns CANCELLED. ALREADY_EXISTS if `path` exists; RESOURCE_EXHAUSTED
   // if the filesystem lacks the space. On error no file is left behind.
   static absl::StatusOr<SpareFile> Create(std::string path, int64_t size,
                                           const std::atomic<bool>& cancelled);
