@@ -2,7 +2,6 @@
 --evict_unsourced, make room by evicting the least recently used), and
 Stats reports usage and MatrixInfo each matrix's last access."""
 
-import os
 import pathlib
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 
 import matcache
 from serverproc import MATCACHED, REPO, ServerProcess
+from tmpfs import mounted_tmpfs
 
 HEADER = 4096
 MIB = 1 << 20
@@ -143,20 +143,9 @@ def test_a_shm_dir_of_small_pages_gets_a_hint(start_server):
     ("within_size", False), ("always", False), ("advise", True)])
 def test_only_a_tmpfs_of_small_pages_gets_a_hint(tmp_path, policy, hinted):
     # huge=advise gives huge pages only to mappings that ask for them.
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mounted = tmp_path / "mounted"
-    mounted.mkdir()
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"huge={policy},size=64m", "tmpfs",
-         str(mounted)], capture_output=True, text=True)
-    if mount.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "mounted", f"huge={policy},size=64m") as \
+            mounted:
         log = _log_of_a_server_on(tmp_path, mounted)
-    finally:
-        if subprocess.run(["umount", str(mounted)]).returncode != 0:
-            subprocess.run(["umount", "-l", str(mounted)], check=True)
     assert f"huge pages: {policy}" in log, log
     assert (_SMALL_PAGES_HINT in log) == hinted, log
 

@@ -12,6 +12,8 @@ import pytest
 
 import matcache
 from matcache import dtypes
+from serverproc import ServerProcess
+from tmpfs import mounted_tmpfs
 
 DTYPES = ["?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8",
           "c8", "c16"]
@@ -100,6 +102,36 @@ def test_load_replaces_what_the_name_holds(start_server, data_dir, eager):
         assert info.generation > old.generation and info.shape == (6,)
         assert np.array_equal(c.get("m"), np.arange(6, dtype="i4"))
         assert np.array_equal(held, np.full(3, 7.5))  # the old version stays
+
+
+def test_an_eager_load_into_huge_pages_stores_what_a_put_stores(tmp_path,
+                                                               data_dir):
+    # There the Load reads the file straight into the segment's mapping
+    # (Segment::CopyDataFrom); on 4 KiB pages it writes with pwrite.
+    array = np.random.default_rng(5).standard_normal(5_000_001)  # 38 MiB
+    _save(data_dir / "m.npy", array)
+    with mounted_tmpfs(tmp_path / "huge", "huge=within_size,size=256m") as \
+            huge:
+        huge.chmod(0o700)
+        srv = ServerProcess(tmp_path, huge, "huge",
+                            ("--data_dir", str(data_dir), "--spare_bytes", "0"))
+        try:
+            srv.start()
+            with matcache.Client(srv.address) as c:
+                loaded = c.load("loaded", "m.npy", eager=True)
+                segment, = srv.segment_dir.glob("*.shm")
+                assert segment.stat().st_blksize > os.sysconf("SC_PAGESIZE")
+                stored = c.put("put", array)
+                assert loaded.checksum == stored.checksum
+                assert np.array_equal(c.get("loaded"), array)
+            assert srv.stop() == 0
+            srv.start("--verify_on_recover")  # quarantines a bad checksum
+            with matcache.Client(srv.address) as c:
+                assert c.info("loaded").checksum == stored.checksum
+                assert np.array_equal(c.read("loaded", np.s_[-5:]),
+                                      array[-5:])
+        finally:
+            srv.kill()
 
 
 def test_concurrent_first_accesses_read_the_file_once(start_server, data_dir):

@@ -27,6 +27,18 @@ struct FileRange {
 absl::StatusOr<uint64_t> CopyWithChecksum(FileRange from, FileRange to,
                                           size_t size, int threads);
 
+// As CopyWithChecksum, into [to, to + size) of a writable shared mapping of
+// the file `to_name`, whose space must be preallocated (preallocate.h):
+// each thread prefaults a block's pages, reads the block straight into the
+// mapping a piece at a time and hashes each piece there. One copy instead
+// of two, and no file lock shared by the threads' writes; but taking the
+// pages by fault costs about what that saves on 4 KiB pages, and allocating
+// them so (zeroed) costs more than through pwrite. Worth it where the
+// mapping's pages are huge. Errors: as CopyWithChecksum's.
+absl::StatusOr<uint64_t> CopyIntoMappingWithChecksum(
+    FileRange from, char* to, const std::string& to_name, size_t size,
+    int threads);
+
 }  // namespace matcache
 
 #endif  // MATCACHE_SERVER_CORE_STORAGE_CHECKSUMMED_COPY_H_

@@ -413,11 +413,23 @@ absl::Status Segment::CopyDataFrom(int fd, int64_t offset,
         absl::StrCat(path_, " is frozen or sealed"));
   }
   written_.checksum.reset();
+  struct stat st;
+  if (fstat(fd_, &st) != 0) return PosixError(errno, "fstat", path_);
+  const FileRange source{fd, offset, what};
+  const size_t size = static_cast<size_t>(header_.data_length);
+  // tmpfs gives a file's blksize as its page size: a huge one says the
+  // mapping's pages are huge, and reading straight into it is then the
+  // cheaper copy (checksummed_copy.h).
   ASSIGN_OR_RETURN(
       const uint64_t checksum,
-      CopyWithChecksum(FileRange{fd, offset, what},
-                       FileRange{fd_, static_cast<int64_t>(header_.data_offset), path_},
-                       static_cast<size_t>(header_.data_length), threads));
+      st.st_blksize > sysconf(_SC_PAGESIZE)
+          ? CopyIntoMappingWithChecksum(source, map_ + header_.data_offset,
+                                        path_, size, threads)
+          : CopyWithChecksum(
+                source,
+                FileRange{fd_, static_cast<int64_t>(header_.data_offset),
+                          path_},
+                size, threads));
   written_.checksum = checksum;
   return absl::OkStatus();
 }

@@ -122,9 +122,10 @@ class Segment {
   absl::Status AppendData(absl::string_view data);
 
   // Fills all the data of a staging segment with the bytes of the file `fd`
-  // from `offset` (CopyWithChecksum, on up to `threads` threads) and
-  // records their checksum (written_checksum). INVALID_ARGUMENT if the file
-  // ends early; `what` names it in messages.
+  // from `offset` (on up to `threads` threads: straight into the mapping
+  // where its pages are huge, else CopyWithChecksum) and records their
+  // checksum (written_checksum). INVALID_ARGUMENT if the file ends early;
+  // `what` names it in messages.
   absl::Status CopyDataFrom(int fd, int64_t offset, const std::string& what,
                             int threads);
 

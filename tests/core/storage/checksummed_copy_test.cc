@@ -1,15 +1,18 @@
 #include "server/core/storage/checksummed_copy.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/format/checksum.h"
+#include "server/core/storage/preallocate.h"
 #include "tests/support/temp_dir.h"
 
 namespace matcache {
@@ -100,6 +103,77 @@ TEST_F(ChecksummedCopyTest, AWriteErrorNamesTheTarget) {
   close(read_only);
   EXPECT_FALSE(checksum.ok());
   EXPECT_THAT(checksum.status().message(), HasSubstr(to_path_));
+}
+
+// The target file mapped writable, its space preallocated, as a staging
+// segment's is; unmapped at the end.
+class ChecksummedCopyIntoMappingTest : public ChecksummedCopyTest {
+ protected:
+  ChecksummedCopyIntoMappingTest() {
+    EXPECT_TRUE(Preallocate(to_, 0, kToOffset + kSize, to_path_).ok());
+    void* map = mmap(nullptr, kToOffset + kSize, PROT_READ | PROT_WRITE,
+                     MAP_SHARED, to_, 0);
+    EXPECT_NE(map, MAP_FAILED);
+    map_ = static_cast<char*>(map);
+  }
+  ~ChecksummedCopyIntoMappingTest() override {
+    munmap(map_, kToOffset + kSize);
+  }
+
+  char* map_ = nullptr;
+};
+
+TEST_F(ChecksummedCopyIntoMappingTest,
+       CopiesEveryByteAndReturnsItsDataChecksum) {
+  const uint64_t expected = DataChecksum(data_.data(), kSize, 1);
+  for (int threads : {1, 2, 3}) {
+    std::memset(map_, 0, kToOffset + kSize);
+    absl::StatusOr<uint64_t> checksum = CopyIntoMappingWithChecksum(
+        FileRange{from_, kFromOffset, from_path_}, map_ + kToOffset, to_path_,
+        kSize, threads);
+    ASSERT_TRUE(checksum.ok()) << checksum.status();
+    EXPECT_EQ(*checksum, expected) << threads;
+    EXPECT_EQ(Copied(), data_) << threads;
+  }
+  EXPECT_EQ(lseek(from_, 0, SEEK_CUR), 0);
+}
+
+TEST_F(ChecksummedCopyIntoMappingTest, AStartInsideAPageIsCopiedThere) {
+  constexpr size_t kSkew = 100;
+  constexpr size_t kCopied = kChecksumBlockBytes + 7;
+  std::memset(map_, 0x5a, kToOffset + kSize);
+  absl::StatusOr<uint64_t> checksum = CopyIntoMappingWithChecksum(
+      FileRange{from_, kFromOffset, from_path_}, map_ + kToOffset + kSkew,
+      to_path_, kCopied, 2);
+  ASSERT_TRUE(checksum.ok()) << checksum.status();
+  EXPECT_EQ(*checksum, DataChecksum(data_.data(), kCopied, 1));
+  const char* copied = map_ + kToOffset + kSkew;
+  EXPECT_EQ(std::vector<char>(copied, copied + kCopied),
+            std::vector<char>(data_.begin(), data_.begin() + kCopied));
+  // Nothing around the range was written.
+  EXPECT_EQ(copied[-1], 0x5a);
+  EXPECT_EQ(copied[kCopied], 0x5a);
+}
+
+TEST_F(ChecksummedCopyIntoMappingTest, ASourceThatEndsEarlyIsInvalidArgument) {
+  ASSERT_EQ(ftruncate(from_, kFromOffset + kChecksumBlockBytes + 10), 0);
+  absl::StatusOr<uint64_t> checksum = CopyIntoMappingWithChecksum(
+      FileRange{from_, kFromOffset, from_path_}, map_ + kToOffset, to_path_,
+      kSize, 2);
+  EXPECT_EQ(checksum.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(checksum.status().message(),
+              HasSubstr(from_path_ + " ends before the data it announces"));
+}
+
+TEST_F(ChecksummedCopyIntoMappingTest, AReadErrorNamesTheSource) {
+  const int write_only = open(from_path_.c_str(), O_WRONLY);
+  ASSERT_GE(write_only, 0);
+  absl::StatusOr<uint64_t> checksum = CopyIntoMappingWithChecksum(
+      FileRange{write_only, kFromOffset, from_path_}, map_ + kToOffset,
+      to_path_, kSize, 2);
+  close(write_only);
+  EXPECT_FALSE(checksum.ok());
+  EXPECT_THAT(checksum.status().message(), HasSubstr(from_path_));
 }
 
 }  // namespace
