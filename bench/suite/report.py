@@ -230,8 +230,10 @@ def write(path, command, machine, scale, measurements, targets, load):
             ["", f"![capacity]({PLOTS['capacity']})"]
     if any(m.family == catalogue_scale.FAMILY for m in measurements):
         lines += ["", "## Scale", "",
-                  f"One server holding {catalogue_scale.FEW} small "
-                  "matrices, then many; the restart recovers them all.",
+                  f"A server holding {catalogue_scale.FEW} small matrices "
+                  "and one holding many, measured in turn "
+                  f"({catalogue_scale.ROUNDS} rounds); the restart "
+                  "recovers them all.",
                   ""] + \
             _summaries(measurements, catalogue_scale.FAMILY) + \
             ["", f"![scale]({PLOTS['scale']})"]
