@@ -82,34 +82,37 @@ char* PageStart(char* p) {
 
 absl::StatusOr<uint64_t> CopyWithChecksum(FileRange from, FileRange to,
                                           size_t size, int threads) {
-  return CopyBlocks(size, threads, [&](size_t begin, size_t end,
-                                       char* scratch, BlockChecksummer& block) {
-    for (size_t at = begin; at < end; at += kPieceBytes) {
-      const size_t piece = std::min(kPieceBytes, end - at);
-      RETURN_IF_ERROR(ReadPiece(from, scratch, piece, at));
-      block.Update(scratch, piece);
-      RETURN_IF_ERROR(WriteAt(to.fd, scratch, piece,
-                              to.offset + static_cast<int64_t>(at), to.name));
-    }
-    return absl::OkStatus();
-  });
+  return CopyBlocks(
+      size, threads,
+      [&](size_t begin, size_t end, char* scratch, BlockChecksummer& block) {
+        for (size_t at = begin; at < end; at += kPieceBytes) {
+          const size_t piece = std::min(kPieceBytes, end - at);
+          RETURN_IF_ERROR(ReadPiece(from, scratch, piece, at));
+          block.Update(scratch, piece);
+          RETURN_IF_ERROR(WriteAt(to.fd, scratch, piece,
+                                  to.offset + static_cast<int64_t>(at),
+                                  to.name));
+        }
+        return absl::OkStatus();
+      });
 }
 
-absl::StatusOr<uint64_t> CopyIntoMappingWithChecksum(
-    FileRange from, char* to, const std::string& to_name, size_t size,
-    int threads) {
-  return CopyBlocks(size, threads, [&](size_t begin, size_t end, char*,
-                                       BlockChecksummer& block) {
-    char* const first_page = PageStart(to + begin);
-    RETURN_IF_ERROR(PopulateWrite(
-        first_page, static_cast<size_t>(to + end - first_page), to_name));
-    for (size_t at = begin; at < end; at += kPieceBytes) {
-      const size_t piece = std::min(kPieceBytes, end - at);
-      RETURN_IF_ERROR(ReadPiece(from, to + at, piece, at));
-      block.Update(to + at, piece);
-    }
-    return absl::OkStatus();
-  });
+absl::StatusOr<uint64_t> CopyIntoMappingWithChecksum(FileRange from, char* to,
+                                                     const std::string& to_name,
+                                                     size_t size, int threads) {
+  return CopyBlocks(
+      size, threads,
+      [&](size_t begin, size_t end, char*, BlockChecksummer& block) {
+        char* const first_page = PageStart(to + begin);
+        RETURN_IF_ERROR(PopulateWrite(
+            first_page, static_cast<size_t>(to + end - first_page), to_name));
+        for (size_t at = begin; at < end; at += kPieceBytes) {
+          const size_t piece = std::min(kPieceBytes, end - at);
+          RETURN_IF_ERROR(ReadPiece(from, to + at, piece, at));
+          block.Update(to + at, piece);
+        }
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace matcache

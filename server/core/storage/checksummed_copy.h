@@ -35,9 +35,9 @@ absl::StatusOr<uint64_t> CopyWithChecksum(FileRange from, FileRange to,
 // pages by fault costs about what that saves on 4 KiB pages, and allocating
 // them so (zeroed) costs more than through pwrite. Worth it where the
 // mapping's pages are huge. Errors: as CopyWithChecksum's.
-absl::StatusOr<uint64_t> CopyIntoMappingWithChecksum(
-    FileRange from, char* to, const std::string& to_name, size_t size,
-    int threads);
+absl::StatusOr<uint64_t> CopyIntoMappingWithChecksum(FileRange from, char* to,
+                                                     const std::string& to_name,
+                                                     size_t size, int threads);
 
 }  // namespace matcache
 

@@ -128,9 +128,9 @@ TEST_F(ChecksummedCopyIntoMappingTest,
   const uint64_t expected = DataChecksum(data_.data(), kSize, 1);
   for (int threads : {1, 2, 3}) {
     std::memset(map_, 0, kToOffset + kSize);
-    absl::StatusOr<uint64_t> checksum = CopyIntoMappingWithChecksum(
-        FileRange{from_, kFromOffset, from_path_}, map_ + kToOffset, to_path_,
-        kSize, threads);
+    absl::StatusOr<uint64_t> checksum =
+        CopyIntoMappingWithChecksum(FileRange{from_, kFromOffset, from_path_},
+                                    map_ + kToOffset, to_path_, kSize, threads);
     ASSERT_TRUE(checksum.ok()) << checksum.status();
     EXPECT_EQ(*checksum, expected) << threads;
     EXPECT_EQ(Copied(), data_) << threads;
@@ -157,9 +157,9 @@ TEST_F(ChecksummedCopyIntoMappingTest, AStartInsideAPageIsCopiedThere) {
 
 TEST_F(ChecksummedCopyIntoMappingTest, ASourceThatEndsEarlyIsInvalidArgument) {
   ASSERT_EQ(ftruncate(from_, kFromOffset + kChecksumBlockBytes + 10), 0);
-  absl::StatusOr<uint64_t> checksum = CopyIntoMappingWithChecksum(
-      FileRange{from_, kFromOffset, from_path_}, map_ + kToOffset, to_path_,
-      kSize, 2);
+  absl::StatusOr<uint64_t> checksum =
+      CopyIntoMappingWithChecksum(FileRange{from_, kFromOffset, from_path_},
+                                  map_ + kToOffset, to_path_, kSize, 2);
   EXPECT_EQ(checksum.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(checksum.status().message(),
               HasSubstr(from_path_ + " ends before the data it announces"));
