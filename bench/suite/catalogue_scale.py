@@ -68,9 +68,9 @@ def run(env):
             with matcache.Client(holding[many].unix, timeout=600) as client:
                 before = time.perf_counter()
                 listed = client.list(prefix)
+                listing_ms = (time.perf_counter() - before) * 1e3
             results.append(Measurement(
-                FAMILY, f"{LIST}, {held(many)}", "ms", "ms", 0,
-                [(time.perf_counter() - before) * 1e3]))
+                FAMILY, f"{LIST}, {held(many)}", "ms", "ms", 0, [listing_ms]))
             if len(listed) != many:
                 raise RuntimeError(f"List gave {len(listed)} of {many} matrices")
         grown = _median(results, f"{MEMORY}, {held(many)}") - \

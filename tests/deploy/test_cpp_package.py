@@ -13,7 +13,7 @@ from deploysupport import BUILD, build_consumer, run
 # headers, not the core, the protobuf messages or gRPC linked into it.
 EXPORTED = re.compile(
     r"matcache::(AllDTypes|DefaultAddress|DTypeFromCode|DTypeFromName|"
-    r"GetDTypeInfo|Client::(~?Client|Connect|address|Get|Put|ReadInto|"
+    r"GetDTypeInfo|ServerFile|SegmentId::(Random|ToHex)|Client::(~?Client|Connect|address|Get|Put|ReadInto|"
     r"PreviewInto|Info|List|Delete|Watch)|MappedMatrix::Open|"
     r"WatchStream::(~?WatchStream|Next|Cancel))[(\[].*")
 

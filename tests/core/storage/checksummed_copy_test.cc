@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -109,15 +110,15 @@ TEST_F(ChecksummedCopyTest, AWriteErrorNamesTheTarget) {
 // segment's is; unmapped at the end.
 class ChecksummedCopyIntoMappingTest : public ChecksummedCopyTest {
  protected:
-  ChecksummedCopyIntoMappingTest() {
-    EXPECT_TRUE(Preallocate(to_, 0, kToOffset + kSize, to_path_).ok());
+  void SetUp() override {
+    ASSERT_TRUE(Preallocate(to_, 0, kToOffset + kSize, to_path_).ok());
     void* map = mmap(nullptr, kToOffset + kSize, PROT_READ | PROT_WRITE,
                      MAP_SHARED, to_, 0);
-    EXPECT_NE(map, MAP_FAILED);
+    ASSERT_NE(map, MAP_FAILED) << std::strerror(errno);
     map_ = static_cast<char*>(map);
   }
-  ~ChecksummedCopyIntoMappingTest() override {
-    munmap(map_, kToOffset + kSize);
+  void TearDown() override {
+    if (map_ != nullptr) munmap(map_, kToOffset + kSize);
   }
 
   char* map_ = nullptr;

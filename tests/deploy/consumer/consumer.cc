@@ -14,7 +14,8 @@ void UseEveryCall(const std::string& address) {
   matcache::ClientOptions options;
   options.address = address.empty() ? matcache::DefaultAddress() : address;
   auto client = matcache::Client::Connect(options);
-  std::cout << client->address() << "\n";
+  std::cout << client->address() << " " << matcache::ServerFile("access.token")
+            << " " << matcache::SegmentId::Random().ToHex() << "\n";
   const xt::xarray<double> square = {{1.0, 2.0}, {3.0, 4.0}};
   std::cout << client->Put("m", square).status() << "\n";
   if (auto mapped = client->Get("m"); mapped.ok()) {
