@@ -61,40 +61,6 @@ class ChecksummedCopyTest : public ::testing::Test {
   int to_ = -1;
 };
 
-TEST_F(ChecksummedCopyTest, CopiesEveryByteAndReturnsItsDataChecksum) {
-  const uint64_t expected = DataChecksum(data_.data(), kSize, 1);
-  for (int threads : {1, 2, 3}) {
-    ASSERT_EQ(ftruncate(to_, 0), 0);
-    absl::StatusOr<uint64_t> checksum =
-        CopyWithChecksum(FileRange{from_, kFromOffset, from_path_},
-                         FileRange{to_, kToOffset, to_path_}, kSize, threads);
-    ASSERT_TRUE(checksum.ok()) << checksum.status();
-    EXPECT_EQ(*checksum, expected) << threads;
-    EXPECT_EQ(Copied(), data_) << threads;
-  }
-  // The positions were not used, nor moved.
-  EXPECT_EQ(lseek(from_, 0, SEEK_CUR), 0);
-  EXPECT_EQ(lseek(to_, 0, SEEK_CUR), 0);
-}
-
-TEST_F(ChecksummedCopyTest, NothingToCopyIsTheEmptyChecksum) {
-  absl::StatusOr<uint64_t> checksum =
-      CopyWithChecksum(FileRange{from_, 0, from_path_},
-                       FileRange{to_, 0, to_path_}, 0, 2);
-  ASSERT_TRUE(checksum.ok()) << checksum.status();
-  EXPECT_EQ(*checksum, DataChecksum(nullptr, 0, 1));
-}
-
-TEST_F(ChecksummedCopyTest, ASourceThatEndsEarlyIsInvalidArgument) {
-  ASSERT_EQ(ftruncate(from_, kFromOffset + kChecksumBlockBytes + 10), 0);
-  absl::StatusOr<uint64_t> checksum =
-      CopyWithChecksum(FileRange{from_, kFromOffset, from_path_},
-                       FileRange{to_, kToOffset, to_path_}, kSize, 2);
-  EXPECT_EQ(checksum.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(checksum.status().message(),
-              HasSubstr(from_path_ + " ends before the data it announces"));
-}
-
 TEST_F(ChecksummedCopyTest, AWriteErrorNamesTheTarget) {
   const int read_only = open(to_path_.c_str(), O_RDONLY);
   ASSERT_GE(read_only, 0);
@@ -124,21 +90,6 @@ class ChecksummedCopyIntoMappingTest : public ChecksummedCopyTest {
   char* map_ = nullptr;
 };
 
-TEST_F(ChecksummedCopyIntoMappingTest,
-       CopiesEveryByteAndReturnsItsDataChecksum) {
-  const uint64_t expected = DataChecksum(data_.data(), kSize, 1);
-  for (int threads : {1, 2, 3}) {
-    std::memset(map_, 0, kToOffset + kSize);
-    absl::StatusOr<uint64_t> checksum =
-        CopyIntoMappingWithChecksum(FileRange{from_, kFromOffset, from_path_},
-                                    map_ + kToOffset, to_path_, kSize, threads);
-    ASSERT_TRUE(checksum.ok()) << checksum.status();
-    EXPECT_EQ(*checksum, expected) << threads;
-    EXPECT_EQ(Copied(), data_) << threads;
-  }
-  EXPECT_EQ(lseek(from_, 0, SEEK_CUR), 0);
-}
-
 TEST_F(ChecksummedCopyIntoMappingTest, AStartInsideAPageIsCopiedThere) {
   constexpr size_t kSkew = 100;
   constexpr size_t kCopied = kChecksumBlockBytes + 7;
@@ -156,22 +107,60 @@ TEST_F(ChecksummedCopyIntoMappingTest, AStartInsideAPageIsCopiedThere) {
   EXPECT_EQ(copied[kCopied], 0x5a);
 }
 
-TEST_F(ChecksummedCopyIntoMappingTest, ASourceThatEndsEarlyIsInvalidArgument) {
+// How a copy writes its target.
+enum class Writing { kPwrite, kIntoMapping };
+
+// What both copies promise, each into the same mapped target file.
+class EitherCopyTest : public ChecksummedCopyIntoMappingTest,
+                       public ::testing::WithParamInterface<Writing> {
+ protected:
+  absl::StatusOr<uint64_t> Copy(int from_fd, size_t size, int threads) {
+    const FileRange from{from_fd, kFromOffset, from_path_};
+    if (GetParam() == Writing::kPwrite) {
+      return CopyWithChecksum(from, FileRange{to_, kToOffset, to_path_}, size,
+                              threads);
+    }
+    return CopyIntoMappingWithChecksum(from, map_ + kToOffset, to_path_, size,
+                                       threads);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Writings, EitherCopyTest,
+                         ::testing::Values(Writing::kPwrite,
+                                           Writing::kIntoMapping));
+
+TEST_P(EitherCopyTest, CopiesEveryByteAndReturnsItsDataChecksum) {
+  const uint64_t expected = DataChecksum(data_.data(), kSize, 1);
+  for (int threads : {1, 2, 3}) {
+    std::memset(map_, 0, kToOffset + kSize);
+    absl::StatusOr<uint64_t> checksum = Copy(from_, kSize, threads);
+    ASSERT_TRUE(checksum.ok()) << checksum.status();
+    EXPECT_EQ(*checksum, expected) << threads;
+    EXPECT_EQ(Copied(), data_) << threads;
+  }
+  // The positions were not used, nor moved.
+  EXPECT_EQ(lseek(from_, 0, SEEK_CUR), 0);
+  EXPECT_EQ(lseek(to_, 0, SEEK_CUR), 0);
+}
+
+TEST_P(EitherCopyTest, NothingToCopyIsTheEmptyChecksum) {
+  absl::StatusOr<uint64_t> checksum = Copy(from_, 0, 2);
+  ASSERT_TRUE(checksum.ok()) << checksum.status();
+  EXPECT_EQ(*checksum, DataChecksum(nullptr, 0, 1));
+}
+
+TEST_P(EitherCopyTest, ASourceThatEndsEarlyIsInvalidArgument) {
   ASSERT_EQ(ftruncate(from_, kFromOffset + kChecksumBlockBytes + 10), 0);
-  absl::StatusOr<uint64_t> checksum =
-      CopyIntoMappingWithChecksum(FileRange{from_, kFromOffset, from_path_},
-                                  map_ + kToOffset, to_path_, kSize, 2);
+  absl::StatusOr<uint64_t> checksum = Copy(from_, kSize, 2);
   EXPECT_EQ(checksum.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(checksum.status().message(),
               HasSubstr(from_path_ + " ends before the data it announces"));
 }
 
-TEST_F(ChecksummedCopyIntoMappingTest, AReadErrorNamesTheSource) {
+TEST_P(EitherCopyTest, AReadErrorNamesTheSource) {
   const int write_only = open(from_path_.c_str(), O_WRONLY);
   ASSERT_GE(write_only, 0);
-  absl::StatusOr<uint64_t> checksum = CopyIntoMappingWithChecksum(
-      FileRange{write_only, kFromOffset, from_path_}, map_ + kToOffset,
-      to_path_, kSize, 2);
+  absl::StatusOr<uint64_t> checksum = Copy(write_only, kSize, 2);
   close(write_only);
   EXPECT_FALSE(checksum.ok());
   EXPECT_THAT(checksum.status().message(), HasSubstr(from_path_));
