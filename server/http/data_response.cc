@@ -61,17 +61,18 @@ struct BorrowedNpy {
   std::string header;
 };
 
-absl::StatusOr<HttpResponse> JsonData(const SegmentHeader& header,
-                                      SelectionStream stream,
-                                      absl::Span<const int64_t> shape,
-                                      DType dtype, int64_t max_elements) {
-  const int64_t item_size = GetDTypeInfo(dtype).item_size;
-  const int64_t elements = stream.total_bytes() / item_size;
+absl::Status CheckJsonSize(absl::Span<const int64_t> shape, int64_t max_elements) {
+  ASSIGN_OR_RETURN(const int64_t elements, NumElements(shape));
   if (elements > max_elements) {
     return absl::InvalidArgumentError(absl::StrCat(
         "format=json holds at most ", max_elements, " elements and this slice has ",
         elements, ": ask for a smaller slice, or format=npy"));
   }
+  return absl::OkStatus();
+}
+
+HttpResponse JsonData(const SegmentHeader& header, SelectionStream stream,
+                      absl::Span<const int64_t> shape, DType dtype) {
   std::vector<char> values(static_cast<size_t>(stream.total_bytes()));
   stream.Read(values.data(), values.size());
   const nlohmann::json fields = {
@@ -92,9 +93,37 @@ absl::StatusOr<HttpResponse> JsonData(const SegmentHeader& header,
   return response;
 }
 
+// The response to a checked query: `selection` of `segment` as `dtype`.
+absl::StatusOr<HttpResponse> MakeData(const Segment& segment,
+                                      absl::Span<const DimSelection> selection,
+                                      DType dtype, bool json) {
+  const SegmentHeader& header = segment.header();
+  const std::vector<int64_t> shape = SelectedShape(selection);
+  ASSIGN_OR_RETURN(std::shared_ptr<const SegmentData> data, segment.MapData());
+  SelectionStream stream(data->data(), header.shape, header.dtype, selection,
+                         dtype);
+  if (json) return JsonData(header, std::move(stream), shape, dtype);
+  HttpResponse response;
+  response.content_type = "application/x-npy";
+  if (stream.borrowable()) {
+    // Sent straight from the mapping, after the header.
+    auto owner = std::make_shared<BorrowedNpy>(
+        BorrowedNpy{std::move(data), NpyHeaderFor(dtype, shape)});
+    const size_t bytes = static_cast<size_t>(stream.total_bytes());
+    response.regions = {owner->header, absl::string_view(stream.Take(bytes), bytes)};
+    response.owner = std::move(owner);
+    return response;
+  }
+  auto body = std::make_unique<NpyBody>(std::move(data), NpyHeaderFor(dtype, shape),
+                                        std::move(stream));
+  response.stream_bytes = body->size();
+  response.stream = std::move(body);
+  return response;
+}
+
 }  // namespace
 
-absl::StatusOr<HttpResponse> DataResponse(
+absl::StatusOr<HttpResponseMaker> DataResponse(
     std::shared_ptr<const Segment> segment,
     const std::map<std::string, std::string>& query, int64_t json_max_elements) {
   const SegmentHeader& header = segment->header();
@@ -116,29 +145,12 @@ absl::StatusOr<HttpResponse> DataResponse(
   }
   ASSIGN_OR_RETURN(std::vector<DimSelection> selection,
                    ResolveIndices(header.shape, indices));
-  const std::vector<int64_t> shape = SelectedShape(selection);
-  ASSIGN_OR_RETURN(std::shared_ptr<const SegmentData> data, segment->MapData());
-  SelectionStream stream(data->data(), header.shape, header.dtype, selection,
-                         dtype);
-  if (format == "json") {
-    return JsonData(header, std::move(stream), shape, dtype, json_max_elements);
+  const bool json = format == "json";
+  if (json) {
+    RETURN_IF_ERROR(CheckJsonSize(SelectedShape(selection), json_max_elements));
   }
-  HttpResponse response;
-  response.content_type = "application/x-npy";
-  if (stream.borrowable()) {
-    // Sent straight from the mapping, after the header.
-    auto owner = std::make_shared<BorrowedNpy>(
-        BorrowedNpy{std::move(data), NpyHeaderFor(dtype, shape)});
-    const size_t bytes = static_cast<size_t>(stream.total_bytes());
-    response.regions = {owner->header, absl::string_view(stream.Take(bytes), bytes)};
-    response.owner = std::move(owner);
-    return response;
-  }
-  auto body = std::make_unique<NpyBody>(std::move(data), NpyHeaderFor(dtype, shape),
-                                        std::move(stream));
-  response.stream_bytes = body->size();
-  response.stream = std::move(body);
-  return response;
+  return [segment = std::move(segment), selection = std::move(selection), dtype,
+          json]() { return MakeData(*segment, selection, dtype, json); };
 }
 
 }  // namespace matcache

@@ -10,11 +10,12 @@
 
 #include "absl/status/statusor.h"
 #include "server/core/storage/segment.h"
-#include "server/http/http_server.h"
+#include "server/http/response_maker.h"
 
 namespace matcache {
 
-// The response for `query`: `slice` (numpy basic indexing as between
+// Checks `query` against `segment` and returns what makes its response:
+// `slice` (numpy basic indexing as between
 // Python's brackets, see ParseSlice; default everything), `dtype` (a numpy
 // name: the elements converted as astype does; default the stored one),
 // `format` npy (default: application/x-npy with an exact Content-Length,
@@ -23,8 +24,8 @@ namespace matcache {
 // NaN and infinities as null, complex numbers as [re, im]).
 // INVALID_ARGUMENT, naming the parameter, for a malformed or unknown one,
 // an index out of range, or a JSON response of more than
-// `json_max_elements` elements.
-absl::StatusOr<HttpResponse> DataResponse(
+// `json_max_elements` elements; the maker reads nothing before it is called.
+absl::StatusOr<HttpResponseMaker> DataResponse(
     std::shared_ptr<const Segment> segment,
     const std::map<std::string, std::string>& query, int64_t json_max_elements);
 

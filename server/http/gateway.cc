@@ -386,11 +386,15 @@ HttpResponse Gateway::ReadMatrix(const HttpRequest& request, absl::string_view n
   }
   absl::StatusOr<std::shared_ptr<const Segment>> segment = store_->Acquire(name);
   if (!segment.ok()) return ProblemFor(segment.status());
+  // The query is checked before the precondition: a request that would fail
+  // fails with If-None-Match too (RFC 9110 §13.2.1).
+  absl::StatusOr<HttpResponseMaker> make =
+      view == "data"
+          ? DataResponse(*segment, request.query, options_.json_max_elements)
+          : PreviewResponse(*segment, request.query, options_.preview_threads);
+  if (!make.ok()) return ProblemFor(make.status());
   return WithEtag(request, ViewEtag(**segment, view, request.query), [&] {
-    absl::StatusOr<HttpResponse> response =
-        view == "data"
-            ? DataResponse(*segment, request.query, options_.json_max_elements)
-            : PreviewResponse(*segment, request.query, options_.preview_threads);
+    absl::StatusOr<HttpResponse> response = std::move(*make)();
     return response.ok() ? *std::move(response) : ProblemFor(response.status());
   });
 }

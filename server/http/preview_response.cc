@@ -51,8 +51,8 @@ absl::StatusOr<PngStyle> TakePngStyle(QueryParams& params) {
   return style;
 }
 
-absl::StatusOr<HttpResponse> Png(const Previewer& previewer, const std::string& values,
-                                 const PngStyle& style) {
+// INVALID_ARGUMENT unless what `previewer` computes can be a heatmap.
+absl::Status CheckPngable(const Previewer& previewer) {
   const std::vector<int64_t>& shape = previewer.output_shape();
   if (shape.size() != 2 || IsComplex(previewer.output_dtype())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -60,6 +60,13 @@ absl::StatusOr<HttpResponse> Png(const Previewer& previewer, const std::string& 
         shape.size(), " dimensions of ", GetDTypeInfo(previewer.output_dtype()).name,
         " (use format=npy)"));
   }
+  return absl::OkStatus();
+}
+
+// The heatmap of `values`, what `previewer` computed (CheckPngable passed).
+absl::StatusOr<HttpResponse> Png(const Previewer& previewer, const std::string& values,
+                                 const PngStyle& style) {
+  const std::vector<int64_t>& shape = previewer.output_shape();
   const int64_t count = shape[0] * shape[1];
   std::vector<double> doubles(static_cast<size_t>(count));
   CastElements(previewer.output_dtype(), DType::kFloat64, values.data(),
@@ -75,9 +82,24 @@ absl::StatusOr<HttpResponse> Png(const Previewer& previewer, const std::string& 
   return response;
 }
 
+// Computes the preview and makes its response; the caller keeps what
+// `previewer` reads mapped.
+absl::StatusOr<HttpResponse> MakePreview(const Previewer& previewer,
+                                         const std::optional<PngStyle>& png,
+                                         int threads) {
+  std::string values(static_cast<size_t>(previewer.rows() * previewer.row_bytes()), '\0');
+  previewer.ComputeRows(0, previewer.rows(), values.data(), threads);
+  if (png.has_value()) return Png(previewer, values, *png);
+  HttpResponse response;
+  response.content_type = "application/x-npy";
+  response.body =
+      NpyHeaderFor(previewer.output_dtype(), previewer.output_shape()) + values;
+  return response;
+}
+
 }  // namespace
 
-absl::StatusOr<HttpResponse> PreviewResponse(
+absl::StatusOr<HttpResponseMaker> PreviewResponse(
     const std::shared_ptr<const Segment>& segment,
     const std::map<std::string, std::string>& query, int threads) {
   const SegmentHeader& header = segment->header();
@@ -95,26 +117,22 @@ absl::StatusOr<HttpResponse> PreviewResponse(
     return absl::InvalidArgumentError(
         absl::StrCat("format=", format, " is neither npy nor png"));
   }
-  PngStyle style;
+  std::optional<PngStyle> png;
   if (format == "png") {
-    ASSIGN_OR_RETURN(style, TakePngStyle(params));
+    ASSIGN_OR_RETURN(png, TakePngStyle(params));
   }
   RETURN_IF_ERROR(params.CheckAllTaken(
-      format == "png" ? "shape, method, format, colormap, vmin, vmax"
+      png.has_value() ? "shape, method, format, colormap, vmin, vmax"
                       : "shape, method, format"));
-  ASSIGN_OR_RETURN(const std::shared_ptr<const SegmentData> data,
-                   segment->MapData());
-  ASSIGN_OR_RETURN(const Previewer previewer,
+  ASSIGN_OR_RETURN(std::shared_ptr<const SegmentData> data, segment->MapData());
+  ASSIGN_OR_RETURN(Previewer previewer,
                    Previewer::Create(data->data(), header.shape, header.dtype,
                                      target, method));
-  std::string values(static_cast<size_t>(previewer.rows() * previewer.row_bytes()), '\0');
-  previewer.ComputeRows(0, previewer.rows(), values.data(), threads);
-  if (format == "png") return Png(previewer, values, style);
-  HttpResponse response;
-  response.content_type = "application/x-npy";
-  response.body =
-      NpyHeaderFor(previewer.output_dtype(), previewer.output_shape()) + values;
-  return response;
+  if (png.has_value()) RETURN_IF_ERROR(CheckPngable(previewer));
+  return [data = std::move(data), previewer = std::move(previewer),
+          png = std::move(png), threads]() {
+    return MakePreview(previewer, png, threads);
+  };
 }
 
 }  // namespace matcache

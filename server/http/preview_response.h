@@ -9,19 +9,21 @@
 
 #include "absl/status/statusor.h"
 #include "server/core/storage/segment.h"
-#include "server/http/http_server.h"
+#include "server/http/response_maker.h"
 
 namespace matcache {
 
-// The response for `query`: `shape` (required, "R" or "RxC[x...]", see
+// Checks `query` against `segment` and returns what makes its response:
+// `shape` (required, "R" or "RxC[x...]", see
 // Previewer), `method` mean (default), min, max or first, `format` npy
 // (default) or png. A PNG needs a 2-D, non-complex result: C pixels wide
 // and R high, row 0 at the top, values mapped through `colormap` (viridis,
 // the default, magma or gray) between `vmin` and `vmax` (default: the
 // finite minimum and maximum of the preview), NaN transparent. Computed
-// with `threads` threads. INVALID_ARGUMENT naming the parameter for a
-// malformed, missing or unknown one, or a preview Previewer refuses.
-absl::StatusOr<HttpResponse> PreviewResponse(
+// with `threads` threads when the maker is called. INVALID_ARGUMENT naming
+// the parameter for a malformed, missing or unknown one, a preview
+// Previewer refuses, or a PNG of a preview that cannot be one.
+absl::StatusOr<HttpResponseMaker> PreviewResponse(
     const std::shared_ptr<const Segment>& segment,
     const std::map<std::string, std::string>& query, int threads);
 

@@ -359,6 +359,9 @@ def test_json_limit(start_server):
     problem = assert_problem(_data(gw, "m", format="json"), 400,
                              "INVALID_ARGUMENT", "at most 10", "20")
     assert "format=npy" in problem["detail"]
+    assert_problem(gw.get("/v1/matrices/m/data?format=json",
+                          headers={"If-None-Match": "*"}),
+                   400, "INVALID_ARGUMENT", "at most 10", "20")
     assert_problem(_data(gw, "m", format="json", slice="0:3"), 400,
                    "INVALID_ARGUMENT", "at most 10", "15")
     _assert_json(_data(gw, "m", format="json", slice="0:2"), "m", full[0:2])
@@ -570,6 +573,34 @@ def test_etags_and_304(gw, grpc, name, view, query):
     assert gw.put(f"/v1/matrices/{name}",
                   npy_bytes(np.ones((3, 4)))).status == 200
     assert gw.get(path, headers={"If-None-Match": newer}).status == 200
+
+
+@pytest.mark.parametrize("view, query, named", [
+    ("data", "colour=red", '"colour"'),
+    ("data", "slice=9", "9"),
+    ("data", "format=csv", "csv"),
+    ("data", "dtype=float7", "float7"),
+    ("preview", "", "shape="),
+    ("preview", "shape=9x9", "9"),
+    ("preview", "shape=2x2&method=median", "median"),
+    ("preview", "shape=2x2&format=png&vmin=low", "vmin"),
+    ("preview", "shape=2x2&format=png", "2-dimensional"),
+])
+def test_a_bad_query_is_refused_whatever_it_matches(gw, grpc, name, view,
+                                                    query, named):
+    """A request that fails without If-None-Match fails with it too: a
+    precondition is only evaluated for a request that would succeed."""
+    grpc.put(name, np.arange(24.0).reshape(2, 3, 4))
+    path = f"/v1/matrices/{name}/{view}?{query}"
+    refused = assert_problem(gw.get(path), 400, "INVALID_ARGUMENT", named)
+    for sent in ("*", '"other", *'):
+        again = gw.get(path, headers={"If-None-Match": sent})
+        assert again.status == 400, (sent, again)
+        assert "ETag" not in again.headers
+        assert again.json() == refused
+    valid = f"/v1/matrices/{name}/{view}?" + (
+        "slice=1:" if view == "data" else "shape=2x2")
+    assert gw.get(valid, headers={"If-None-Match": "*"}).status == 304
 
 
 # --- PUT -------------------------------------------------------------------
