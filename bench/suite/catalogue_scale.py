@@ -22,7 +22,7 @@ import numpy as np
 import matcache
 
 from suite import capacity, servers
-from suite.samples import Measurement
+from suite.samples import Measurement, turn_order
 
 FAMILY = "scale"
 FEW = 10
@@ -109,8 +109,7 @@ def _figures(env, holding, name):
     binary = capacity.load_gen_binary(env)
     info, puts, scrapes = ({count: [] for count in holding} for _ in range(3))
     for round_ in range(ROUNDS):
-        order = list(holding) if round_ % 2 == 0 else list(holding)[::-1]
-        for count in order:
+        for count in turn_order(holding, round_):
             server = holding[count]
             measured = capacity.run_load_gen(
                 binary, server, "info", {"info": name}, INFO_SECONDS,

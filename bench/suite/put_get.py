@@ -1,11 +1,13 @@
 """Put and get of a float64 vector at each size, for matcache and every
 peer a user would otherwise pick (suite.peers), in the same run.
 
-Puts are timed interleaved, one put of each peer in turn (A B C A B C …),
-after one untimed put of each: memory a VM has not touched lately costs much
-more to fault in (the host reclaims what the guest frees), and that cost is
-the machine's, not the peer's; and a burst of background load on a shared
-machine then hits every peer alike. eager Load is timed among them against
+Puts are timed interleaved, one put of each peer in turn, the order
+reversed every round (A B C C B A …), after one untimed put of each: memory
+a VM has not touched lately costs much more to fault in (the host reclaims
+what the guest frees), and that cost is the machine's, not the peer's; a
+burst of background load on a shared machine then hits every peer alike;
+and no peer always comes right after the same other one, whose freed
+memory it would always find in the same state. eager Load is timed among them against
 np.load of the same file.
 
 A get is timed to a usable array: matcache's local get is Info + map, the
@@ -16,7 +18,8 @@ import contextlib
 import numpy as np
 
 from suite import peers
-from suite.samples import Measurement, repeat_ms, size_label, time_ms
+from suite.samples import (Measurement, repeat_ms, size_label, time_ms,
+                           turn_order)
 
 FAMILY = "put_get"
 PUT = "put"
@@ -47,16 +50,17 @@ def run(env):
 
 
 def _puts(ready, size, repeat):
-    """`repeat` put times per peer, interleaved after one untimed put of
-    each; every copy is removed right after its put (one copy at most is
-    stored, and a put never frees a previous copy while timed)."""
+    """`repeat` put times per peer, taken in turn (turn_order) after one
+    untimed put of each; every copy is removed right after its put (one
+    copy at most is stored, and a put never frees a previous copy while
+    timed)."""
     source = peers.vector(size)
     times = {peer.subject: [] for peer in ready}
     for peer in ready:
         peer.put(source)
         peer.remove()
-    for _ in range(repeat):
-        for peer in ready:
+    for round_ in range(repeat):
+        for peer in turn_order(ready, round_):
             times[peer.subject].append(time_ms(lambda: peer.put(source))[0])
             peer.remove()
     return [Measurement(FAMILY, subject, PUT, "ms", size, values)

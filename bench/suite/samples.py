@@ -98,6 +98,17 @@ def size_label(nbytes):
     return f"{nbytes} B"
 
 
+def turn_order(items, round_):
+    """The order of `items` in round `round_` (from 0) of runs taken in
+    turn: A B C, then C B A, and so on. Each item then follows a different
+    neighbour from one round to the next, so what a run leaves behind
+    (memory the machine must back again, a cache, background work) does not
+    always fall on the same item, and a drift over the rounds weighs on
+    every item alike."""
+    items = list(items)
+    return items if round_ % 2 == 0 else items[::-1]
+
+
 def time_ms(action):
     """Runs `action()` once; returns (wall time in ms, its result)."""
     start = time.perf_counter()
