@@ -2,8 +2,10 @@
 
 import errno
 import os
+import socket
 import time
 
+import grpc
 import numpy as np
 import pytest
 
@@ -121,3 +123,36 @@ def test_a_refused_descriptor_is_a_matcache_error(server, client, name,
     assert "no staging write" in str(raised.value)
     assert client.stats().staging_count == 0
     assert server.staging_files() == []
+
+
+def test_an_fd_socket_that_never_answers_is_a_deadline(tmp_path):
+    path = str(tmp_path / "silent.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as silent:
+        silent.bind(path)
+        silent.listen()
+        with pytest.raises(matcache.DeadlineExceededError) as raised:
+            handoff.request_staging_fd(path, "0" * 32, timeout=0.2)
+    assert isinstance(raised.value, TimeoutError)
+    assert raised.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert path in str(raised.value) and "0.2 s" in str(raised.value)
+
+
+@pytest.mark.parametrize("call", [
+    lambda c, name: c.info(name),
+    lambda c, name: c.get(name),
+    lambda c, name: c.put(name, np.zeros(2)),
+    lambda c, name: c.read(name, np.s_[..., 0]),
+    lambda c, name: c.wait_for(name, timeout=0),
+])
+def test_a_closed_client_says_so(server, name, call):
+    c = matcache.Client(server.address)
+    c.put(name, np.arange(2.0))
+    c.close()
+    with pytest.raises(matcache.ClosedError) as raised:
+        call(c, name)
+    assert isinstance(raised.value, ValueError)
+    assert isinstance(raised.value, matcache.MatcacheError)
+    assert "closed" in str(raised.value) and server.address in str(raised.value)
+    c.close()  # harmless again
+    with matcache.Client(server.address) as other:
+        other.delete(name)

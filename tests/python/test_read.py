@@ -220,3 +220,53 @@ def test_inner_ellipsis_follows_a_replace_that_changes_ndim(client, name,
         client.delete(name)
     assert [len(i.shape) for i in infos] == [3, 2]
     np.testing.assert_array_equal(got, replacement[1, ..., -1])
+
+
+def _replacing_after_each_info(client, name, monkeypatch, replaces):
+    """Makes each of the first `replaces` Info calls of matcache.Client be
+    followed by a replace of `name` (by `client`): the version Info named
+    is gone before it can be read. Returns the list of Infos and the list
+    of the arrays put."""
+    real_info = matcache.Client._info
+    infos, puts = [], []
+
+    def info_then_replace(self, matrix):
+        infos.append(real_info(self, matrix))
+        if len(infos) <= replaces:
+            puts.append(np.full((2, 3, 4), float(len(infos))))
+            real_put(client, name, puts[-1])
+        return infos[-1]
+
+    real_put = matcache.Client.put
+    monkeypatch.setattr(matcache.Client, "_info", info_then_replace)
+    return infos, puts
+
+
+def test_inner_ellipsis_tries_the_versions_replaces_make_until_one_stays(
+        client, name, monkeypatch):
+    client.put(name, SOURCE)
+    infos, puts = _replacing_after_each_info(client, name, monkeypatch, 5)
+    try:
+        got = client.read(name, np.s_[..., ::2])
+    finally:
+        monkeypatch.undo()
+        client.delete(name)
+    # Five versions were gone by the time they were read; the sixth stayed.
+    assert len(infos) == 6
+    assert [i.generation for i in infos] == sorted(
+        {i.generation for i in infos})
+    np.testing.assert_array_equal(got, puts[-1][..., ::2])
+
+
+def test_inner_ellipsis_gives_up_after_eight_raced_versions(client, name,
+                                                            monkeypatch):
+    client.put(name, SOURCE)
+    infos, _ = _replacing_after_each_info(client, name, monkeypatch, 100)
+    try:
+        with pytest.raises(matcache.FailedPreconditionError) as raised:
+            client.read(name, np.s_[..., ::2])
+    finally:
+        monkeypatch.undo()
+        client.delete(name)
+    assert len(infos) == 8
+    assert str(infos[-1].generation) in str(raised.value)

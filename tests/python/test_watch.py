@@ -264,6 +264,20 @@ def test_wait_for_returns_the_put_another_thread_makes(start_server):
     assert info.shape == (4,)
 
 
+@pytest.mark.parametrize("timeout", [0, -1, 0.001])
+def test_wait_for_with_no_time_left_still_returns_the_current_version(
+        server, name, timeout):
+    with matcache.Client(server.address) as writer:
+        put = writer.put(name, np.arange(3))
+    # New clients: the snapshot comes on a connection made for the watch.
+    for _ in range(20):
+        with matcache.Client(server.address) as c:
+            assert c.wait_for(name, timeout=timeout).id == put.id
+    with matcache.Client(server.address) as c:
+        with pytest.raises(matcache.DeadlineExceededError, match=name):
+            c.wait_for(name, newer_than=put.generation, timeout=timeout)
+
+
 def test_wait_for_times_out_with_a_timeout_error(client, name):
     put = client.put(name, np.arange(3))
     with pytest.raises(matcache.DeadlineExceededError) as raised:

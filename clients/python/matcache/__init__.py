@@ -17,6 +17,7 @@ See Client for the API and matcache.errors for the exceptions.
 from matcache._version import __version__
 from matcache.client import Client
 from matcache.errors import (
+    ClosedError,
     DeadlineExceededError,
     EventsLostError,
     FailedPreconditionError,
@@ -36,6 +37,7 @@ from matcache.watch import Event, Watch
 
 __all__ = [
     "Client",
+    "ClosedError",
     "DeadlineExceededError",
     "Event",
     "EventsLostError",

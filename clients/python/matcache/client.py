@@ -6,6 +6,8 @@ import math
 import numbers
 import operator
 import os
+import threading
+import time
 
 import grpc
 import numpy as np
@@ -35,7 +37,8 @@ _PREVIEW_METHODS = {
 _SERVICE = pb.DESCRIPTOR.services_by_name["MatrixCache"].full_name
 
 _log = logging.getLogger("matcache")
-# How many versions a local get tries when replaces keep racing it.
+# How many versions a local get, or a read whose key has an Ellipsis, tries
+# when replaces keep racing it.
 _MAP_ATTEMPTS = 8
 
 
@@ -45,6 +48,9 @@ def _translating_errors(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        if self._closed:
+            raise errors.ClosedError(
+                f"{method.__name__}: this Client of {self.address} is closed")
         try:
             return method(self, *args, **kwargs)
         except grpc.RpcError as e:
@@ -116,7 +122,8 @@ class Client:
     unreachable, or a TLS handshake that failed), EventsLostError (a watch
     that fell behind), DeadlineExceededError (a TimeoutError too),
     StatusError (any other status), LocalIOError (an OSError too: a system call of the client's
-    own failed, writing a staging file say).
+    own failed, writing a staging file say), ClosedError (a ValueError too:
+    the client was closed).
     """
 
     def __init__(self, address=None, local=None, timeout=DEFAULT_TIMEOUT,
@@ -124,6 +131,7 @@ class Client:
         self.address = address or os.environ.get(ADDRESS_ENV) or default_address()
         self.local = local
         self.timeout = timeout
+        self._closed = False
         self.tls = channel.TlsFiles.resolve(self.address, tls_ca, tls_cert,
                                             tls_key)
         self._channel = channel.open_channel(
@@ -151,7 +159,9 @@ class Client:
                 f"tls={self.tls is not None})")
 
     def close(self):
-        """Closes the connection. Arrays already returned stay valid."""
+        """Closes the connection; its methods then raise ClosedError. Arrays
+        already returned stay valid. Harmless if closed already."""
+        self._closed = True
         self._channel.close()
 
     def __enter__(self):
@@ -287,7 +297,10 @@ class Client:
         the result is little-endian.
 
         The data comes from one generation, even if the matrix is replaced
-        or deleted while it streams. Raises InvalidArgumentError (naming
+        or deleted while it streams. A key with an Ellipsis is expanded for
+        the dimensions of the current generation, which is then read; when
+        a replace makes it gone first, the next is tried, up to 8 (then
+        FailedPreconditionError). Raises InvalidArgumentError (naming
         the offending part) for a step of 0, an integer out of range or
         more parts than dimensions; NotFoundError for an unknown name.
         """
@@ -301,14 +314,20 @@ class Client:
             return self._read_generation(name, key, dtype_code, None)
         # An Ellipsis inside the key: expand it for the dimensions of one
         # generation and read exactly that one. A replace in between makes
-        # that generation gone; ask once more.
-        try:
-            return self._read_generation(name, key, dtype_code,
-                                         self._info(name))
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.FAILED_PRECONDITION:
-                raise
-        return self._read_generation(name, key, dtype_code, self._info(name))
+        # that generation gone; while the server keeps naming newer ones,
+        # try those, as get does.
+        info = self._info(name)
+        for _ in range(_MAP_ATTEMPTS - 1):
+            try:
+                return self._read_generation(name, key, dtype_code, info)
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                    raise
+                fresh = self._info(name)
+                if fresh.generation == info.generation:
+                    raise
+                info = fresh
+        return self._read_generation(name, key, dtype_code, info)
 
     def _read_generation(self, name, key, dtype_code, info):
         """Reads the current version, or with a MatrixInfo `info` that
@@ -445,20 +464,56 @@ class Client:
     def wait_for(self, name, newer_than=0, timeout=None):
         """Returns the MatrixInfo of the first version of `name` whose
         generation is greater than `newer_than`: the current one at once if
-        it is, else the first one published after. With `timeout` (seconds;
-        None waits as long as it takes), DeadlineExceededError (also a
-        TimeoutError) once that passes without one. Sources not read yet
-        are not waited for: info() reads them."""
+        it is (also with a timeout of 0), else the first one published
+        after. With `timeout` (seconds; None waits as long as it takes),
+        DeadlineExceededError (also a TimeoutError) once that passes
+        without one. Sources not read yet are not waited for: info() reads
+        them."""
+        expired = errors.DeadlineExceededError(
+            f"no generation of {name!r} newer than {newer_than} within "
+            f"{timeout} s", grpc.StatusCode.DEADLINE_EXCEEDED)
+        if timeout is None:
+            return self._wait_for(name, newer_than, None, None, expired)
+        # The snapshot, which tells whether the current version will do, may
+        # take as long as a unary call; only the wait after it ends at
+        # `timeout` from now.
+        deadline = time.monotonic() + timeout
+        stream_timeout = (None if self.timeout is None
+                          else max(timeout, 0) + self.timeout)
         try:
-            with self._watch(name, True, timeout) as events:
+            return self._wait_for(name, newer_than, deadline, stream_timeout,
+                                  expired)
+        except errors.DeadlineExceededError:
+            raise expired from None
+
+    def _wait_for(self, name, newer_than, deadline, stream_timeout, expired):
+        """wait_for, on a watch of `stream_timeout` seconds (None: no
+        deadline) ended at the monotonic time `deadline` (None: never) once
+        its snapshot is complete; raises `expired` then."""
+        ended = threading.Event()
+        timer = None
+        try:
+            with self._watch(name, True, stream_timeout) as events:
+
+                def expire():
+                    ended.set()
+                    events.cancel()
+
                 for event in events:
                     if (event.kind == "put" and event.name == name
                             and event.generation > newer_than):
                         return event.info
-        except errors.DeadlineExceededError as e:
-            raise errors.DeadlineExceededError(
-                f"no generation of {name!r} newer than {newer_than} within "
-                f"{timeout} s", e.code) from None
+                    if (event.kind == "snapshot_complete"
+                            and deadline is not None):
+                        timer = threading.Timer(deadline - time.monotonic(),
+                                                expire)
+                        timer.daemon = True
+                        timer.start()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if ended.is_set():
+            raise expired
         raise errors.MatcacheError(
             f"the server ended the watch of {name!r} without an error")
 

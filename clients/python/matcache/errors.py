@@ -85,6 +85,11 @@ class NotLocalError(MatcacheError):
     Raised only when local access was demanded with local=True."""
 
 
+class ClosedError(MatcacheError, ValueError):
+    """A method of a Client that was closed: open a new one. Also a
+    ValueError, as for a closed file."""
+
+
 class LocalIOError(MatcacheError, OSError):
     """A system call of the client itself failed (writing a staging file,
     talking to the server's fd socket, opening or mapping a segment). Also

@@ -43,8 +43,8 @@ def request_staging_fd(fd_socket, lease, timeout):
     reply (the caller may stream instead); the server's refusal as the
     matching MatcacheError (NotFoundError for an unknown lease,
     FailedPreconditionError for one whose descriptor was handed out
-    already, InvalidArgumentError for a malformed one); StatusError with
-    DEADLINE_EXCEEDED if no reply came within `timeout` seconds; and
+    already, InvalidArgumentError for a malformed one);
+    DeadlineExceededError if no reply came within `timeout` seconds; and
     LocalIOError (an OSError) for any other failure of the socket.
     """
     if not fd_socket:
@@ -105,9 +105,9 @@ def request_staging_fd(fd_socket, lease, timeout):
         fd, received = received, None
         return fd
     except TimeoutError as e:
-        raise errors.StatusError(
-            f"DEADLINE_EXCEEDED: the fd socket {fd_socket} did not answer "
-            f"within {timeout} s", grpc.StatusCode.DEADLINE_EXCEEDED) from e
+        raise errors.DeadlineExceededError(
+            f"the fd socket {fd_socket} did not answer within {timeout} s",
+            grpc.StatusCode.DEADLINE_EXCEEDED) from e
     except errors.MatcacheError:
         raise
     except OSError as e:
