@@ -113,6 +113,49 @@ def test_a_file_that_is_not_npy_says_so(matcache_cli, name):
     assert "pickle" not in line
 
 
+# Runs `matcache put FILE NAME` in this process, with every put first
+# cutting FILE to its first page, as another process rewriting it might.
+_PUT_WHILE_THE_FILE_SHRINKS = """
+import os, sys
+import matcache
+from matcache import cli
+address, path, name = sys.argv[1:]
+real_put = matcache.Client.put
+def put(self, *args, **kwargs):
+    os.truncate(path, 4096)
+    return real_put(self, *args, **kwargs)
+matcache.Client.put = put
+sys.exit(cli.main(["--address", address, "put", path, name]))
+"""
+
+
+@pytest.mark.parametrize("order, dtype", [("C", "<f8"), ("F", ">f8")])
+def test_put_of_a_file_cut_short_meanwhile_stores_what_was_read(
+        server, client, name, tmp_path, order, dtype):
+    # Fortran order and big-endian are converted as they are written: a
+    # mapping of the file would then be read past its new end (SIGBUS).
+    array = np.asarray(np.arange(256 * 512).reshape(256, 512), dtype=dtype,
+                       order=order)
+    source = tmp_path / "shrinking.npy"
+    np.save(source, array)
+    done = subprocess.run(
+        [sys.executable, "-c", _PUT_WHILE_THE_FILE_SHRINKS, server.address,
+         str(source), name], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert source.stat().st_size == 4096
+    np.testing.assert_array_equal(client.get(name), array)
+    client.delete(name)
+
+
+def test_a_file_cut_short_before_the_put_is_one_line(matcache_cli, name,
+                                                      tmp_path):
+    source = tmp_path / "short.npy"
+    np.save(source, np.arange(100_000.0))
+    os.truncate(source, 4096)
+    line = _single_error_line(matcache_cli("put", str(source), name))
+    assert "short.npy: cannot load" in line
+
+
 def test_ls_cut_short_by_its_reader_exits_quietly(server, client, name):
     # More than a pipe holds, so the listing is still being written when
     # `head` exits.

@@ -98,9 +98,12 @@ def _load_npy(path):
     with open(path, "rb") as f:
         if f.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
             raise CliError(f"{path}: not a .npy file (numpy.save writes them)")
+    # Read into memory, not mapped: another process may shrink the file
+    # meanwhile, and reading a mapping past the end of a file kills the
+    # process (SIGBUS); a read just comes up short.
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as e:
         raise CliError(f"{path}: cannot load: {e}") from e
     return array
 
@@ -309,6 +312,8 @@ def _parser():
 
 
 def _describe(error):
+    if isinstance(error, MatcacheError):
+        return str(error)  # names what failed, also for a LocalIOError
     if isinstance(error, OSError) and error.strerror:
         where = error.filename if error.filename is not None else ""
         return f"{where}: {error.strerror}" if where else error.strerror
