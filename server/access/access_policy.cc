@@ -4,17 +4,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "server/core/base/posix_error.h"
 
 namespace matcache {
 namespace {
 
-constexpr absl::string_view kBearer = "Bearer ";
+constexpr absl::string_view kBearer = "Bearer";
 // Larger files are not token files.
 constexpr ssize_t kMaxTokenFileBytes = 4096;
 
@@ -28,6 +30,20 @@ bool TokensEqual(absl::string_view presented, absl::string_view expected) {
     difference |= sent ^ static_cast<unsigned char>(expected[i]);
   }
   return difference == 0;
+}
+
+// The token of an "authorization: Bearer <token>" value; nullopt for none
+// or another scheme. The scheme's case does not matter (RFC 9110 §11.1).
+std::optional<absl::string_view> BearerToken(
+    std::optional<absl::string_view> authorization) {
+  if (!authorization.has_value()) return std::nullopt;
+  absl::string_view value = *authorization;
+  if (!absl::StartsWithIgnoreCase(value, kBearer)) return std::nullopt;
+  value.remove_prefix(kBearer.size());
+  if (!absl::ConsumePrefix(&value, " ")) return std::nullopt;
+  while (absl::ConsumePrefix(&value, " ")) {
+  }
+  return value;
 }
 
 }  // namespace
@@ -47,8 +63,8 @@ absl::Status AccessPolicy::Check(std::optional<absl::string_view> authorization,
                                  absl::string_view rpc) const {
   if (!tcp_token_.empty()) {
     if (transport == Transport::kUnixSocket) return absl::OkStatus();
-    if (!authorization.has_value() ||
-        !absl::StartsWith(*authorization, kBearer)) {
+    const std::optional<absl::string_view> token = BearerToken(authorization);
+    if (!token.has_value()) {
       return absl::UnauthenticatedError(absl::StrCat(
           rpc, " over TCP needs this server's access token: clients on its "
                "host that may read ", tcp_token_file_,
@@ -56,7 +72,7 @@ absl::Status AccessPolicy::Check(std::optional<absl::string_view> authorization,
           "it as the metadata 'authorization: Bearer <token>' "
           "($MATCACHE_TOKEN, or $MATCACHE_TOKEN_FILE naming a copy)"));
     }
-    if (TokensEqual(authorization->substr(kBearer.size()), tcp_token_)) {
+    if (TokensEqual(*token, tcp_token_)) {
       return absl::OkStatus();
     }
     return absl::PermissionDeniedError(absl::StrCat(
@@ -67,17 +83,16 @@ absl::Status AccessPolicy::Check(std::optional<absl::string_view> authorization,
                                                     : !read_token_.empty();
   if (!needs_token) return absl::OkStatus();
   const absl::string_view kind = access == Access::kWrite ? "write" : "read";
-  if (!authorization.has_value() ||
-      !absl::StartsWith(*authorization, kBearer)) {
+  const std::optional<absl::string_view> token = BearerToken(authorization);
+  if (!token.has_value()) {
     return absl::UnauthenticatedError(absl::StrCat(
         rpc, " needs this server's ", kind,
         " token: send it as the metadata 'authorization: Bearer <token>' "
         "(the clients take a token argument or $MATCACHE_TOKEN)"));
   }
-  const absl::string_view token = authorization->substr(kBearer.size());
   // Both comparisons always run: timing does not tell which token matched.
-  const bool write_ok = !write_token_.empty() && TokensEqual(token, write_token_);
-  const bool read_ok = access == Access::kRead && TokensEqual(token, read_token_);
+  const bool write_ok = !write_token_.empty() && TokensEqual(*token, write_token_);
+  const bool read_ok = access == Access::kRead && TokensEqual(*token, read_token_);
   if (write_ok || read_ok) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       "the token sent with ", rpc, " is not this server's ", kind, " token"));

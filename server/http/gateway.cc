@@ -19,6 +19,7 @@
 #include "server/http/npy_upload.h"
 #include "server/http/preview_response.h"
 #include "server/http/problem.h"
+#include "server/http/query_params.h"
 #include "server/http/stats_json.h"
 #include "server/http/status_page.h"
 #include "server/http/zarr_view.h"
@@ -47,6 +48,23 @@ constexpr FixedRoute kFixedRoutes[] = {
 };
 
 bool IsRead(const std::string& method) { return method == "GET" || method == "HEAD"; }
+
+// UNIMPLEMENTED for a conditional PUT or DELETE: carried out regardless,
+// it would break the condition (RFC 9110 §13.1.1).
+absl::Status TakesNoConditions(const HttpRequest& request) {
+  if (!request.if_match.has_value() && !request.if_none_match.has_value()) {
+    return absl::OkStatus();
+  }
+  return absl::UnimplementedError(absl::StrCat(
+      request.method, " does not take If-Match or If-None-Match (conditional ",
+      "changes are not supported); nothing was changed"));
+}
+
+// INVALID_ARGUMENT naming the first query parameter of a route that takes
+// none.
+absl::Status TakesNoParameters(const HttpRequest& request) {
+  return QueryParams(request.query).CheckAllTaken("");
+}
 
 // Whether the If-None-Match header `sent` names `etag` (or is "*"),
 // compared weakly (RFC 9110 §13.1.2): a W/ prefix on either side is ignored.
@@ -198,8 +216,9 @@ HttpAnswer Gateway::Handle(const HttpRequest& request) const {
     return std::make_unique<CountedUpload>(std::move(*upload), metrics_,
                                            std::move(method), start);
   }
-  Count(metrics_, method, start, &std::get<HttpResponse>(answer));
-  return answer;
+  HttpResponse response = held_answers_.Hold(std::get<HttpResponse>(std::move(answer)));
+  Count(metrics_, method, start, &response);
+  return response;
 }
 
 HttpAnswer Gateway::Route(const HttpRequest& request, std::string* method) const {
@@ -286,6 +305,9 @@ HttpAnswer Gateway::RouteMatrix(const HttpRequest& request,
     if (absl::Status allowed = Allowed(request, Access::kWrite, "Put"); !allowed.ok()) {
       return ProblemFor(allowed);
     }
+    if (absl::Status unconditional = TakesNoConditions(request); !unconditional.ok()) {
+      return ProblemFor(unconditional);
+    }
     absl::StatusOr<std::unique_ptr<HttpUpload>> upload =
         NpyUpload::Start(store_, name, request);
     if (!upload.ok()) return ProblemFor(upload.status());
@@ -295,6 +317,12 @@ HttpAnswer Gateway::RouteMatrix(const HttpRequest& request,
     *method = "delete";
     if (absl::Status allowed = Allowed(request, Access::kWrite, "Delete"); !allowed.ok()) {
       return ProblemFor(allowed);
+    }
+    if (absl::Status none = TakesNoParameters(request); !none.ok()) {
+      return ProblemFor(none);
+    }
+    if (absl::Status unconditional = TakesNoConditions(request); !unconditional.ok()) {
+      return ProblemFor(unconditional);
     }
     return DeleteMatrix(name);
   }
@@ -318,21 +346,24 @@ HttpResponse Gateway::ListMatrices(const HttpRequest& request) const {
   if (absl::Status allowed = Allowed(request, Access::kRead, "List"); !allowed.ok()) {
     return ProblemFor(allowed);
   }
-  auto parameter = [&](const char* key) {
-    auto it = request.query.find(key);
-    return it != request.query.end() ? it->second : std::string();
-  };
+  QueryParams params(request.query);
+  const std::string prefix = params.Take("prefix").value_or("");
+  const std::string start_after = params.Take("start_after").value_or("");
+  const std::optional<std::string> limit_text = params.Take("limit");
+  if (absl::Status taken = params.CheckAllTaken("prefix, start_after, limit");
+      !taken.ok()) {
+    return ProblemFor(taken);
+  }
   size_t limit = kMaxListPage;
-  if (const std::string text = parameter("limit"); !text.empty()) {
-    if (!absl::SimpleAtoi(text, &limit) || limit == 0) {
+  if (limit_text.has_value()) {
+    if (!absl::SimpleAtoi(*limit_text, &limit) || limit == 0) {
       return ProblemFor(absl::InvalidArgumentError(absl::StrCat(
-          "limit=", text, " is not a positive whole number")));
+          "limit=", *limit_text, " is not a positive whole number")));
     }
     limit = std::min(limit, kMaxListPage);
   }
   // One more than asked: whether there is a next page.
-  std::vector<MatrixInfo> listed =
-      store_->List(parameter("prefix"), parameter("start_after"), limit + 1);
+  std::vector<MatrixInfo> listed = store_->List(prefix, start_after, limit + 1);
   nlohmann::json next = nullptr;
   if (listed.size() > limit) {
     listed.resize(limit);
@@ -347,6 +378,9 @@ HttpResponse Gateway::DescribeServer(const HttpRequest& request) const {
   if (absl::Status allowed = Allowed(request, Access::kRead, "Stats"); !allowed.ok()) {
     return ProblemFor(allowed);
   }
+  if (absl::Status none = TakesNoParameters(request); !none.ok()) {
+    return ProblemFor(none);
+  }
   return JsonResponse(StatsJson(store_->Stats(), facts_, absl::Now()));
 }
 
@@ -354,6 +388,9 @@ HttpResponse Gateway::DescribeMatrix(const HttpRequest& request,
                                      absl::string_view name) const {
   if (absl::Status allowed = Allowed(request, Access::kRead, "Info"); !allowed.ok()) {
     return ProblemFor(allowed);
+  }
+  if (absl::Status none = TakesNoParameters(request); !none.ok()) {
+    return ProblemFor(none);
   }
   absl::StatusOr<MatrixInfo> info = store_->Info(name);
   if (!info.ok()) return ProblemFor(info.status());

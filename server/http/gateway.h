@@ -37,6 +37,7 @@
 #include "server/core/cache/store.h"
 #include "server/http/event_stream.h"
 #include "server/http/http_server.h"
+#include "server/http/held_answers.h"
 #include "server/http/stats_json.h"
 #include "server/metrics/metrics.h"
 
@@ -46,6 +47,9 @@ struct GatewayOptions {
   HttpServerOptions server;
   // Most elements a format=json data response may hold.
   int64_t json_max_elements = 1'000'000;
+  // Most bytes of whole answers held until their clients read them (see
+  // HeldAnswers).
+  int64_t answer_memory_bytes = int64_t{256} << 20;
   // Threads one preview is computed with.
   int preview_threads = 2;
   // How often an idle event stream gets a comment line.
@@ -81,6 +85,7 @@ class Gateway {
         store_(store),
         access_(access),
         metrics_(metrics),
+        held_answers_(options_.answer_memory_bytes),
         events_(std::make_unique<EventStreams>(watches, metrics,
                                                options_.sse_heartbeat)) {}
   HttpAnswer Handle(const HttpRequest& request) const;
@@ -104,6 +109,7 @@ class Gateway {
   Store* const store_;
   const SharedAccessPolicy* const access_;
   Metrics* const metrics_;
+  const HeldAnswers held_answers_;
   std::atomic<bool> ready_{false};
   const std::unique_ptr<EventStreams> events_;
   std::unique_ptr<HttpServer> server_;  // last: stops first

@@ -359,6 +359,7 @@ struct HttpDispatch {
     MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectQuery,
                               &request);
     request.authorization = Header(connection, MHD_HTTP_HEADER_AUTHORIZATION);
+    request.if_match = Header(connection, MHD_HTTP_HEADER_IF_MATCH);
     request.if_none_match = Header(connection, MHD_HTTP_HEADER_IF_NONE_MATCH);
     request.content_length = Header(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
     request.client_verified = server.verify_clients_ && ClientVerified(connection);

@@ -53,6 +53,7 @@ struct HttpRequest {
   std::optional<std::string> repeated_query;
   // The headers the gateway uses, if sent.
   std::optional<std::string> authorization;
+  std::optional<std::string> if_match;
   std::optional<std::string> if_none_match;
   std::optional<std::string> content_length;
   // Over HTTPS with client certificates asked for: whether the client

@@ -35,6 +35,7 @@ HttpResponse ProblemFor(const absl::Status& status) {
     case absl::StatusCode::kUnauthenticated: http = 401; break;
     case absl::StatusCode::kFailedPrecondition: http = 409; break;
     case absl::StatusCode::kUnavailable: http = 503; break;
+    case absl::StatusCode::kUnimplemented: http = 501; break;
     default: break;
   }
   HttpResponse response = Problem(http, std::string(status.message()),

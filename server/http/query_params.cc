@@ -16,7 +16,7 @@ absl::Status QueryParams::CheckAllTaken(absl::string_view accepted) const {
   if (left_.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown query parameter \"", left_.begin()->first, "\" (this route takes ",
-      accepted, ")"));
+      accepted.empty() ? "none" : accepted, ")"));
 }
 
 }  // namespace matcache

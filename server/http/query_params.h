@@ -21,7 +21,8 @@ class QueryParams {
   std::optional<std::string> Take(absl::string_view name);
 
   // INVALID_ARGUMENT naming the first parameter not taken, listing
-  // `accepted` (e.g. "slice, dtype, format").
+  // `accepted` (e.g. "slice, dtype, format"; "" for a route that takes
+  // none).
   absl::Status CheckAllTaken(absl::string_view accepted) const;
 
  private:

@@ -38,6 +38,12 @@ ABSL_FLAG(std::string, http_connection_memory, "64K",
 ABSL_FLAG(int64_t, http_json_max_elements, 1000000,
           "Most elements one HTTP data response with format=json may hold; "
           "larger slices are refused (400) and should use format=npy.");
+ABSL_FLAG(std::string, http_answer_memory, "256M",
+          "Memory the HTTP gateway may hold in whole answers (a JSON slice, "
+          "a preview, a metrics scrape) until their clients have read them, "
+          "with an optional K, M or G suffix; an answer that would pass it "
+          "is refused (503, Retry-After) until others are read. .npy data "
+          "downloads are streamed and do not count.");
 ABSL_FLAG(int32_t, watch_queue_events, 1024,
           "Events a watcher (a Watch stream, an HTTP event stream) may fall "
           "behind; one that falls further is ended as having lost events.");
@@ -107,6 +113,14 @@ absl::Status ApplyLimitFlags(ServerOptions* options) {
     return absl::InvalidArgumentError("--http_json_max_elements must be positive");
   }
   options->http_json_max_elements = absl::GetFlag(FLAGS_http_json_max_elements);
+  absl::StatusOr<int64_t> answer_memory =
+      ParseByteSize(absl::GetFlag(FLAGS_http_answer_memory));
+  if (!answer_memory.ok() || *answer_memory < (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http_answer_memory=", absl::GetFlag(FLAGS_http_answer_memory),
+        " is not a size of at least 1M"));
+  }
+  options->http_answer_memory_bytes = *answer_memory;
   if (absl::GetFlag(FLAGS_watch_queue_events) <= 0) {
     return absl::InvalidArgumentError("--watch_queue_events must be positive");
   }

@@ -314,6 +314,7 @@ absl::Status MatcacheServer::StartHttp() {
   gateway.server = options_.http;
   if (options_.tls.has_value()) gateway.server.tls = HttpTlsFrom(*options_.tls);
   gateway.json_max_elements = options_.http_json_max_elements;
+  gateway.answer_memory_bytes = options_.http_answer_memory_bytes;
   gateway.preview_threads = options_.service.preview_threads;
   gateway.sse_heartbeat = options_.sse_heartbeat;
   ASSIGN_OR_RETURN(gateway_, Gateway::Start(std::move(gateway), store_.get(),

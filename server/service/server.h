@@ -90,6 +90,8 @@ struct ServerOptions {
   HttpServerOptions http;
   // Most elements an HTTP format=json data response may hold.
   int64_t http_json_max_elements = 1'000'000;
+  // Most bytes of whole HTTP answers held until their clients read them.
+  int64_t http_answer_memory_bytes = int64_t{256} << 20;
   // Events a watcher (Watch, /v1/events) may fall behind before it is
   // dropped.
   size_t watch_queue_events = WatchHub::kDefaultQueueEvents;

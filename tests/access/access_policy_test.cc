@@ -45,6 +45,24 @@ TEST(AccessPolicyTest, TokenMustComeAsBearer) {
       policy.Check("Bearer ", Access::kWrite, Transport::kTcp, "Put")));
 }
 
+TEST(AccessPolicyTest, TheSchemeIsCaseInsensitiveAndMaySpaceTheToken) {
+  const AccessPolicy policy("", "s3cret");
+  const AccessPolicy tcp = AccessPolicy::TcpOnly("s3cret", "/run/x/access.token");
+  for (const char* sent : {"bearer s3cret", "BEARER s3cret", "bEaReR s3cret",
+                           "Bearer   s3cret"}) {
+    EXPECT_TRUE(policy.Check(sent, Access::kWrite, Transport::kTcp, "Put").ok()) << sent;
+    EXPECT_TRUE(tcp.Check(sent, Access::kWrite, Transport::kTcp, "Put").ok()) << sent;
+  }
+  for (const char* sent : {"Bearers3cret", "Bearer", "Bearer\ts3cret", " Bearer s3cret"}) {
+    EXPECT_TRUE(absl::IsUnauthenticated(
+        policy.Check(sent, Access::kWrite, Transport::kTcp, "Put"))) << sent;
+    EXPECT_TRUE(absl::IsUnauthenticated(
+        tcp.Check(sent, Access::kWrite, Transport::kTcp, "Put"))) << sent;
+  }
+  EXPECT_TRUE(absl::IsPermissionDenied(
+      policy.Check("bearer S3CRET", Access::kWrite, Transport::kTcp, "Put")));
+}
+
 TEST(AccessPolicyTest, ReadTokenGuardsReadsAndWriteTokenOpensThem) {
   const AccessPolicy policy("reader", "writer");
   EXPECT_TRUE(absl::IsUnauthenticated(

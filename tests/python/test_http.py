@@ -237,6 +237,52 @@ def test_matrix_metadata_as_json_behind_the_access_token(gateway):
     assert "absent" in problem["detail"]
 
 
+def _status(address, path, authorization, method="GET"):
+    """(status, parsed body or None) of a request with that Authorization
+    header."""
+    request = urllib.request.Request(f"http://{address}{path}", method=method)
+    request.add_header("Authorization", authorization)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+            return response.status, json.loads(body) if body else None
+    except urllib.error.HTTPError as error:
+        body = error.read()
+        return error.code, json.loads(body) if body else None
+
+
+def test_the_bearer_scheme_is_case_insensitive(gateway):
+    srv, address = gateway
+    token = srv.token_file.read_text().strip()
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        status, body = _status(address, "/v1/stats", f"{scheme} {token}")
+        assert status == 200 and "used_bytes" in body, (scheme, body)
+    status, problem = _status(address, "/v1/stats", f"Basic {token}")
+    assert status == 401 and problem["grpc_code"] == "UNAUTHENTICATED"
+
+
+def test_the_v1_routes_refuse_parameters_they_do_not_take(gateway):
+    srv, address = gateway
+    auth = f"Bearer {srv.token_file.read_text().strip()}"
+    with matcache.Client(srv.address) as c:
+        c.put("kept", np.arange(3.0))
+    for path, method, named, taken in [
+            ("/v1/matrices?bogus=1", "GET", '"bogus"', "prefix, start_after, limit"),
+            ("/v1/stats?x=1", "GET", '"x"', "none"),
+            ("/v1/matrices/kept?fields=name", "GET", '"fields"', "none"),
+            ("/v1/matrices/kept?force=1", "DELETE", '"force"', "none")]:
+        status, problem = _status(address, path, auth, method)
+        assert status == 400, (path, problem)
+        assert problem["grpc_code"] == "INVALID_ARGUMENT"
+        assert named in problem["detail"] and taken in problem["detail"]
+    status, problem = _status(address, "/v1/matrices?limit=", auth)
+    assert status == 400 and "limit=" in problem["detail"]
+    # The refused DELETE deleted nothing.
+    with matcache.Client(srv.address) as c:
+        np.testing.assert_array_equal(c.get("kept"), np.arange(3.0))
+        c.delete("kept")
+
+
 def test_listing_pages_through_every_matrix(gateway):
     srv, address = gateway
     token = srv.token_file.read_text().strip()

@@ -492,6 +492,52 @@ def test_a_slow_reader_of_1_gib_costs_no_anonymous_memory(start_server):
     target.assert_healthy()
 
 
+def test_readers_that_never_read_hold_at_most_the_answer_memory(start_server):
+    # A JSON answer of every element: about 7 MB, more than the kernel's
+    # socket buffers take, so an unread one stays with the server.
+    limit = 32 << 20
+    target = Target(start_server("--http_answer_memory", "32M"),
+                    m=np.arange(1e6).reshape(1000, 1000))
+    path = "/v1/matrices/m/data?format=json"
+    status, _, answer = target.get(path, token=target.token)
+    assert status == 200
+    fits = limit // len(answer)
+    assert 2 <= fits < 8, len(answer)
+    readers = [target.connect(rcvbuf=4096) for _ in range(8)]
+    try:
+        heads = []
+        for sock in readers:
+            sock.sendall(_request(path, token=target.token))
+            heads.append(_read_head(sock))
+        # As many as fit are held for their readers, the others refused (the
+        # server's RssAnon would not tell: malloc keeps what the refused
+        # ones were built in).
+        held = [sock for sock, (status, _, _) in zip(readers, heads)
+                if status == 200]
+        assert len(held) == fits, [status for status, _, _ in heads]
+        for status, headers, body in heads:
+            if status == 200:
+                continue
+            assert status == 503 and headers["retry-after"] == "1"
+            assert b"--http_answer_memory" in body and b"UNAVAILABLE" in body
+        # Small answers still go out meanwhile, and the matrices are intact.
+        target.assert_healthy()
+        # A reader that takes its answer gives back what it held.
+        first = held[0]
+        _, headers, body = heads[readers.index(first)]
+        rest = int(headers["content-length"]) - len(body)
+        while rest > 0:
+            chunk = first.recv(min(rest, 1 << 20))
+            assert chunk
+            rest -= len(chunk)
+        _wait_for(lambda: target.get(path, token=target.token)[0] == 200,
+                  "an answer once a reader took its own")
+    finally:
+        for sock in readers:
+            sock.close()
+    target.assert_healthy()
+
+
 def test_fifty_concurrent_downloads_are_complete_and_correct(start_server):
     matrix = np.arange(1 << 24, dtype=np.int32).reshape(4096, 4096)  # 64 MiB
     target = Target(start_server(), matrix=matrix)

@@ -606,6 +606,24 @@ def test_a_bad_query_is_refused_whatever_it_matches(gw, grpc, name, view,
 # --- PUT -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("header, value", [
+    ("If-None-Match", "*"), ("If-Match", "*"), ("If-Match", '"x"')])
+def test_conditional_puts_and_deletes_are_refused_and_change_nothing(
+        gw, grpc, name, header, value):
+    kept = grpc.put(name, np.arange(5.0))
+    path = f"/v1/matrices/{name}"
+    refused = gw.put(path, npy_bytes(np.ones(3)), headers={header: value})
+    assert_problem(refused, 501, "UNIMPLEMENTED", "PUT", "nothing was changed")
+    refused = gw.request("DELETE", path, headers={header: value})
+    assert_problem(refused, 501, "UNIMPLEMENTED", "DELETE")
+    info = grpc.info(name)
+    assert (info.generation, info.id) == (kept.generation, kept.id)
+    np.testing.assert_array_equal(grpc.get(name), np.arange(5.0))
+    # Without the header, both go ahead.
+    assert gw.put(path, npy_bytes(np.ones(3))).status == 200
+    assert gw.delete(path).status == 204
+
+
 def _random(rng, dtype, shape):
     """Random values over the whole range of `dtype` (NaN and infinities
     among the floating-point ones)."""
