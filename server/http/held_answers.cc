@@ -27,7 +27,7 @@ HttpResponse HeldAnswers::Hold(HttpResponse response) const {
   if (size <= static_cast<int64_t>(HttpServer::kBodyBlockBytes)) return response;
   int64_t held = held_->load();
   do {
-    if (held + size > limit_) {
+    if (held > 0 && held + size > limit_) {
       HttpResponse refused = ProblemFor(absl::UnavailableError(absl::StrCat(
           "this answer has ", size, " bytes and the gateway already holds ", held,
           " bytes of answers their clients have not read yet, of at most ",

@@ -2,10 +2,10 @@
 // until their clients have read them.
 //
 // Most answers are built in full before they are sent (a JSON slice, a
-// preview, a metrics scrape) and libmicrohttpd keeps each until its client
-// has read the last byte or its connection closes; a client that reads
-// slowly, or not at all, would otherwise keep one for as long as its
-// connection lasts, on each of its connections. .npy data downloads are
+// preview, a list page, a metrics scrape) and libmicrohttpd keeps each until
+// it has handed the last byte to the socket or the connection closes; a
+// client that reads slowly, or not at all, would otherwise keep one for as
+// long as its connection lasts, on each of its connections. .npy data downloads are
 // streamed from the segment a block at a time and do not count.
 //
 // Thread-safe.
@@ -26,14 +26,13 @@ class HeldAnswers {
   // (HttpServer::kBodyBlockBytes) held at once.
   explicit HeldAnswers(int64_t limit_bytes);
 
-  // `response`, its body then held against the bound until libmicrohttpd is
-  // done with it; or, if holding it would pass the bound, a 503 problem
-  // (UNAVAILABLE, with Retry-After) naming the bound instead. A body of
-  // one block or less, and a response without one, pass as they are.
+  // `response`, its body then held against the bound until libmicrohttpd has
+  // handed its last byte to the socket (or the connection closed); or, if
+  // holding it would pass the bound while others are held, a 503 problem
+  // (UNAVAILABLE, with Retry-After) naming the bound instead. One answer
+  // larger than the bound is held when it would be alone. A body of one
+  // block or less, and a response without one, pass as they are.
   HttpResponse Hold(HttpResponse response) const;
-
-  // Bytes of the bodies held now.
-  int64_t held_bytes() const { return held_->load(); }
 
  private:
   struct Body;

@@ -1,5 +1,6 @@
 #include "server/http/preview_response.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -48,6 +49,10 @@ absl::StatusOr<PngStyle> TakePngStyle(QueryParams& params) {
   if (std::optional<std::string> text = params.Take("vmax")) {
     ASSIGN_OR_RETURN(style.vmax, ParseFiniteDouble("vmax", *text));
   }
+  if (style.vmin.has_value() && style.vmax.has_value() && *style.vmin > *style.vmax) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "vmin=", *style.vmin, " is above vmax=", *style.vmax));
+  }
   return style;
 }
 
@@ -59,6 +64,11 @@ absl::Status CheckPngable(const Previewer& previewer) {
         "format=png needs a 2-dimensional real preview; this one has ",
         shape.size(), " dimensions of ", GetDTypeInfo(previewer.output_dtype()).name,
         " (use format=npy)"));
+  }
+  if (shape[0] < 1 || shape[0] > kMaxPngSide || shape[1] < 1 || shape[1] > kMaxPngSide) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a PNG of ", shape[0], "x", shape[1], " pixels: each side must be 1 to ",
+        kMaxPngSide));
   }
   return absl::OkStatus();
 }
@@ -73,8 +83,13 @@ absl::StatusOr<HttpResponse> Png(const Previewer& previewer, const std::string& 
                reinterpret_cast<char*>(doubles.data()), count);
   const std::optional<std::pair<double, double>> range =
       FiniteRange(doubles.data(), count);
-  const double vmin = style.vmin.value_or(range.has_value() ? range->first : 0.0);
-  const double vmax = style.vmax.value_or(range.has_value() ? range->second : 0.0);
+  // A bound given alone is kept, the other following it if the values all
+  // lie beyond it (a range of one value: every pixel takes the first
+  // colour, as for a constant preview).
+  double vmin = style.vmin.value_or(range.has_value() ? range->first : 0.0);
+  double vmax = style.vmax.value_or(range.has_value() ? range->second : 0.0);
+  if (!style.vmax.has_value()) vmax = std::max(vmax, vmin);
+  if (!style.vmin.has_value()) vmin = std::min(vmin, vmax);
   HttpResponse response;
   response.content_type = "image/png";
   ASSIGN_OR_RETURN(response.body, EncodeHeatmapPng(doubles.data(), shape[0], shape[1],

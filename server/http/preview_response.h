@@ -19,10 +19,12 @@ namespace matcache {
 // (default) or png. A PNG needs a 2-D, non-complex result: C pixels wide
 // and R high, row 0 at the top, values mapped through `colormap` (viridis,
 // the default, magma or gray) between `vmin` and `vmax` (default: the
-// finite minimum and maximum of the preview), NaN transparent. Computed
-// with `threads` threads when the maker is called. INVALID_ARGUMENT naming
-// the parameter for a malformed, missing or unknown one, a preview
-// Previewer refuses, or a PNG of a preview that cannot be one.
+// finite minimum and maximum of the preview, or the bound given if every
+// value lies beyond it), NaN transparent. Computed with `threads` threads
+// when the maker is called. INVALID_ARGUMENT naming the parameter for a
+// malformed, missing or unknown one, vmin above vmax, a preview Previewer
+// refuses, or a PNG of a preview that cannot be one (not 2-D, complex, or
+// with an empty side).
 absl::StatusOr<HttpResponseMaker> PreviewResponse(
     const std::shared_ptr<const Segment>& segment,
     const std::map<std::string, std::string>& query, int threads);

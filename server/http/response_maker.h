@@ -9,8 +9,9 @@
 
 namespace matcache {
 
-// Makes the response to a request already found valid: the work (mapping,
-// reading, computing) that a 304 Not Modified spares. Called at most once.
+// Makes the response to a request already found valid: the work (reading,
+// converting, computing) that a 304 Not Modified spares. Called at most
+// once.
 using HttpResponseMaker = absl::AnyInvocable<absl::StatusOr<HttpResponse>() &&>;
 
 }  // namespace matcache

@@ -143,6 +143,7 @@ def test_an_fd_socket_that_never_answers_is_a_deadline(tmp_path):
     lambda c, name: c.put(name, np.zeros(2)),
     lambda c, name: c.read(name, np.s_[..., 0]),
     lambda c, name: c.wait_for(name, timeout=0),
+    lambda c, name: c.watch(name),
 ])
 def test_a_closed_client_says_so(server, name, call):
     c = matcache.Client(server.address)

@@ -501,6 +501,24 @@ def test_png_of_constant_and_nan_previews(gw, grpc, name):
     assert not np.asarray(image).any()  # all transparent black
 
 
+def test_a_bound_beyond_every_value_paints_one_colour(gw, grpc, name):
+    grpc.put(name, np.arange(4.0).reshape(2, 2))
+    first = np.zeros((2, 2, 4), dtype=np.uint8)
+    first[..., :3], first[..., 3] = _table("viridis")[0], 255
+    for bound in ({"vmin": "10"}, {"vmax": "-10"}):
+        image = _png(_preview(gw, name, shape="2x2", format="png", **bound))
+        assert np.array_equal(np.asarray(image), first), bound
+
+
+def test_a_png_with_an_empty_side_is_refused_whatever_it_matches(gw, grpc,
+                                                                 name):
+    grpc.put(name, np.zeros((5, 0)))
+    path = f"/v1/matrices/{name}/preview?shape=5&format=png"
+    for headers in ({}, {"If-None-Match": "*"}):
+        assert_problem(gw.get(path, headers=headers), 400, "INVALID_ARGUMENT",
+                       "5x0 pixels")
+
+
 def test_preview_refusals(gw, grpc, name):
     grpc.put(f"{name}.3d", np.zeros((6, 5, 4)))
     for shape in ("2x2x2", "2x2"):  # both give 3-D previews
@@ -585,6 +603,7 @@ def test_etags_and_304(gw, grpc, name, view, query):
     ("preview", "shape=2x2&method=median", "median"),
     ("preview", "shape=2x2&format=png&vmin=low", "vmin"),
     ("preview", "shape=2x2&format=png", "2-dimensional"),
+    ("preview", "shape=2x2&format=png&vmin=5&vmax=1", "vmin=5 is above vmax=1"),
 ])
 def test_a_bad_query_is_refused_whatever_it_matches(gw, grpc, name, view,
                                                     query, named):

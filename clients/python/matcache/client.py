@@ -453,6 +453,9 @@ class Client:
         Sources not read yet are not in the snapshot; their first read is a
         "put" with reason "load".
         """
+        if self._closed:
+            raise errors.ClosedError(
+                f"watch: this Client of {self.address} is closed")
         return self._watch(prefix, initial, None)
 
     def _watch(self, prefix, initial, timeout):
@@ -478,8 +481,9 @@ class Client:
         # take as long as a unary call; only the wait after it ends at
         # `timeout` from now.
         deadline = time.monotonic() + timeout
-        stream_timeout = (None if self.timeout is None
-                          else max(timeout, 0) + self.timeout)
+        snapshot_timeout = (DEFAULT_TIMEOUT if self.timeout is None
+                            else self.timeout)
+        stream_timeout = max(timeout, 0) + snapshot_timeout
         try:
             return self._wait_for(name, newer_than, deadline, stream_timeout,
                                   expired)
