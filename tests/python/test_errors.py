@@ -3,6 +3,7 @@
 import errno
 import os
 import socket
+import threading
 import time
 
 import grpc
@@ -156,4 +157,31 @@ def test_a_closed_client_says_so(server, name, call):
     assert "closed" in str(raised.value) and server.address in str(raised.value)
     c.close()  # harmless again
     with matcache.Client(server.address) as other:
+        other.delete(name)
+
+
+def test_a_call_cut_off_by_a_close_in_another_thread_says_so(server, name):
+    c = matcache.Client(server.address)
+    put = c.put(name, np.arange(2.0))
+    raised = []
+
+    def wait():
+        try:
+            c.wait_for(name, newer_than=put.generation)
+        except Exception as e:  # the assertion below says which
+            raised.append(e)
+
+    with matcache.Client(server.address) as other:
+        watchers = other.stats().watchers
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        deadline = time.monotonic() + 20
+        while other.stats().watchers <= watchers:
+            assert time.monotonic() < deadline, "the wait never began"
+            time.sleep(0.01)
+        c.close()
+        waiter.join(20)
+        assert not waiter.is_alive()
+        assert len(raised) == 1 and isinstance(raised[0], matcache.ClosedError), raised
+        assert "wait_for" in str(raised[0])
         other.delete(name)

@@ -44,21 +44,32 @@ _MAP_ATTEMPTS = 8
 
 def _translating_errors(method):
     """Turns every grpc.RpcError and OSError escaping `method` into a
-    MatcacheError."""
+    MatcacheError; a call on a closed client, or one that a close from
+    another thread cut off, into ClosedError."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        closed = errors.ClosedError(
+            f"{method.__name__}: this Client of {self.address} is closed")
         if self._closed:
-            raise errors.ClosedError(
-                f"{method.__name__}: this Client of {self.address} is closed")
+            raise closed
         try:
             return method(self, *args, **kwargs)
         except grpc.RpcError as e:
+            if self._closed:
+                raise closed from None
             raise errors.from_rpc_error(e, self.address) from None
-        except errors.MatcacheError:
+        except errors.MatcacheError as e:
+            if self._closed and e.code == grpc.StatusCode.CANCELLED:
+                raise closed from None
             raise
         except OSError as e:
             raise errors.from_os_error(e, method.__name__) from e
+        except ValueError:
+            # grpc's "Cannot invoke RPC on closed channel!"
+            if self._closed:
+                raise closed from None
+            raise
 
     return wrapper
 
