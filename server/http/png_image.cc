@@ -121,14 +121,19 @@ std::optional<std::pair<double, double>> FiniteRange(const double* values,
   return range;
 }
 
-absl::StatusOr<std::string> EncodeHeatmapPng(const double* values, int64_t rows,
-                                             int64_t cols, double vmin,
-                                             double vmax, Colormap map) {
+absl::Status CheckPngSize(int64_t rows, int64_t cols) {
   if (rows < 1 || rows > kMaxPngSide || cols < 1 || cols > kMaxPngSide) {
     return absl::InvalidArgumentError(
         absl::StrCat("a PNG of ", rows, "x", cols,
                      " pixels: each side must be 1 to ", kMaxPngSide));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> EncodeHeatmapPng(const double* values, int64_t rows,
+                                             int64_t cols, double vmin,
+                                             double vmax, Colormap map) {
+  if (absl::Status size = CheckPngSize(rows, cols); !size.ok()) return size;
   if (!std::isfinite(vmin) || !std::isfinite(vmax) || vmin > vmax) {
     return absl::InvalidArgumentError(
         absl::StrCat("colour range [", vmin, ", ", vmax,

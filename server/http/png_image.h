@@ -20,6 +20,10 @@ inline constexpr int64_t kMaxPngSide = (int64_t{1} << 31) - 1;
 std::optional<std::pair<double, double>> FiniteRange(const double* values,
                                                      int64_t n);
 
+// INVALID_ARGUMENT, naming the size, unless a PNG may be `rows` x `cols`
+// pixels: each side in [1, kMaxPngSide].
+absl::Status CheckPngSize(int64_t rows, int64_t cols);
+
 // An 8-bit RGBA PNG of the C-order `rows` x `cols` matrix `values`: `cols`
 // pixels wide, row 0 at the top. A finite value v is the colour at table
 // index clamp(round((v - vmin) / (vmax - vmin) * 255), 0, 255), or index 0

@@ -65,12 +65,7 @@ absl::Status CheckPngable(const Previewer& previewer) {
         shape.size(), " dimensions of ", GetDTypeInfo(previewer.output_dtype()).name,
         " (use format=npy)"));
   }
-  if (shape[0] < 1 || shape[0] > kMaxPngSide || shape[1] < 1 || shape[1] > kMaxPngSide) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a PNG of ", shape[0], "x", shape[1], " pixels: each side must be 1 to ",
-        kMaxPngSide));
-  }
-  return absl::OkStatus();
+  return CheckPngSize(shape[0], shape[1]);
 }
 
 // The heatmap of `values`, what `previewer` computed (CheckPngable passed).
